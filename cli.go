@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/diffperf/diffperf/internal/report"
+)
+
+const usage = `diffperf: benchmark sglang-diffusion before and after a change, with statistics.
+
+Usage:
+  diffperf compare [flags] BASE HEAD          each a dump file, or a directory of dumps (one per run)
+  diffperf compare BASELINE NEW [NEW...]      three or more files: one column per file, like compare_perf.py
+  diffperf extract DUMP|DIR                   e2e latency in seconds, two decimals (median over a directory)
+
+Flags of compare: --threshold 5% --min-delta-ms 50 --memory-threshold 2% --alpha 0.05
+                  --format markdown|json --fail-on-regression
+
+Exit status: 0 finished, 1 regression established with --fail-on-regression,
+2 unusable input, 3 runtime failure.
+`
+
+func run(ctx context.Context, args []string, e env) error {
+	if len(args) == 0 {
+		fmt.Fprint(e.Stderr, usage)
+		return inputErrorf("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "compare":
+		return cmdCompare(rest, e)
+	case "extract":
+		return cmdExtract(rest, e)
+	case "help", "-h", "--help":
+		fmt.Fprint(e.Stdout, usage)
+		return nil
+	}
+	fmt.Fprint(e.Stderr, usage)
+	return inputErrorf("unknown command %q", cmd)
+}
+
+// verdictFlags are the thresholds and output flags shared by the commands
+// that compare.
+type verdictFlags struct {
+	opt              report.Options
+	format           string
+	failOnRegression bool
+}
+
+func (v *verdictFlags) register(fs *flag.FlagSet) {
+	v.opt = report.DefaultOptions()
+	fs.Var(percentFlag{&v.opt.ThresholdPct}, "threshold", "relative change of a gated time metric that counts, e.g. 5%")
+	fs.Var(floatFlag{&v.opt.MinDeltaMs}, "min-delta-ms", "absolute change in ms that counts")
+	fs.Var(percentFlag{&v.opt.MemoryThresholdPct}, "memory-threshold", "relative change of peak allocated memory that counts, e.g. 2%")
+	fs.Var(floatFlag{&v.opt.Alpha}, "alpha", "significance level of the U test")
+	fs.StringVar(&v.format, "format", "markdown", "output format: markdown or json")
+	fs.BoolVar(&v.failOnRegression, "fail-on-regression", false, "exit 1 when a regression is established")
+}
+
+func (v *verdictFlags) check() error {
+	if v.format != "markdown" && v.format != "json" {
+		return inputErrorf("--format: %q is neither markdown nor json", v.format)
+	}
+	if err := v.opt.Validate(); err != nil {
+		return &inputError{fmt.Errorf("--%w", err)}
+	}
+	return nil
+}
+
+// parseFlags parses flags anywhere among the arguments (Go's flag package
+// stops at the first argument) and returns the positional ones. Everything
+// after "--" is positional.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, inputErrorf("%s: flags:\n%s", fs.Name(), flagUsage(fs))
+			}
+			return nil, inputErrorf("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func flagUsage(fs *flag.FlagSet) string {
+	var b strings.Builder
+	fs.VisitAll(func(f *flag.Flag) {
+		fmt.Fprintf(&b, "  --%s (default %q): %s\n", f.Name, f.DefValue, f.Usage)
+	})
+	return b.String()
+}
+
+// percentFlag reads "5%" into 5. The % is required so that 0.05 (a
+// fraction) is never read as 0.05 %.
+type percentFlag struct{ p *float64 }
+
+func (f percentFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return report.FormatNum(*f.p) + "%"
+}
+
+func (f percentFlag) Set(s string) error {
+	v, err := parsePercent(s)
+	if err != nil {
+		return err
+	}
+	*f.p = v
+	return nil
+}
+
+func parsePercent(s string) (float64, error) {
+	t := strings.TrimSpace(s)
+	num, ok := strings.CutSuffix(t, "%")
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if !ok || err != nil || v < 0 || v != v {
+		return 0, fmt.Errorf("%q is not a percentage (write it like 5%%)", s)
+	}
+	return v, nil
+}
+
+type floatFlag struct{ p *float64 }
+
+func (f floatFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return report.FormatNum(*f.p)
+}
+
+func (f floatFlag) Set(s string) error {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || v < 0 || v != v {
+		return fmt.Errorf("%q is not a non-negative number", s)
+	}
+	*f.p = v
+	return nil
+}
+
+func cmdCompare(args []string, e env) error {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	var vf verdictFlags
+	vf.register(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := vf.check(); err != nil {
+		return err
+	}
+	if len(pos) < 2 {
+		return inputErrorf("compare: need BASE and HEAD (files or directories of dumps), got %d argument(s)", len(pos))
+	}
+	if len(pos) > 2 {
+		return compareMany(pos, vf, e)
+	}
+	base, err := loadSide(pos[0])
+	if err != nil {
+		return err
+	}
+	head, err := loadSide(pos[1])
+	if err != nil {
+		return err
+	}
+	orderRuns(base, head)
+	r := report.Compare(report.Side{Runs: base}, report.Side{Runs: head}, vf.opt)
+	if err := writeResult(e.Stdout, r, vf.format); err != nil {
+		return err
+	}
+	if vf.failOnRegression && r.Verdict == report.Regression {
+		return errRegression
+	}
+	return nil
+}
+
+// compareMany is the `compare BASELINE NEW NEW...` form of compare_perf.py.
+func compareMany(paths []string, vf verdictFlags, e env) error {
+	dumps := make([]*report.Dump, len(paths))
+	for i, p := range paths {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			return inputErrorf("compare: %s is a directory; with three or more arguments each must be one dump file", p)
+		}
+		d, err := readDump(p)
+		if err != nil {
+			return err
+		}
+		dumps[i] = d
+	}
+	cols := make([]report.Column, 0, len(paths)-1)
+	for i, d := range dumps[1:] {
+		cols = append(cols, report.Column{Label: filepath.Base(paths[i+1]), Dump: d})
+	}
+	if vf.format == "json" {
+		return writeJSON(e.Stdout, report.MultiJSON(dumps[0], cols))
+	}
+	_, err := io.WriteString(e.Stdout, report.MarkdownMulti(dumps[0], cols))
+	return err
+}
+
+func writeResult(w io.Writer, r *report.Result, format string) error {
+	if format == "json" {
+		b, err := report.MarshalJSON(r)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	_, err := io.WriteString(w, report.Markdown(r, report.RenderOptions{MaxChars: 1 << 30}))
+	return err
+}
+
+func cmdExtract(args []string, e env) error {
+	fs := flag.NewFlagSet("extract", flag.ContinueOnError)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return inputErrorf("extract: need one dump file or directory, got %d argument(s)", len(pos))
+	}
+	runs, err := loadSide(pos[0])
+	if err != nil {
+		return err
+	}
+	vals := make([]float64, len(runs))
+	for i, r := range runs {
+		vals[i] = r.Dump.TotalMs
+	}
+	sort.Float64s(vals)
+	n := len(vals)
+	med := vals[n/2]
+	if n%2 == 0 {
+		med = (vals[n/2-1] + vals[n/2]) / 2
+	}
+	_, err = fmt.Fprintf(e.Stdout, "%.2f\n", med/1000)
+	return err
+}
+
+// maxDumpBytes bounds what is read of one dump: sglang's are a few KiB, and a
+// runaway benchmark must not make us read gigabytes.
+const maxDumpBytes = 64 << 20
+
+// readDump reads and parses one dump file. Errors name the file (exit 2).
+func readDump(path string) (*report.Dump, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &inputError{fmt.Errorf("dump %s: %w", path, errors.Unwrap(err))}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxDumpBytes+1))
+	if err != nil {
+		return nil, &inputError{fmt.Errorf("dump %s: %w", path, err)}
+	}
+	if len(data) > maxDumpBytes {
+		return nil, inputErrorf("dump %s: larger than %d MiB; not a perf dump", path, maxDumpBytes>>20)
+	}
+	d, err := report.ParseDump(path, data)
+	if err != nil {
+		return nil, &inputError{err}
+	}
+	return d, nil
+}
+
+// loadSide reads a dump file, or every *.json file of a directory in name
+// order, as the runs of one side.
+func loadSide(path string) ([]report.Run, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, &inputError{fmt.Errorf("dump %s: %w", path, errors.Unwrap(err))}
+	}
+	files := []string{path}
+	if fi.IsDir() {
+		files, err = filepath.Glob(filepath.Join(path, "*.json"))
+		if err != nil {
+			return nil, &inputError{err}
+		}
+		sort.Strings(files)
+		if len(files) == 0 {
+			return nil, inputErrorf("dump directory %s: no *.json files", path)
+		}
+	}
+	runs := make([]report.Run, 0, len(files))
+	for i, f := range files {
+		d, err := readDump(f)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, report.Run{Index: i + 1, Dump: d})
+	}
+	return runs, nil
+}
+
+// orderRuns numbers the runs of both sides by their dumps' timestamps, so
+// the report can show them in the order they ran; it leaves Order at 0 when
+// any timestamp is missing or unreadable.
+func orderRuns(base, head []report.Run) {
+	type stamp struct {
+		t   time.Time
+		run *report.Run
+	}
+	var all []stamp
+	for _, side := range [][]report.Run{base, head} {
+		for i := range side {
+			t, err := time.Parse(time.RFC3339Nano, side[i].Dump.Timestamp)
+			if err != nil {
+				return
+			}
+			all = append(all, stamp{t, &side[i]})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].t.Before(all[j].t) })
+	for i, s := range all {
+		s.run.Order = i + 1
+	}
+}
+
+func isInput(err error) bool {
+	var de *report.DumpError
+	return errors.As(err, &de)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

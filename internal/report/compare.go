@@ -1,0 +1,542 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"golang.org/x/perf/benchmath"
+)
+
+// Verdict is the outcome for one metric or for a whole comparison.
+type Verdict string
+
+// The verdicts, from worst to best. The overall verdict of a comparison is
+// the worst verdict of its gated metrics, or Failed when the measurement
+// itself failed.
+const (
+	Failed       Verdict = "failed"
+	Regression   Verdict = "regression"
+	Inconclusive Verdict = "inconclusive"
+	Improvement  Verdict = "improvement"
+	NoChange     Verdict = "no-change"
+)
+
+func (v Verdict) rank() int {
+	switch v {
+	case Failed:
+		return 4
+	case Regression:
+		return 3
+	case Inconclusive:
+		return 2
+	case Improvement:
+		return 1
+	}
+	return 0
+}
+
+// Options are the thresholds of DESIGN.md's "Statistics and verdicts".
+type Options struct {
+	// ThresholdPct is the relative change, in percent, of a time metric
+	// that counts (5 means 5 %).
+	ThresholdPct float64
+	// MinDeltaMs is the absolute change of a time metric, in milliseconds,
+	// that counts; it keeps tiny stages from being flagged.
+	MinDeltaMs float64
+	// MemoryThresholdPct is the relative change of a memory metric's
+	// median, in percent, that counts.
+	MemoryThresholdPct float64
+	// Alpha is the significance level of the Mann-Whitney U test, in (0, 1).
+	Alpha float64
+}
+
+// DefaultOptions are the defaults of the CLI and the Action.
+func DefaultOptions() Options {
+	return Options{ThresholdPct: 5, MinDeltaMs: 50, MemoryThresholdPct: 2, Alpha: 0.05}
+}
+
+// Validate reports the first option that is out of range.
+func (o Options) Validate() error {
+	switch {
+	case !(o.ThresholdPct >= 0) || math.IsInf(o.ThresholdPct, 0):
+		return fmt.Errorf("threshold: %v is not a percentage >= 0", o.ThresholdPct)
+	case !(o.MinDeltaMs >= 0) || math.IsInf(o.MinDeltaMs, 0):
+		return fmt.Errorf("min-delta-ms: %v is not a duration >= 0 ms", o.MinDeltaMs)
+	case !(o.MemoryThresholdPct >= 0) || math.IsInf(o.MemoryThresholdPct, 0):
+		return fmt.Errorf("memory-threshold: %v is not a percentage >= 0", o.MemoryThresholdPct)
+	case !(o.Alpha > 0 && o.Alpha < 1):
+		return fmt.Errorf("alpha: %v is not in (0, 1)", o.Alpha)
+	}
+	return nil
+}
+
+// Run is one benchmark process's dump and where it stood in the measurement.
+type Run struct {
+	// Index is the run's 1-based number within its side.
+	Index int
+	// Order is the run's 1-based position in the whole measurement, across
+	// both sides (base 1, head 2, head 3, base 4, ...); 0 when unknown.
+	Order int
+	Dump  *Dump
+}
+
+// Side is one side of a comparison: its name for people, where its code came
+// from, and its runs.
+type Side struct {
+	// Label is what tables call the side: "Baseline" and "New" by default.
+	Label string
+	// Ref and SHA name the side's code when known.
+	Ref, SHA string
+	Runs     []Run
+}
+
+// Kind tells how a metric is judged.
+type Kind string
+
+// Metric kinds.
+const (
+	// KindTime metrics are durations in ms, judged by ThresholdPct,
+	// MinDeltaMs and the U test.
+	KindTime Kind = "time"
+	// KindStep metrics are per denoising step durations in ms, judged by
+	// ThresholdPct and the U test only: a step is too short for MinDeltaMs.
+	KindStep Kind = "step"
+	// KindMemory metrics are in MiB, judged by MemoryThresholdPct on the
+	// medians.
+	KindMemory Kind = "memory"
+)
+
+// Metric IDs that are not stages. Stage metrics have ID "stage:" + name.
+const (
+	MetricE2E           = "e2e"
+	MetricPeakAllocated = "memory.peak_allocated"
+	MetricPeakReserved  = "memory.peak_reserved"
+	MetricStepMedian    = "denoise.step_median"
+	MetricFirstStep     = "denoise.first_step"
+	stagePrefix         = "stage:"
+)
+
+// Stats summarises one side of one metric.
+type Stats struct {
+	// Values are the per-run values in run order (not sorted).
+	Values []float64 `json:"values"`
+	// Median and the bounds Lo, Hi of its confidence interval, at the
+	// actual Confidence level (0.95 or more; ±Inf bounds when too few runs).
+	Median     float64 `json:"median"`
+	Lo         float64 `json:"lo"`
+	Hi         float64 `json:"hi"`
+	Confidence float64 `json:"confidence"`
+}
+
+// Metric is one measured quantity compared between the sides.
+type Metric struct {
+	ID    string
+	Name  string // for people: "E2E Latency", a stage name, ...
+	Unit  string // "ms" or "MiB"
+	Kind  Kind
+	Gated bool
+	Base  Stats
+	Head  Stats
+	// DeltaAbs is Head.Median - Base.Median in Unit.
+	DeltaAbs float64
+	// DeltaPct is the change of the medians in percent; 0 when the base
+	// median is 0 (as compare_perf.py does).
+	DeltaPct float64
+	// P is the two-sided Mann-Whitney U p-value; 1 when the test cannot run.
+	P float64
+	// SignificancePossible is false when the run counts are too small for
+	// any p below Alpha.
+	SignificancePossible bool
+	Verdict              Verdict
+	// Count is the step count of the DenoisingLoop stage per side (old
+	// dumps), for the "(N steps)" label; 0 otherwise.
+	BaseCount, HeadCount int
+}
+
+// Failure describes why a measurement could not finish.
+type Failure struct {
+	// Side and Run name the run that failed, when one did (Run 1-based).
+	Side    string `json:"side,omitempty"`
+	Run     int    `json:"run,omitempty"`
+	Reason  string `json:"reason"`
+	LogTail string `json:"log_tail,omitempty"`
+}
+
+// Result is a whole comparison: inputs, metrics, verdict and the context the
+// report shows. Compare fills the measured part; callers that ran the
+// benchmark add Env, Command, Commits and so on before rendering.
+type Result struct {
+	Verdict Verdict
+	// Reason says in one sentence why the verdict is what it is.
+	Reason   string
+	Options  Options
+	Base     Side
+	Head     Side
+	Metrics  []Metric
+	Warnings []string
+	Failure  *Failure
+
+	// Context set by callers; all optional.
+	Model, Prompt string
+	Command       string // the benchmark command, as a shell-quoted line
+	Reproduce     string // how to reproduce locally, as a shell line
+	Env           *Environment
+	Accepted      bool     // a regression accepted by the PR's label
+	AcceptLabel   string   // the label that accepts it
+	Confirmation  *Result  // the independent batch that confirmed or refuted a regression
+	Notes         []string // extra lines for the headline section
+}
+
+// Environment is the GPU and host state the runs saw.
+type Environment struct {
+	// GPUs before the first and after the last run; empty when nvidia-smi
+	// is not available (see Note).
+	Before, After []GPU
+	Host          string
+	Note          string
+}
+
+// GPU is one nvidia-smi reading.
+type GPU struct {
+	Name            string `json:"name"`
+	Driver          string `json:"driver"`
+	SMClockMHz      string `json:"sm_clock_mhz"`
+	MemClockMHz     string `json:"mem_clock_mhz"`
+	TemperatureC    string `json:"temperature_c"`
+	PowerW          string `json:"power_w"`
+	PowerLimitW     string `json:"power_limit_w"`
+	ThrottleReasons string `json:"throttle_reasons"`
+}
+
+// Compare summarises both sides and decides the verdicts. Both sides need at
+// least one run unless the caller marks the result failed afterwards.
+func Compare(base, head Side, opt Options) *Result {
+	if base.Label == "" {
+		base.Label = "Baseline"
+	}
+	if head.Label == "" {
+		head.Label = "New"
+	}
+	r := &Result{Options: opt, Base: base, Head: head}
+	bd, hd := dumps(base.Runs), dumps(head.Runs)
+	if len(bd) == 0 || len(hd) == 0 {
+		r.Verdict = NoChange
+		if len(bd) == 0 && len(hd) == 0 {
+			r.Reason = "no runs on either side"
+		} else {
+			r.Reason = "no runs on one side"
+		}
+		r.Verdict = Inconclusive
+		return r
+	}
+	r.Model, r.Prompt = metaOf(bd, hd)
+
+	add := func(id, name, unit string, kind Kind, gated bool, f func(*Dump) (float64, bool)) {
+		bv, bok := values(bd, f)
+		hv, hok := values(hd, f)
+		if bok != hok {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%s is in the dumps of one side only (sglang of different age?): not compared", name))
+		}
+		if !bok || !hok {
+			return
+		}
+		r.Metrics = append(r.Metrics, r.metric(id, name, unit, kind, gated, bv, hv))
+	}
+	add(MetricE2E, "E2E Latency", "ms", KindTime, true, func(d *Dump) (float64, bool) { return d.TotalMs, true })
+	add(MetricPeakAllocated, "Peak allocated memory", "MiB", KindMemory, true, (*Dump).PeakAllocatedMB)
+	for _, name := range stageOrder(bd, hd) {
+		name := name
+		add(stagePrefix+name, name, "ms", KindTime, false, func(d *Dump) (float64, bool) { return d.StageMs(name), true })
+		if name == DenoisingLoop {
+			m := &r.Metrics[len(r.Metrics)-1]
+			m.BaseCount, m.HeadCount = stageCount(bd, name), stageCount(hd, name)
+		}
+	}
+	add(MetricStepMedian, "Denoise step (median of steps after the first)", "ms", KindStep, false, stepMedian)
+	add(MetricFirstStep, "First denoise step", "ms", KindStep, false, firstStep)
+	add(MetricPeakReserved, "Peak reserved memory", "MiB", KindMemory, false, (*Dump).PeakReservedMB)
+
+	r.warn(bd, hd)
+	r.decide()
+	return r
+}
+
+// metric builds one Metric and its verdict.
+func (r *Result) metric(id, name, unit string, kind Kind, gated bool, bv, hv []float64) Metric {
+	opt := r.Options
+	m := Metric{ID: id, Name: name, Unit: unit, Kind: kind, Gated: gated, Base: summarise(bv), Head: summarise(hv)}
+	m.DeltaAbs = m.Head.Median - m.Base.Median
+	if m.Base.Median != 0 {
+		m.DeltaPct = m.DeltaAbs / m.Base.Median * 100
+	}
+	th := &benchmath.Thresholds{CompareAlpha: opt.Alpha}
+	cmp := benchmath.AssumeNothing.Compare(benchmath.NewSample(clone(bv), th), benchmath.NewSample(clone(hv), th))
+	m.P = cmp.P
+	if math.IsNaN(m.P) {
+		m.P = 1
+	}
+	m.SignificancePossible = MinP(len(bv), len(hv)) < opt.Alpha
+
+	relLimit, absLimit := opt.ThresholdPct, opt.MinDeltaMs
+	switch kind {
+	case KindStep:
+		absLimit = 0
+	case KindMemory:
+		relLimit, absLimit = opt.MemoryThresholdPct, 0
+	}
+	past := math.Abs(m.DeltaAbs) > absLimit && m.DeltaAbs != 0
+	if m.Base.Median != 0 {
+		past = past && math.Abs(m.DeltaPct) > relLimit
+	}
+	// A zero baseline has no relative change: any change past the absolute
+	// floor counts (a stage present on one side only).
+	significant := m.P < opt.Alpha
+	if kind == KindMemory {
+		// Memory is judged on the medians; it is nearly deterministic, so the
+		// U test only tells whether enough runs were taken.
+		significant = m.SignificancePossible
+	}
+	switch {
+	case !past:
+		m.Verdict = NoChange
+	case !significant:
+		m.Verdict = Inconclusive
+	case m.DeltaAbs > 0:
+		m.Verdict = Regression
+	default:
+		m.Verdict = Improvement
+	}
+	return m
+}
+
+// decide sets the overall verdict and reason from the gated metrics.
+func (r *Result) decide() {
+	r.Verdict = NoChange
+	var worst *Metric
+	for i := range r.Metrics {
+		m := &r.Metrics[i]
+		if !m.Gated {
+			continue
+		}
+		if worst == nil || m.Verdict.rank() > worst.Verdict.rank() {
+			worst = m
+		}
+	}
+	if worst == nil {
+		r.Reason = "no gated metric"
+		return
+	}
+	r.Verdict = worst.Verdict
+	r.Reason = worst.describe(r.Options)
+}
+
+// describe explains a metric's verdict in one sentence.
+func (m *Metric) describe(opt Options) string {
+	change := fmt.Sprintf("%s %s (%s %s)", m.Name, FormatPct(m.DeltaPct), FormatSigned(m.DeltaAbs), m.Unit)
+	lim := fmt.Sprintf("%s%% and %s ms", FormatNum(opt.ThresholdPct), FormatNum(opt.MinDeltaMs))
+	if m.Kind == KindMemory {
+		lim = fmt.Sprintf("%s%%", FormatNum(opt.MemoryThresholdPct))
+	}
+	n := fmt.Sprintf("n=%d+%d", len(m.Base.Values), len(m.Head.Values))
+	switch m.Verdict {
+	case Regression, Improvement:
+		if m.Kind == KindMemory {
+			return fmt.Sprintf("%s, past %s on the medians, %s", change, lim, n)
+		}
+		return fmt.Sprintf("%s, past %s and significant at α=%s (p=%s, %s)", change, lim, FormatNum(opt.Alpha), FormatP(m.P), n)
+	case Inconclusive:
+		if !m.SignificancePossible {
+			return fmt.Sprintf("%s is past %s, but %s runs cannot show significance at α=%s", change, lim, n, FormatNum(opt.Alpha))
+		}
+		return fmt.Sprintf("%s is past %s, but not significant at α=%s (p=%s, %s)", change, lim, FormatNum(opt.Alpha), FormatP(m.P), n)
+	}
+	return fmt.Sprintf("%s is within %s (p=%s, %s)", change, lim, FormatP(m.P), n)
+}
+
+// warn adds the warnings a reader needs to trust the numbers.
+func (r *Result) warn(bd, hd []*Dump) {
+	nb, nh := len(bd), len(hd)
+	if MinP(nb, nh) >= r.Options.Alpha {
+		need := RunsNeeded(r.Options.Alpha)
+		r.Warnings = append(r.Warnings, fmt.Sprintf(
+			"significance is impossible with n=%d+%d runs: at α=%s the U test needs at least %d runs a side (%d more); no regression can be established",
+			nb, nh, FormatNum(r.Options.Alpha), need, need-min(nb, nh)))
+	}
+	if bm, hm := distinct(bd, func(d *Dump) string { return d.Model }), distinct(hd, func(d *Dump) string { return d.Model }); bm != hm && bm != "" && hm != "" {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("the sides ran different models: %q and %q", bm, hm))
+	}
+	if bp, hp := distinct(bd, func(d *Dump) string { return d.Prompt }), distinct(hd, func(d *Dump) string { return d.Prompt }); bp != hp && bp != "" && hp != "" {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("the sides ran different prompts: %q and %q", bp, hp))
+	}
+}
+
+// MinP is the smallest two-sided p-value the exact Mann-Whitney U test can
+// give for samples of n1 and n2 values without ties: 2 / C(n1+n2, n1).
+func MinP(n1, n2 int) float64 {
+	if n1 == 0 || n2 == 0 {
+		return 1
+	}
+	// C(n1+n2, n1) computed in floating point; exact enough for the range.
+	c := 1.0
+	for i := 1; i <= n1; i++ {
+		c = c * float64(n2+i) / float64(i)
+	}
+	return math.Min(1, 2/c)
+}
+
+// RunsNeeded is the smallest equal run count per side for which the U test
+// can reach p < alpha.
+func RunsNeeded(alpha float64) int {
+	for n := 1; n < 1000; n++ {
+		if MinP(n, n) < alpha {
+			return n
+		}
+	}
+	return 1000
+}
+
+// NeedsMoreRuns reports whether a gated metric is past its thresholds but
+// not significant, so that more balanced pairs could settle it.
+func (r *Result) NeedsMoreRuns() bool {
+	for _, m := range r.Metrics {
+		if m.Gated && m.Verdict == Inconclusive {
+			return true
+		}
+	}
+	return false
+}
+
+// Fail marks the result failed: the measurement could not finish, so
+// nothing it measured can be trusted for a verdict.
+func (r *Result) Fail(f Failure) {
+	r.Failure = &f
+	r.Verdict = Failed
+	r.Reason = f.Reason
+}
+
+// Metric returns the metric with the given ID, or nil.
+func (r *Result) Metric(id string) *Metric {
+	for i := range r.Metrics {
+		if r.Metrics[i].ID == id {
+			return &r.Metrics[i]
+		}
+	}
+	return nil
+}
+
+func summarise(v []float64) Stats {
+	s := Stats{Values: v, Lo: math.NaN(), Hi: math.NaN(), Median: math.NaN()}
+	if len(v) == 0 {
+		return s
+	}
+	sum := benchmath.AssumeNothing.Summary(benchmath.NewSample(clone(v), &benchmath.DefaultThresholds), 0.95)
+	s.Median, s.Lo, s.Hi, s.Confidence = sum.Center, sum.Lo, sum.Hi, sum.Confidence
+	return s
+}
+
+func values(ds []*Dump, f func(*Dump) (float64, bool)) ([]float64, bool) {
+	out := make([]float64, 0, len(ds))
+	any := false
+	for _, d := range ds {
+		v, ok := f(d)
+		if ok {
+			out = append(out, v)
+			any = true
+		}
+	}
+	return out, any
+}
+
+func stepMedian(d *Dump) (float64, bool) {
+	if len(d.DenoiseSteps) < 2 {
+		return 0, false
+	}
+	return median(d.DenoiseSteps[1:]), true
+}
+
+func firstStep(d *Dump) (float64, bool) {
+	if len(d.DenoiseSteps) == 0 {
+		return 0, false
+	}
+	return d.DenoiseSteps[0], true
+}
+
+func median(v []float64) float64 {
+	s := clone(v)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func clone(v []float64) []float64 { return append([]float64(nil), v...) }
+
+func dumps(runs []Run) []*Dump {
+	out := make([]*Dump, 0, len(runs))
+	for _, r := range runs {
+		if r.Dump != nil {
+			out = append(out, r.Dump)
+		}
+	}
+	return out
+}
+
+// stageOrder is compare_perf.py's row order: the stages of the last new
+// dump, then those first seen in earlier new dumps walking back, then the
+// baseline's, walking back too.
+func stageOrder(base, head []*Dump) []string {
+	var order []string
+	seen := map[string]bool{}
+	for _, side := range [][]*Dump{head, base} {
+		for i := len(side) - 1; i >= 0; i-- {
+			for _, s := range side[i].Stages {
+				if !seen[s.Name] {
+					seen[s.Name] = true
+					order = append(order, s.Name)
+				}
+			}
+		}
+	}
+	return order
+}
+
+func stageCount(ds []*Dump, name string) int {
+	for i := len(ds) - 1; i >= 0; i-- {
+		for _, s := range ds[i].Stages {
+			if s.Name == name {
+				return s.Count
+			}
+		}
+	}
+	return 1
+}
+
+func metaOf(bd, hd []*Dump) (model, prompt string) {
+	for _, d := range append(append([]*Dump(nil), hd...), bd...) {
+		if model == "" {
+			model = d.Model
+		}
+		if prompt == "" {
+			prompt = d.Prompt
+		}
+	}
+	return model, prompt
+}
+
+// distinct returns the one value f gives over ds, "" when none, or the
+// values joined when they differ.
+func distinct(ds []*Dump, f func(*Dump) string) string {
+	var vals []string
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if v := f(d); v != "" && !seen[v] {
+			seen[v] = true
+			vals = append(vals, v)
+		}
+	}
+	return strings.Join(vals, ", ")
+}

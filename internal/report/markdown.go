@@ -1,0 +1,561 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxCommentChars is GitHub's limit on the body of an issue comment.
+// https://docs.github.com/en/rest/issues/comments#create-an-issue-comment
+const MaxCommentChars = 65536
+
+// RenderOptions control the Markdown of a Result.
+type RenderOptions struct {
+	// Marker, when set, is written first as the hidden comment
+	// <!-- diffperf:Marker --> that finds the comment again.
+	Marker string
+	// MaxChars bounds the output in characters; 0 means MaxCommentChars.
+	// Collapsed details are dropped first, with a note, then stage rows.
+	MaxChars int
+}
+
+// MarkerLine is the first line of every comment diffperf writes for key.
+func MarkerLine(key string) string {
+	return "<!-- diffperf:" + SanitizeKey(key) + " -->"
+}
+
+// SanitizeKey keeps a comment key to letters, digits and ._/- so that it
+// cannot end the HTML comment it sits in.
+func SanitizeKey(key string) string {
+	var b strings.Builder
+	for _, r := range key {
+		if r < utf8.RuneSelf && (r == '.' || r == '_' || r == '-' || r == '/' ||
+			('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "default"
+	}
+	return b.String()
+}
+
+// single reports whether each side has exactly one run, the case where the
+// tables reproduce compare_perf.py's output for the same two files.
+func (r *Result) single() bool { return len(r.Base.Runs) == 1 && len(r.Head.Runs) == 1 }
+
+// Markdown renders the report: the headline, compare_perf.py's two tables,
+// then collapsed details. It is deterministic for a given Result.
+func Markdown(r *Result, opt RenderOptions) string {
+	limit := opt.MaxChars
+	if limit <= 0 {
+		limit = MaxCommentChars
+	}
+	head := ""
+	if opt.Marker != "" {
+		head = MarkerLine(opt.Marker) + "\n"
+	}
+	head += r.headline()
+	stages := r.stageRows()
+	details := r.details()
+
+	build := func(nStages int, nDetails int, dropped []string) string {
+		var b strings.Builder
+		b.WriteString(head)
+		b.WriteString(r.tables(stages, nStages))
+		for _, d := range details[:nDetails] {
+			b.WriteString(d.text)
+		}
+		if len(dropped) > 0 {
+			fmt.Fprintf(&b, "\n_Left out to stay within GitHub's %d-character limit: %s. The job summary and result JSON have everything._\n",
+				MaxCommentChars, strings.Join(dropped, ", "))
+		}
+		return b.String()
+	}
+	var dropped []string
+	n := len(details)
+	out := build(len(stages), n, nil)
+	for utf8.RuneCountInString(out) > limit && n > 0 {
+		n--
+		dropped = append([]string{details[n].title}, dropped...)
+		out = build(len(stages), n, dropped)
+	}
+	ns := len(stages)
+	for utf8.RuneCountInString(out) > limit && ns > 0 {
+		// Cut stage rows in steps that shrink fast but keep what fits.
+		ns = ns * 3 / 4
+		out = build(ns, 0, append(dropped, fmt.Sprintf("%d stage rows", len(stages)-ns)))
+	}
+	if utf8.RuneCountInString(out) > limit {
+		// Only the headline is left and it is still too long: cut it at a
+		// line, never inside the marker.
+		runes := []rune(out)
+		out = string(runes[:limit-len("\n…\n")])
+		if i := strings.LastIndexByte(out, '\n'); i > len(head)/2 {
+			out = out[:i]
+		}
+		out += "\n…\n"
+	}
+	return out
+}
+
+var verdictEmoji = map[Verdict]string{
+	Failed:       "💥",
+	Regression:   "❌",
+	Inconclusive: "❔",
+	Improvement:  "✅",
+	NoChange:     "⚪️",
+}
+
+func (r *Result) headline() string {
+	var b strings.Builder
+	verdict := string(r.Verdict)
+	if r.Accepted && r.Verdict == Regression {
+		verdict += fmt.Sprintf(" (accepted with the label %s)", Code(r.AcceptLabel))
+	}
+	fmt.Fprintf(&b, "## %s diffperf: %s\n\n", verdictEmoji[r.Verdict], verdict)
+
+	var facts []string
+	if e2e := r.Metric(MetricE2E); e2e != nil {
+		facts = append(facts, fmt.Sprintf("**E2E %s** (%s → %s ms)", FormatPct(e2e.DeltaPct), FormatMs(e2e.Base.Median), FormatMs(e2e.Head.Median)))
+		facts = append(facts, "p="+FormatP(e2e.P))
+	}
+	facts = append(facts, fmt.Sprintf("n=%d+%d", len(r.Base.Runs), len(r.Head.Runs)))
+	if gpu := r.gpuName(); gpu != "" {
+		facts = append(facts, Escape(gpu))
+	}
+	if r.Model != "" {
+		facts = append(facts, "model "+Escape(r.Model))
+	}
+	b.WriteString(strings.Join(facts, " · "))
+	b.WriteString("\n\n")
+	if r.Reason != "" && r.Failure == nil {
+		fmt.Fprintf(&b, "%s.\n", Escape(upperFirst(r.Reason)))
+	}
+	if r.Accepted && r.Verdict == Regression {
+		fmt.Fprintf(&b, "\nThe regression is accepted: the PR carries the label %s, so the check passes.\n", Code(r.AcceptLabel))
+	}
+	if c := r.Confirmation; c != nil {
+		what := "confirmed"
+		if c.Verdict != Regression {
+			what = "not confirmed"
+		}
+		line := fmt.Sprintf("A second, independent batch %s it: %s", what, string(c.Verdict))
+		if e := c.Metric(MetricE2E); e != nil {
+			line += fmt.Sprintf(", E2E %s, p=%s, n=%d+%d", FormatPct(e.DeltaPct), FormatP(e.P), len(e.Base.Values), len(e.Head.Values))
+		}
+		fmt.Fprintf(&b, "\n%s.\n", line)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "\n%s\n", Escape(n))
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "\n> [!WARNING]\n> %s\n", Escape(w))
+	}
+	if f := r.Failure; f != nil {
+		where := "The measurement failed"
+		if f.Side != "" {
+			where = fmt.Sprintf("Run %d of %s failed", f.Run, Escape(f.Side))
+		}
+		fmt.Fprintf(&b, "\n**%s:** %s\n", where, Escape(f.Reason))
+		if f.LogTail != "" {
+			fmt.Fprintf(&b, "\n<details open>\n<summary>Log tail</summary>\n\n<pre>\n%s\n</pre>\n</details>\n", EscapePre(tailLines(f.LogTail, 40, 8000)))
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// tables renders compare_perf.py's "Performance Comparison Report": its two
+// tables, with the first n stage rows.
+func (r *Result) tables(stages []string, n int) string {
+	e2e := r.Metric(MetricE2E)
+	if e2e == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("### Performance Comparison Report\n\n")
+	b.WriteString("#### 1. High-level Summary\n")
+	bm, hm := e2e.Base.Median, e2e.Head.Median
+	if r.single() {
+		b.WriteString("| Metric | Baseline | New | Diff | Status |\n| :--- | :--- | :--- | :--- | :--- |\n")
+		fmt.Fprintf(&b, "| **E2E Latency** | %s ms | %s ms | **%s ms (%s)** | %s |\n",
+			FormatMs(bm), FormatMs(hm), FormatSigned(e2e.DeltaAbs), FormatPct(e2e.DeltaPct), e2eStatus(e2e.DeltaPct))
+		fmt.Fprintf(&b, "| **Throughput** | %s req/s | %s req/s | - | - |\n", FormatMs(throughput(bm)), FormatMs(throughput(hm)))
+	} else {
+		b.WriteString("| Metric | Baseline | New | Diff | p | n | Status |\n| :--- | :--- | :--- | :--- | :--- | :--- | :--- |\n")
+		fmt.Fprintf(&b, "| **E2E Latency** | %s ms | %s ms | **%s ms (%s)** | %s | %d+%d | %s |\n",
+			FormatMs(bm), FormatMs(hm), FormatSigned(e2e.DeltaAbs), FormatPct(e2e.DeltaPct), FormatP(e2e.P),
+			len(e2e.Base.Values), len(e2e.Head.Values), statusOf(e2e))
+		fmt.Fprintf(&b, "| **Throughput** | %s req/s | %s req/s | - | - | - | - |\n", FormatMs(throughput(bm)), FormatMs(throughput(hm)))
+		if m := r.Metric(MetricPeakAllocated); m != nil {
+			fmt.Fprintf(&b, "| **Peak Allocated Memory** | %s MiB | %s MiB | **%s MiB (%s)** | %s | %d+%d | %s |\n",
+				FormatMs(m.Base.Median), FormatMs(m.Head.Median), FormatSigned(m.DeltaAbs), FormatPct(m.DeltaPct), FormatP(m.P),
+				len(m.Base.Values), len(m.Head.Values), statusOf(m))
+		}
+	}
+	b.WriteString("\n\n")
+	b.WriteString("#### 2. Stage Breakdown\n")
+	if r.single() {
+		b.WriteString("| Stage Name | Baseline (ms) | New (ms) | Diff (ms) | Diff (%) | Status |\n| :--- | :--- | :--- | :--- | :--- | :--- |\n")
+	} else {
+		b.WriteString("| Stage Name | Baseline (ms) | New (ms) | Diff (ms) | Diff (%) | p | Status |\n| :--- | :--- | :--- | :--- | :--- | :--- | :--- |\n")
+	}
+	for _, id := range stages[:n] {
+		m := r.Metric(id)
+		name := Escape(m.Name)
+		if m.Name == DenoisingLoop {
+			if m.BaseCount == m.HeadCount {
+				name += fmt.Sprintf(" (%d steps)", m.HeadCount)
+			} else {
+				name += fmt.Sprintf(" (%d->%d steps)", m.BaseCount, m.HeadCount)
+			}
+		}
+		bv, hv := m.Base.Median, m.Head.Median
+		if r.single() {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", name, FormatMs(bv), FormatMs(hv), FormatSigned(m.DeltaAbs), FormatPct(m.DeltaPct), stageStatus(bv, hv))
+		} else {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", name, FormatMs(bv), FormatMs(hv), FormatSigned(m.DeltaAbs), FormatPct(m.DeltaPct), FormatP(m.P), statusOf(m))
+		}
+	}
+	if n < len(stages) {
+		cells := " |"
+		if !r.single() {
+			cells = " | |"
+		}
+		fmt.Fprintf(&b, "| … %d more stages left out | | | | |%s\n", len(stages)-n, cells)
+	}
+	b.WriteString("\n\n")
+	if !r.single() {
+		b.WriteString("Medians over the runs of each side; p is the two-sided Mann-Whitney U test; ")
+		b.WriteString("❌/🔴 slower and ✅/🟢 faster past the thresholds with p < α, ❔ past the thresholds but not significant, ⚪️ no change.\n\n")
+	}
+	return b.String()
+}
+
+func (r *Result) stageRows() []string {
+	var ids []string
+	for _, m := range r.Metrics {
+		if strings.HasPrefix(m.ID, stagePrefix) {
+			ids = append(ids, m.ID)
+		}
+	}
+	return ids
+}
+
+type section struct{ title, text string }
+
+func details(title, body string) section {
+	return section{title, fmt.Sprintf("<details>\n<summary>%s</summary>\n\n%s\n</details>\n\n", title, strings.TrimRight(body, "\n"))}
+}
+
+// details renders the collapsed sections, most useful first: they are
+// dropped from the end when the comment is too long.
+func (r *Result) details() []section {
+	var out []section
+	if rows := r.metricRows(KindStep); rows != "" {
+		out = append(out, details("Denoise steps", rows))
+	}
+	if rows := r.metricRows(KindMemory); rows != "" {
+		out = append(out, details("Memory", rows+"\nPeak allocated memory is gated; peak reserved is reported only, since it moves a few percent for identical work.\n"))
+	}
+	if runs := r.runsSection(); runs != "" {
+		out = append(out, details("Runs (e2e in run order)", runs))
+	}
+	if r.Env != nil {
+		out = append(out, details("Environment", r.envSection()))
+	}
+	if r.Command != "" {
+		out = append(out, details("Command", "<pre>\n"+EscapePre(r.Command)+"\n</pre>\n"))
+	}
+	if r.Reproduce != "" {
+		out = append(out, details("Reproduce locally", "<pre>\n"+EscapePre(r.Reproduce)+"\n</pre>\n"))
+	}
+	out = append(out, details("Metadata", r.metadata()))
+	return out
+}
+
+func (r *Result) metricRows(kind Kind) string {
+	var b strings.Builder
+	for _, m := range r.Metrics {
+		if m.Kind != kind {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("| Metric | Baseline | New | Diff | Diff (%) | 95% CI (base) | 95% CI (new) | p | Status |\n")
+			b.WriteString("| :--- | :--- | :--- | :--- | :--- | :--- | :--- | :--- | :--- |\n")
+		}
+		gate := ""
+		if m.Gated {
+			gate = " (gated)"
+		}
+		fmt.Fprintf(&b, "| %s%s | %s %s | %s %s | %s | %s | %s | %s | %s | %s |\n",
+			Escape(m.Name), gate, FormatMs(m.Base.Median), m.Unit, FormatMs(m.Head.Median), m.Unit,
+			FormatSigned(m.DeltaAbs), FormatPct(m.DeltaPct), ci(m.Base), ci(m.Head), FormatP(m.P), statusOf(&m))
+	}
+	return b.String()
+}
+
+func ci(s Stats) string {
+	if math.IsInf(s.Lo, 0) || math.IsInf(s.Hi, 0) || math.IsNaN(s.Lo) || math.IsNaN(s.Hi) {
+		return "needs ≥6 runs"
+	}
+	return FormatMs(s.Lo) + " – " + FormatMs(s.Hi)
+}
+
+type orderedRun struct {
+	side  string
+	index int
+	order int
+	e2e   float64
+	file  string
+}
+
+// runsInOrder lists both sides' runs by their position in the measurement.
+func (r *Result) runsInOrder() []orderedRun {
+	var runs []orderedRun
+	for _, s := range []struct {
+		name string
+		runs []Run
+	}{{"base", r.Base.Runs}, {"head", r.Head.Runs}} {
+		for _, run := range s.runs {
+			if run.Dump == nil {
+				continue
+			}
+			runs = append(runs, orderedRun{s.name, run.Index, run.Order, run.Dump.TotalMs, run.Dump.Name})
+		}
+	}
+	// Stable insertion sort by order; unknown orders (0) keep side order.
+	for i := 1; i < len(runs); i++ {
+		for j := i; j > 0 && runs[j].order != 0 && runs[j-1].order > runs[j].order; j-- {
+			runs[j], runs[j-1] = runs[j-1], runs[j]
+		}
+	}
+	return runs
+}
+
+func (r *Result) runsSection() string {
+	runs := r.runsInOrder()
+	if len(runs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("| # | Side | Run | E2E (ms) | Dump |\n| :--- | :--- | :--- | :--- | :--- |\n")
+	for i, run := range runs {
+		fmt.Fprintf(&b, "| %d | %s | %d | %s | %s |\n", i+1, run.side, run.index, FormatMs(run.e2e), Escape(run.file))
+	}
+	b.WriteString("\n")
+	b.WriteString(r.chart())
+	return b.String()
+}
+
+// chart is a Mermaid xychart of each side's e2e by run number, so drift
+// and noise show at a glance. GitHub renders ```mermaid blocks.
+func (r *Result) chart() string {
+	e2e := r.Metric(MetricE2E)
+	if e2e == nil {
+		return ""
+	}
+	n := max(len(e2e.Base.Values), len(e2e.Head.Values))
+	var xs []string
+	for i := 1; i <= n; i++ {
+		xs = append(xs, fmt.Sprint(i))
+	}
+	line := func(v []float64) string {
+		var s []string
+		for _, x := range v {
+			s = append(s, FormatMs(x))
+		}
+		return "[" + strings.Join(s, ", ") + "]"
+	}
+	var b strings.Builder
+	b.WriteString("```mermaid\n")
+	b.WriteString("%%{init: {\"themeVariables\": {\"xyChart\": {\"plotColorPalette\": \"#2563eb, #dc2626\"}}}}%%\n")
+	b.WriteString("xychart-beta\n")
+	b.WriteString("    title \"E2E per run, ms (blue: base, red: head)\"\n")
+	fmt.Fprintf(&b, "    x-axis \"run of each side\" [%s]\n", strings.Join(xs, ", "))
+	b.WriteString("    y-axis \"ms\"\n")
+	fmt.Fprintf(&b, "    line %s\n", line(e2e.Base.Values))
+	fmt.Fprintf(&b, "    line %s\n", line(e2e.Head.Values))
+	b.WriteString("```\n")
+	return b.String()
+}
+
+func (r *Result) gpuName() string {
+	if r.Env == nil {
+		return ""
+	}
+	gpus := r.Env.Before
+	if len(gpus) == 0 {
+		gpus = r.Env.After
+	}
+	if len(gpus) == 0 {
+		return ""
+	}
+	if len(gpus) > 1 {
+		return fmt.Sprintf("%d× %s", len(gpus), gpus[0].Name)
+	}
+	return gpus[0].Name
+}
+
+func (r *Result) envSection() string {
+	e := r.Env
+	if len(e.Before) == 0 && len(e.After) == 0 {
+		note := "No GPU information: nvidia-smi was not available."
+		if e.Note != "" {
+			note = e.Note
+		}
+		s := Escape(note) + "\n"
+		if e.Host != "" {
+			s += "\nHost: " + Escape(e.Host) + "\n"
+		}
+		return s
+	}
+	var b strings.Builder
+	b.WriteString("| When | GPU | Driver | SM clock (MHz) | Mem clock (MHz) | Temp (°C) | Power (W) | Power limit (W) | Throttle reasons |\n")
+	b.WriteString("| :--- | :--- | :--- | :--- | :--- | :--- | :--- | :--- | :--- |\n")
+	for _, set := range []struct {
+		when string
+		gpus []GPU
+	}{{"before", e.Before}, {"after", e.After}} {
+		for _, g := range set.gpus {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", set.when, Escape(g.Name), Escape(g.Driver),
+				Escape(g.SMClockMHz), Escape(g.MemClockMHz), Escape(g.TemperatureC), Escape(g.PowerW), Escape(g.PowerLimitW), Escape(g.ThrottleReasons))
+		}
+	}
+	if e.Host != "" {
+		fmt.Fprintf(&b, "\nHost: %s\n", Escape(e.Host))
+	}
+	if e.Note != "" {
+		fmt.Fprintf(&b, "\n%s\n", Escape(e.Note))
+	}
+	return b.String()
+}
+
+func (r *Result) metadata() string {
+	var b strings.Builder
+	for _, s := range []struct {
+		label string
+		side  Side
+	}{{"Baseline", r.Base}, {"New", r.Head}} {
+		commits := distinct(dumps(s.side.Runs), func(d *Dump) string { return d.CommitHash })
+		if commits == "" {
+			commits = "N/A"
+		}
+		fmt.Fprintf(&b, "- %s Commit: %s", s.label, commitList(commits))
+		if s.side.Ref != "" {
+			fmt.Fprintf(&b, " (ref %s)", Escape(s.side.Ref))
+		}
+		if s.side.SHA != "" && s.side.SHA != commits {
+			fmt.Fprintf(&b, ", checked out %s", Code(s.side.SHA))
+		}
+		b.WriteString("\n")
+	}
+	if r.Prompt != "" {
+		fmt.Fprintf(&b, "- Prompt: %s\n", Escape(r.Prompt))
+	}
+	o := r.Options
+	fmt.Fprintf(&b, "- Thresholds: %s%% and %s ms for time, %s%% for memory, α=%s\n",
+		FormatNum(o.ThresholdPct), FormatNum(o.MinDeltaMs), FormatNum(o.MemoryThresholdPct), FormatNum(o.Alpha))
+	if ts := r.lastTimestamp(); ts != "" {
+		fmt.Fprintf(&b, "- Timestamp: %s\n", Escape(ts))
+	}
+	return b.String()
+}
+
+func commitList(joined string) string {
+	parts := strings.Split(joined, ", ")
+	for i, p := range parts {
+		parts[i] = Code(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (r *Result) lastTimestamp() string {
+	last := ""
+	for _, d := range append(dumps(r.Base.Runs), dumps(r.Head.Runs)...) {
+		if d.Timestamp > last {
+			last = d.Timestamp
+		}
+	}
+	return last
+}
+
+// e2eStatus is compare_perf.py's E2E rule: beyond ±2 % is faster or slower.
+func e2eStatus(pct float64) string {
+	switch {
+	case pct < -2:
+		return "✅"
+	case pct > 2:
+		return "❌"
+	}
+	return "⚪️"
+}
+
+// stageStatus is compare_perf.py's stage rule: 🔴 when new exceeds
+// max(base×1.1, base+120 ms), 🟢 below min(base×0.9, base−120 ms).
+func stageStatus(base, new float64) string {
+	switch {
+	case new > math.Max(base*1.1, base+120):
+		return "🔴"
+	case new < math.Min(base*0.9, base-120):
+		return "🟢"
+	}
+	return "⚪️"
+}
+
+// statusOf is the status of a metric judged with statistics.
+func statusOf(m *Metric) string {
+	stage := strings.HasPrefix(m.ID, stagePrefix)
+	switch m.Verdict {
+	case Regression:
+		if stage {
+			return "🔴"
+		}
+		return "❌"
+	case Improvement:
+		if stage {
+			return "🟢"
+		}
+		return "✅"
+	case Inconclusive:
+		return "❔"
+	}
+	return "⚪️"
+}
+
+func throughput(ms float64) float64 {
+	if ms == 0 || math.IsNaN(ms) {
+		return 0
+	}
+	return 1000 / ms
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	return strings.ToUpper(string(r)) + s[n:]
+}
+
+// tailLines keeps the last n lines and at most max bytes of s.
+func tailLines(s string, n, max int) string {
+	s = strings.TrimRight(s, "\n")
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	out := strings.Join(lines, "\n")
+	if len(out) > max {
+		out = out[len(out)-max:]
+		if !utf8.ValidString(out) {
+			out = strings.ToValidUTF8(out, "")
+		}
+	}
+	return out
+}

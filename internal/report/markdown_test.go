@@ -1,0 +1,379 @@
+package report
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// golden compares got with testdata/golden/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("..", "..", "testdata", "golden", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/report -update to create it)", err)
+	}
+	if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(got, "\n")); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", name, diff)
+	}
+}
+
+func loadDump(t *testing.T, name string) *Dump {
+	t.Helper()
+	d, err := ParseDump(name, readTestdata(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func loadRuns(t *testing.T, dir string, firstOrder ...int) []Run {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "dumps", dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dumps in %s: %v", dir, err)
+	}
+	var runs []Run
+	for i, f := range files {
+		d := loadDump(t, filepath.Join(dir, filepath.Base(f)))
+		runs = append(runs, Run{Index: i + 1, Dump: d})
+	}
+	return runs
+}
+
+// abbaOrder numbers runs base, head, head, base, ... as the runner does.
+func abbaOrder(base, head []Run) {
+	b, h, pos := 0, 0, 1
+	for b < len(base) || h < len(head) {
+		for _, s := range []string{"base", "head", "head", "base"} {
+			if s == "base" && b < len(base) {
+				base[b].Order = pos
+				b, pos = b+1, pos+1
+			} else if s == "head" && h < len(head) {
+				head[h].Order = pos
+				h, pos = h+1, pos+1
+			}
+		}
+	}
+}
+
+func single(t *testing.T, base, head string) *Result {
+	t.Helper()
+	return Compare(Side{Runs: []Run{{Index: 1, Order: 1, Dump: loadDump(t, base)}}}, Side{Runs: []Run{{Index: 1, Order: 2, Dump: loadDump(t, head)}}}, DefaultOptions())
+}
+
+func severalRuns(t *testing.T) *Result {
+	t.Helper()
+	base, head := loadRuns(t, "runs/base"), loadRuns(t, "runs/head")
+	abbaOrder(base, head)
+	return Compare(Side{Ref: "main", SHA: "a10a24e9a7fdc0ddcc7dc3e90c0d4983707db028", Runs: base},
+		Side{Ref: "refs/pull/42/merge", SHA: "8e8c1ccc065f520f2f9eff69cfa287dd279e59b4", Runs: head}, DefaultOptions())
+}
+
+func withContext(r *Result) *Result {
+	r.Env = &Environment{
+		Before: []GPU{{Name: "NVIDIA H100 80GB HBM3", Driver: "550.90.07", SMClockMHz: "1980", MemClockMHz: "2619", TemperatureC: "34", PowerW: "71.20", PowerLimitW: "700.00", ThrottleReasons: "none"}},
+		After:  []GPU{{Name: "NVIDIA H100 80GB HBM3", Driver: "550.90.07", SMClockMHz: "1755", MemClockMHz: "2619", TemperatureC: "61", PowerW: "402.10", PowerLimitW: "700.00", ThrottleReasons: "sw_thermal_slowdown"}},
+		Host:   "linux/amd64, 16 CPUs",
+	}
+	r.Command = "sglang generate --model-path black-forest-labs/FLUX.1-dev --prompt 'A curious raccoon' --warmup --perf-dump-path out/head-01.json"
+	r.Reproduce = "diffperf run --base a10a24e --head 8e8c1cc --runs 5 --command 'sglang generate ...'"
+	return r
+}
+
+func TestMarkdownGolden(t *testing.T) {
+	t.Parallel()
+	accepted := withContext(severalRuns(t))
+	accepted.Accepted, accepted.AcceptLabel = true, "perf-regression-accepted"
+	accepted.Confirmation = severalRuns(t)
+
+	failed := withContext(severalRuns(t))
+	failed.Fail(Failure{Side: "head", Run: 3, Reason: "exit status 1 after 12.3 s",
+		LogTail: "Loading pipeline...\nTraceback (most recent call last):\n  File \"x.py\", line 1\nRuntimeError: CUDA out of memory <b>@oncall</b>"})
+
+	tests := []struct {
+		name string
+		r    *Result
+		opt  RenderOptions
+	}{
+		{"single_old_vs_dec", single(t, "old_nov2025.json", "dec2025.json"), RenderOptions{}},
+		{"single_newest_vs_example", single(t, "sglang_md_example.json", "newest_spans.json"), RenderOptions{}},
+		{"runs_regression", severalRuns(t), RenderOptions{Marker: "flux-h100"}},
+		{"runs_accepted_with_env", accepted, RenderOptions{Marker: "flux-h100"}},
+		{"runs_failed", failed, RenderOptions{Marker: "flux-h100"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			golden(t, tt.name+".md", Markdown(tt.r, tt.opt))
+			js, err := MarshalJSON(tt.r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tt.name+".json", string(js))
+		})
+	}
+}
+
+func TestMarkdownMultiGolden(t *testing.T) {
+	t.Parallel()
+	base := loadDump(t, "old_nov2025.json")
+	cols := []Column{{"dec2025.json", loadDump(t, "dec2025.json")}, {"newest_spans.json", loadDump(t, "newest_spans.json")}}
+	golden(t, "multi_three_files.md", MarkdownMulti(base, cols))
+}
+
+// TestCompatibleWithComparePerf checks the tables against the output of
+// sglang's compare_perf.py for the same files (testdata/compare_perf holds
+// what the script printed, less its clock-time line).
+func TestCompatibleWithComparePerf(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "compare_perf", "*.md"))
+	if err != nil || len(files) == 0 {
+		t.Fatal("no compare_perf outputs in testdata/compare_perf")
+	}
+	tableRows := func(s string) []string {
+		var rows []string
+		s, _, _ = strings.Cut(s, "<details>")
+		for _, line := range strings.Split(s, "\n") {
+			if strings.HasPrefix(line, "|") {
+				rows = append(rows, line)
+			}
+		}
+		return rows
+	}
+	for _, f := range files {
+		names := strings.Split(strings.TrimSuffix(filepath.Base(f), ".md"), "__")
+		t.Run(strings.Join(names, "-vs-"), func(t *testing.T) {
+			t.Parallel()
+			wantB, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := string(wantB)
+			var got string
+			if len(names) == 2 {
+				got = Markdown(single(t, names[0]+".json", names[1]+".json"), RenderOptions{})
+				if diff := cmp.Diff(tableRows(want), tableRows(got)); diff != "" {
+					t.Errorf("table rows differ from compare_perf.py (-want +got):\n%s", diff)
+				}
+				// The section layout around the tables, blank lines included.
+				section := regexp.MustCompile(`(?s)### Performance Comparison Report.*?\n\n\n`)
+				wantSec := section.FindString(want)
+				gotSec := section.FindString(got)
+				if wantSec == "" || !strings.Contains(got, wantSec) && wantSec != gotSec {
+					t.Errorf("summary section differs:\nwant %q\ngot  %q", wantSec, gotSec)
+				}
+				return
+			}
+			var cols []Column
+			for _, n := range names[1:] {
+				cols = append(cols, Column{n + ".json", loadDump(t, n+".json")})
+			}
+			got = MarkdownMulti(loadDump(t, names[0]+".json"), cols)
+			if diff := cmp.Diff(strings.Split(want, "\n"), strings.Split(got, "\n")); diff != "" {
+				t.Errorf("differs from compare_perf.py (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// hostile is text from outside that tries every trick a comment can fall to.
+const hostile = "Evil|Stage <img src=x onerror=alert(1)> <!-- diffperf:other --> @org/team @alice `rm -rf` $(touch pwned); *bold* [link](http://x)\nsecond line\\|"
+
+func TestMarkdownEscapesUntrustedText(t *testing.T) {
+	t.Parallel()
+	mk := func(total float64) *Dump {
+		return &Dump{Name: "dump " + hostile + ".json", TotalMs: total, CommitHash: hostile, Model: hostile, Prompt: hostile,
+			Stages: []Stage{{Name: hostile, DurationMs: total / 2, Count: 1}, {Name: "DenoisingStage", DurationMs: total / 2, Count: 1}}}
+	}
+	var base, head Side
+	for i := 0; i < 5; i++ {
+		base.Runs = append(base.Runs, Run{Index: i + 1, Dump: mk(7000 + float64(i))})
+		head.Runs = append(head.Runs, Run{Index: i + 1, Dump: mk(7700 + float64(i))})
+	}
+	base.Ref, head.Ref = hostile, hostile
+	r := Compare(base, head, DefaultOptions())
+	r.Fail(Failure{Side: hostile, Run: 1, Reason: hostile, LogTail: hostile + "\n</pre><script>x</script>"})
+	r.Notes = []string{hostile}
+	r.Command, r.Reproduce = hostile, hostile
+	r.Env = &Environment{Before: []GPU{{Name: hostile, Driver: hostile}}}
+
+	for _, out := range []string{Markdown(r, RenderOptions{Marker: "key"}), MarkdownMulti(mk(1), []Column{{hostile, mk(2)}, {hostile, mk(3)}})} {
+		checkSafe(t, out)
+	}
+}
+
+// checkSafe asserts the properties every rendering must keep, whatever the
+// input: no live HTML from the input, no second marker, no ping, table rows
+// with as many cells as their header.
+func checkSafe(t *testing.T, out string) {
+	t.Helper()
+	for _, bad := range []string{"<img", "<script", "</pre><", "<!-- diffperf:other", "@org/", "@alice"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("output contains %q", bad)
+		}
+	}
+	if n := strings.Count(out, "<!-- diffperf:"); n > 1 {
+		t.Errorf("%d markers, want at most one", n)
+	}
+	checkTables(t, out)
+}
+
+// cellCount counts the cells of a GitHub table row: pipes not escaped by a
+// backslash, less the two at the ends.
+func cellCount(row string) int {
+	n := 0
+	for i := 0; i < len(row); i++ {
+		if row[i] == '\\' {
+			i++
+			continue
+		}
+		if row[i] == '|' {
+			n++
+		}
+	}
+	return n - 1
+}
+
+func checkTables(t *testing.T, out string) {
+	t.Helper()
+	want := -1
+	inCode := false
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "```") {
+			inCode = !inCode
+		}
+		if inCode {
+			continue
+		}
+		if !strings.HasPrefix(line, "|") {
+			if line != "" && want >= 0 {
+				// A table ends at a line that is not a row; a non-empty one
+				// right after would be a row broken by a newline.
+				if !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "<") && !strings.HasPrefix(line, "Medians") && !strings.HasPrefix(line, "Peak") && !strings.HasPrefix(line, "```") && !strings.HasPrefix(line, "_Left out") {
+					t.Errorf("line right after a table: %q", line)
+				}
+			}
+			want = -1
+			continue
+		}
+		if want < 0 {
+			want = cellCount(line)
+			continue
+		}
+		if got := cellCount(line); got != want {
+			t.Errorf("row has %d cells, header %d: %q", got, want, line)
+		}
+	}
+}
+
+func TestMarkdownSizeLimit(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("VeryLongStageName", 40)
+	mk := func(total float64) *Dump {
+		d := &Dump{Name: "x.json", TotalMs: total}
+		for i := 0; i < 400; i++ {
+			d.Stages = append(d.Stages, Stage{Name: long + string(rune('A'+i%26)) + strings.Repeat("x", i), DurationMs: 1, Count: 1})
+		}
+		return d
+	}
+	var base, head Side
+	for i := 0; i < 40; i++ {
+		base.Runs = append(base.Runs, Run{Index: i + 1, Dump: mk(7000 + float64(i))})
+		head.Runs = append(head.Runs, Run{Index: i + 1, Dump: mk(7700 + float64(i))})
+	}
+	r := Compare(base, head, DefaultOptions())
+	r.Fail(Failure{Side: "head", Run: 1, Reason: "boom", LogTail: strings.Repeat("log line\n", 10000)})
+	for _, limit := range []int{MaxCommentChars, 20000, 3000} {
+		out := Markdown(r, RenderOptions{Marker: "big", MaxChars: limit})
+		if n := utf8.RuneCountInString(out); n > limit {
+			t.Errorf("limit %d: %d characters", limit, n)
+		}
+		if !strings.HasPrefix(out, MarkerLine("big")+"\n## ") {
+			t.Errorf("limit %d: does not start with the marker and headline: %.100q", limit, out)
+		}
+		if !strings.Contains(out, "Left out to stay within") {
+			t.Errorf("limit %d: no note on what was dropped", limit)
+		}
+		checkTables(t, out)
+	}
+	// A report that fits keeps every section.
+	small := severalRuns(t)
+	out := Markdown(small, RenderOptions{Marker: "k"})
+	if strings.Contains(out, "Left out") || !strings.Contains(out, "<summary>Metadata</summary>") {
+		t.Error("a small report lost a section")
+	}
+}
+
+func TestEscape(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"TextEncodingStage", "TextEncodingStage"},
+		{"GPUWorker.frame_materialize_for_return", "GPUWorker.frame_materialize_for_return"},
+		{"_lead and trail_", `\_lead and trail\_`},
+		{"a|b", "a&#124;b"},
+		{`a\|b`, "a&#92;&#124;b"},
+		{"<b>&", "&lt;b&gt;&amp;"},
+		{"@alice", "@\u200balice"},
+		{"line\nbreak\r\n", "line break  "},
+		{"*x* [y] ~z~ `c`", `\*x\* \[y\] \~z\~ &#96;c&#96;`},
+		{"bell\a", "bell"},
+	}
+	for _, tt := range tests {
+		if got := Escape(tt.in); got != tt.want {
+			t.Errorf("Escape(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if got := EscapePre("a</pre>\n@b"); got != "a&lt;/pre&gt;\n@\u200bb" {
+		t.Errorf("EscapePre = %q", got)
+	}
+	if got := SanitizeKey("flux --> <x>"); got != "flux_--___x_" {
+		t.Errorf("SanitizeKey = %q", got)
+	}
+}
+
+func FuzzMarkdown(f *testing.F) {
+	f.Add("TextEncodingStage", "A curious raccoon", 7000.0, 7700.0, 5)
+	f.Add(hostile, hostile, 0.0, 1e9, 1)
+	f.Fuzz(func(t *testing.T, stage, prompt string, a, b float64, n int) {
+		if a < 0 || b < 0 || a != a || b != b || a > 1e300 || b > 1e300 {
+			return
+		}
+		n = 1 + (n%8+8)%8
+		var base, head Side
+		for i := 0; i < n; i++ {
+			base.Runs = append(base.Runs, Run{Index: i + 1, Dump: &Dump{Name: stage, TotalMs: a + float64(i), Prompt: prompt, Model: prompt, CommitHash: stage,
+				Stages: []Stage{{Name: stage, DurationMs: a, Count: 1}}}})
+			head.Runs = append(head.Runs, Run{Index: i + 1, Dump: &Dump{Name: stage, TotalMs: b + float64(i), Prompt: prompt,
+				Stages: []Stage{{Name: stage + "x", DurationMs: b, Count: 1}}}})
+		}
+		r := Compare(base, head, DefaultOptions())
+		r.Notes = []string{prompt}
+		out := Markdown(r, RenderOptions{Marker: "fuzz", MaxChars: 6000})
+		if !strings.HasPrefix(out, MarkerLine("fuzz")+"\n") {
+			t.Fatalf("marker not first")
+		}
+		if utf8.RuneCountInString(out) > 6000 {
+			t.Fatalf("over the limit: %d", utf8.RuneCountInString(out))
+		}
+		if strings.Count(out, "<!--") != 1 {
+			t.Fatalf("%d comment openers, want 1", strings.Count(out, "<!--"))
+		}
+		checkTables(t, out)
+	})
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// runCLI runs the CLI in-process and returns its exit code and output.
+func runCLI(t *testing.T, getenv func(string) string, args ...string) (int, string, string) {
+	t.Helper()
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, env{Getenv: getenv, Stdout: &out, Stderr: &errOut})
+	if err != nil {
+		errOut.WriteString(err.Error())
+	}
+	return exitCode(err), out.String(), errOut.String()
+}
+
+func TestCompareCLI(t *testing.T) {
+	t.Parallel()
+	const d = "testdata/dumps/"
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantOut    string
+		wantStderr string
+	}{
+		{"two files", []string{"compare", d + "old_nov2025.json", d + "dec2025.json"}, 0, "| **E2E Latency** | 7351.97 ms | 7012.40 ms | **-339.57 ms (-4.6%)** | ✅ |", ""},
+		{"directories, regression reported", []string{"compare", d + "runs/base", d + "runs/head"}, 0, "## ❌ diffperf: regression", ""},
+		{"directories, gated", []string{"compare", "--fail-on-regression", d + "runs/base", d + "runs/head"}, 1, "## ❌ diffperf: regression", ""},
+		{"flags after arguments", []string{"compare", d + "runs/base", d + "runs/head", "--fail-on-regression", "--threshold", "15%"}, 0, "no-change", ""},
+		{"A/A is no change", []string{"compare", "--fail-on-regression", d + "runs/base", d + "runs/base"}, 0, "## ⚪️ diffperf: no-change", ""},
+		{"three files", []string{"compare", d + "old_nov2025.json", d + "dec2025.json", d + "newest_spans.json"}, 0, "| Metric | Baseline | dec2025.json | newest_spans.json |", ""},
+		{"threshold without %", []string{"compare", "--threshold", "5", d + "server.json", d + "server.json"}, 2, "", `invalid value "5" for flag -threshold: "5" is not a percentage`},
+		{"alpha out of range", []string{"compare", "--alpha", "1.5", d + "server.json", d + "server.json"}, 2, "", "alpha: 1.5 is not in (0, 1)"},
+		{"unknown format", []string{"compare", "--format", "html", d + "server.json", d + "server.json"}, 2, "", `--format: "html"`},
+		{"unknown flag", []string{"compare", "--nope", d + "server.json", d + "server.json"}, 2, "", "flag provided but not defined: -nope"},
+		{"NaN dump", []string{"compare", d + "bad/nan.json", d + "server.json"}, 2, "", "dump testdata/dumps/bad/nan.json: field total_duration_ms: is NaN"},
+		{"missing file", []string{"compare", d + "nope.json", d + "server.json"}, 2, "", "dump testdata/dumps/nope.json: no such file or directory"},
+		{"empty directory", []string{"compare", "internal", d + "server.json"}, 2, "", "dump directory internal: no *.json files"},
+		{"one argument", []string{"compare", d + "server.json"}, 2, "", "need BASE and HEAD"},
+		{"directory in the three-file form", []string{"compare", d + "server.json", d + "runs/base", d + "server.json"}, 2, "", "is a directory"},
+		{"extract a file", []string{"extract", d + "old_nov2025.json"}, 0, "7.35\n", ""},
+		{"extract a directory", []string{"extract", d + "runs/head"}, 0, "7.68\n", ""},
+		{"extract a bad dump", []string{"extract", d + "bad/steps_object.json"}, 2, "", "field steps: not an array"},
+		{"no command", nil, 2, "", "no command given"},
+		{"unknown command", []string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, out, stderr := runCLI(t, nil, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit code = %d, want %d; stderr: %s", code, tt.wantCode, stderr)
+			}
+			if !strings.Contains(out, tt.wantOut) {
+				t.Errorf("stdout lacks %q:\n%s", tt.wantOut, out)
+			}
+			if !strings.Contains(stderr, tt.wantStderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.wantStderr, stderr)
+			}
+		})
+	}
+}
+
+func TestCompareCLIJSON(t *testing.T) {
+	t.Parallel()
+	code, out, stderr := runCLI(t, nil, "compare", "--format", "json", "testdata/dumps/runs/base", "testdata/dumps/runs/head")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Schema  string `json:"schema"`
+		Verdict string `json:"verdict"`
+		Base    struct {
+			Runs []struct{ Order int } `json:"runs"`
+		} `json:"base"`
+		Metrics []struct {
+			ID string  `json:"id"`
+			P  float64 `json:"p"`
+		} `json:"metrics"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if got.Schema != "diffperf.result/v1" || got.Verdict != "regression" || got.Metrics[0].ID != "e2e" || got.Metrics[0].P >= 0.05 {
+		t.Errorf("unexpected result: %+v", got)
+	}
+	// The dumps' timestamps give the run order: base ran 1st, 4th, 5th, ...
+	if o := got.Base.Runs; len(o) != 5 || o[0].Order != 1 || o[1].Order != 4 {
+		t.Errorf("base run order = %+v, want 1, 4, ...", o)
+	}
+}
+
+func TestParsePercent(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]float64{"5%": 5, " 2.5 % ": 2.5, "0%": 0} {
+		if got, err := parsePercent(in); err != nil || got != want {
+			t.Errorf("parsePercent(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"5", "0.05", "-1%", "abc%", "NaN%", ""} {
+		if _, err := parsePercent(in); err == nil {
+			t.Errorf("parsePercent(%q) succeeded, want an error", in)
+		}
+	}
+}

@@ -23,6 +23,9 @@ Usage:
   diffperf compare [flags] BASE HEAD          each a dump file, or a directory of dumps (one per run)
   diffperf compare BASELINE NEW [NEW...]      three or more files: one column per file, like compare_perf.py
   diffperf extract DUMP|DIR                   e2e latency in seconds, two decimals (median over a directory)
+  diffperf bench MODEL [--prompt P] [--runs N] [--baseline FILE|DIR] [--out DIR] [-- extra generate args]
+  diffperf run --base REF --head REF [--repo DIR] [--runs N] [--max-runs N] [--command T] [--setup CMD] [--timeout D] [--out DIR]
+  diffperf demo                               the whole pipeline here: no GPU, no GitHub
 
 Flags of compare: --threshold 5% --min-delta-ms 50 --memory-threshold 2% --alpha 0.05
                   --format markdown|json --fail-on-regression
@@ -42,6 +45,14 @@ func run(ctx context.Context, args []string, e env) error {
 		return cmdCompare(rest, e)
 	case "extract":
 		return cmdExtract(rest, e)
+	case "run":
+		return cmdRun(ctx, rest, e)
+	case "bench":
+		return cmdBench(ctx, rest, e)
+	case "demo":
+		return cmdDemo(ctx, rest, e)
+	case "fake-sglang":
+		return cmdFakeSglang(rest, e)
 	case "help", "-h", "--help":
 		fmt.Fprint(e.Stdout, usage)
 		return nil

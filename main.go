@@ -26,7 +26,8 @@ func main() {
 	defer stop()
 	err := run(ctx, os.Args[1:], env{Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr})
 	code := exitCode(err)
-	if err != nil && !errors.Is(err, errRegression) {
+	var es *exitStatus
+	if err != nil && !errors.Is(err, errRegression) && !errors.As(err, &es) {
 		fmt.Fprintln(os.Stderr, "diffperf:", err)
 	}
 	stop()
@@ -56,9 +57,12 @@ func inputErrorf(format string, a ...any) error {
 
 func exitCode(err error) int {
 	var in *inputError
+	var es *exitStatus
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &es):
+		return es.code
 	case errors.Is(err, errRegression):
 		return exitRegression
 	case errors.As(err, &in):

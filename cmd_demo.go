@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/fakesglang"
+)
+
+// cmdDemo runs the whole pipeline on any machine with Go and git: a
+// throwaway repository whose head commit plants a 10 % slower denoising step
+// in a simulated workload, measured by `run` with the fake sglang that is
+// built into this binary.
+func cmdDemo(ctx context.Context, args []string, e env) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	var vf verdictFlags
+	vf.register(fs)
+	runs := fs.Int("runs", 5, "runs per side")
+	slowdown := fs.Float64("slowdown", 10, "planted slowdown of the head commit's denoising step, in percent")
+	dir := fs.String("dir", "", "folder for the throwaway repository and the output (default: a new temporary folder)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return inputErrorf("demo: unexpected argument %q", pos[0])
+	}
+	if err := vf.check(); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("demo: find this binary: %w", err)
+	}
+	root := *dir
+	if root == "" {
+		if root, err = os.MkdirTemp("", "diffperf-demo-"); err != nil {
+			return err
+		}
+	}
+	repo := filepath.Join(root, "repo")
+	if err := makeDemoRepo(ctx, repo, *slowdown); err != nil {
+		return fmt.Errorf("demo: make the repository: %w", err)
+	}
+	fmt.Fprintf(e.Stderr, "demo: repository %s: base has a %g ms denoising step, head %.4g ms (+%g%%)\n", repo, demoStepMs, demoStepMs*(1+*slowdown/100), *slowdown)
+	tmpl, err := bench.ParseTemplate(bench.QuoteWords([]string{self}) + " fake-sglang generate --model-path {model} --prompt {prompt} --warmup --perf-dump-path {dump} {args}")
+	if err != nil {
+		return err
+	}
+	out := filepath.Join(root, "out")
+	if err := prepareOut(out); err != nil {
+		return err
+	}
+	spec := bench.Spec{
+		Repo: repo, BaseRef: "main~1", HeadRef: "main", Template: tmpl, Model: "demo/simulated-dit", Prompt: "A curious raccoon",
+		Args: []string{"--num-inference-steps", "12"}, PythonPath: "python", Runs: *runs, MaxRuns: *runs, Confirm: true,
+		Timeout: time.Minute, OutDir: out, WorktreeRoot: filepath.Join(root, "worktrees"), Env: os.Environ(),
+		Options: vf.opt, Progress: progressFor(e),
+	}
+	return measureAndReport(ctx, spec, "diffperf demo", vf, e)
+}
+
+// demoStepMs is the base's denoising step: 12 steps make a 600 ms loop, so
+// a 10 % slowdown (60 ms) passes the default --min-delta-ms of 50.
+const demoStepMs = 50.0
+
+// makeDemoRepo creates a repository with two commits: the base workload and
+// the head with a slower denoising step.
+func makeDemoRepo(ctx context.Context, dir string, slowdownPct float64) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	git := func(args ...string) error {
+		cmd := exec.CommandContext(ctx, "git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=diffperf demo", "GIT_AUTHOR_EMAIL=demo@diffperf.invalid",
+			"GIT_COMMITTER_NAME=diffperf demo", "GIT_COMMITTER_EMAIL=demo@diffperf.invalid", "GIT_CONFIG_NOSYSTEM=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	write := func(stepMs float64) error {
+		w := fmt.Sprintf("# simulated workload read by `diffperf fake-sglang`\nstep_ms=%g\nsteps=12\ntext_ms=5\ndecode_ms=10\njitter=0.01\nmem_mb=1000\n", stepMs)
+		return os.WriteFile(filepath.Join(dir, fakesglang.WorkloadFile), []byte(w), 0o644)
+	}
+	steps := []func() error{
+		func() error { return git("init", "-q", "-b", "main") },
+		func() error { return write(demoStepMs) },
+		func() error {
+			return os.WriteFile(filepath.Join(dir, "README.md"), []byte("Throwaway repository of `diffperf demo`.\n"), 0o644)
+		},
+		func() error { return git("add", ".") },
+		func() error { return git("commit", "-q", "-m", "base: simulated pipeline") },
+		func() error { return write(demoStepMs * (1 + slowdownPct/100)) },
+		func() error { return git("commit", "-q", "-am", "head: slower denoising step") },
+	}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/fakesglang"
+	"github.com/diffperf/diffperf/internal/report"
+)
+
+// measureFlags are the flags of the commands that run a benchmark.
+type measureFlags struct {
+	model, prompt, command, args string
+	runs                         int
+	timeout                      time.Duration
+	out                          string
+}
+
+func (f *measureFlags) register(fs *flag.FlagSet, withModel bool) {
+	if withModel {
+		fs.StringVar(&f.model, "model", "", "model to benchmark ({model} in the command)")
+	}
+	fs.StringVar(&f.prompt, "prompt", "A curious raccoon", "generation prompt ({prompt})")
+	fs.StringVar(&f.command, "command", bench.DefaultTemplate, "benchmark command template, split into words once, never run by a shell")
+	fs.IntVar(&f.runs, "runs", 5, "runs per side")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "limit for one run")
+}
+
+func (f *measureFlags) template() (*bench.Template, []string, error) {
+	t, err := bench.ParseTemplate(f.command)
+	if err != nil {
+		return nil, nil, &inputError{err}
+	}
+	args, err := bench.SplitWords(f.args)
+	if err != nil {
+		return nil, nil, inputErrorf("args: %v", err)
+	}
+	if f.model == "" && strings.Contains(f.command, "{model}") {
+		return nil, nil, inputErrorf("model: required, since the command uses {model}")
+	}
+	if f.runs < 1 {
+		return nil, nil, inputErrorf("runs: %d is not a positive count", f.runs)
+	}
+	if f.timeout <= 0 {
+		return nil, nil, inputErrorf("timeout: %s is not positive", f.timeout)
+	}
+	return t, args, nil
+}
+
+// prepareOut makes the output folder. It refuses a folder with files of
+// someone else's, and empties one that an earlier diffperf run made.
+func prepareOut(dir string) error {
+	const marker = ".diffperf-out"
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return inputErrorf("out: %v", err)
+	case len(entries) > 0:
+		if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
+			return inputErrorf("out: %s is not empty and was not made by diffperf; give an empty or new folder", dir)
+		}
+		for _, e := range entries {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return inputErrorf("out: %v", err)
+	}
+	return os.WriteFile(filepath.Join(dir, marker), []byte("made by diffperf; emptied by the next run that writes here\n"), 0o644)
+}
+
+// writeOutputs saves report.md and result.json in dir and returns their paths.
+func writeOutputs(dir string, r *report.Result, md string) (string, string, error) {
+	js, err := report.MarshalJSON(r)
+	if err != nil {
+		return "", "", err
+	}
+	mdPath, jsPath := filepath.Join(dir, "report.md"), filepath.Join(dir, "result.json")
+	if err := os.WriteFile(jsPath, js, 0o644); err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(mdPath, []byte(md), 0o644); err != nil {
+		return "", "", err
+	}
+	return mdPath, jsPath, nil
+}
+
+func progressFor(e env) bench.Progress {
+	return &bench.TextProgress{W: e.Stderr, Actions: e.Getenv("GITHUB_ACTIONS") == "true"}
+}
+
+func cmdRun(ctx context.Context, args []string, e env) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var mf measureFlags
+	mf.register(fs, true)
+	var vf verdictFlags
+	vf.register(fs)
+	var base, head, repo, setup, pythonPath, worktrees string
+	var maxRuns int
+	var confirm bool
+	fs.StringVar(&base, "base", "", "base ref or SHA (its merge base with head is measured)")
+	fs.StringVar(&head, "head", "", "head ref or SHA")
+	fs.StringVar(&repo, "repo", ".", "the git checkout")
+	fs.StringVar(&setup, "setup", "", "command run once in each worktree before its runs (by /bin/sh)")
+	fs.StringVar(&pythonPath, "python-path", "python", `folder of the worktree put first on PYTHONPATH ("" for none)`)
+	fs.StringVar(&mf.args, "args", "", "extra generate arguments ({args})")
+	fs.StringVar(&mf.out, "out", "diffperf-out", "folder for dumps, logs, report.md and result.json")
+	fs.StringVar(&worktrees, "worktrees", filepath.Join(os.TempDir(), "diffperf-worktrees"), "folder for the worktrees, outside the checkout")
+	fs.IntVar(&maxRuns, "max-runs", 0, "runs per side at most when an unclear result earns extra pairs (default: --runs)")
+	fs.BoolVar(&confirm, "confirm", true, "re-measure an apparent regression with an independent batch before it counts")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return inputErrorf("run: unexpected argument %q", pos[0])
+	}
+	if base == "" || head == "" {
+		return inputErrorf("run: --base and --head are required")
+	}
+	if err := vf.check(); err != nil {
+		return err
+	}
+	t, gargs, err := mf.template()
+	if err != nil {
+		return err
+	}
+	if maxRuns == 0 {
+		maxRuns = mf.runs
+	}
+	if err := prepareOut(mf.out); err != nil {
+		return err
+	}
+	spec := bench.Spec{
+		Repo: repo, BaseRef: base, HeadRef: head, Template: t, Model: mf.model, Prompt: mf.prompt, Args: gargs,
+		Setup: setup, PythonPath: pythonPath, Runs: mf.runs, MaxRuns: maxRuns, Confirm: confirm, Timeout: mf.timeout,
+		OutDir: mf.out, WorktreeRoot: worktrees, Env: os.Environ(), Options: vf.opt, Progress: progressFor(e),
+	}
+	return measureAndReport(ctx, spec, reproduceLine(spec, vf), vf, e)
+}
+
+// reproduceLine is the `diffperf run` command that repeats a measurement.
+func reproduceLine(s bench.Spec, vf verdictFlags) string {
+	argv := []string{"diffperf", "run", "--base", s.BaseRef, "--head", s.HeadRef, "--runs", fmt.Sprint(s.Runs)}
+	if s.MaxRuns != s.Runs {
+		argv = append(argv, "--max-runs", fmt.Sprint(s.MaxRuns))
+	}
+	if s.Model != "" {
+		argv = append(argv, "--model", s.Model)
+	}
+	argv = append(argv, "--prompt", s.Prompt)
+	if len(s.Args) > 0 {
+		argv = append(argv, "--args", bench.QuoteWords(s.Args))
+	}
+	if w := strings.Join(s.Template.Words(), " "); w != strings.Join(mustWords(bench.DefaultTemplate), " ") {
+		argv = append(argv, "--command", bench.QuoteWords(s.Template.Words()))
+	}
+	if s.Setup != "" {
+		argv = append(argv, "--setup", s.Setup)
+	}
+	if vf.opt != report.DefaultOptions() {
+		o := vf.opt
+		argv = append(argv, "--threshold", report.FormatNum(o.ThresholdPct)+"%", "--min-delta-ms", report.FormatNum(o.MinDeltaMs),
+			"--memory-threshold", report.FormatNum(o.MemoryThresholdPct)+"%", "--alpha", report.FormatNum(o.Alpha))
+	}
+	return bench.QuoteWords(argv)
+}
+
+func mustWords(s string) []string {
+	w, _ := bench.SplitWords(s)
+	return w
+}
+
+// measureAndReport runs the measurement, saves and prints the report, and
+// maps the verdict to an error.
+func measureAndReport(ctx context.Context, spec bench.Spec, reproduce string, vf verdictFlags, e env) error {
+	r, err := bench.Measure(ctx, spec)
+	if r == nil {
+		return classify(err)
+	}
+	r.Reproduce = reproduce
+	md := report.Markdown(r, report.RenderOptions{MaxChars: 1 << 30})
+	mdPath, jsPath, werr := writeOutputs(spec.OutDir, r, md)
+	if werr != nil {
+		return errors.Join(err, werr)
+	}
+	if err := writeResult(e.Stdout, r, vf.format); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stderr, "report: %s\nresult: %s\n", mdPath, jsPath)
+	return verdictError(r, vf.failOnRegression, err)
+}
+
+// verdictError maps a finished measurement to the exit status of DESIGN.md.
+func verdictError(r *report.Result, gate bool, err error) error {
+	switch {
+	case err != nil:
+		return classify(err)
+	case r.Verdict == report.Failed:
+		return fmt.Errorf("the measurement failed: %s", r.Reason)
+	case r.Verdict == report.Regression && gate && !r.Accepted:
+		return errRegression
+	}
+	return nil
+}
+
+// classify marks the errors of package bench that mean unusable input.
+func classify(err error) error {
+	var re *bench.RefError
+	var ie *bench.InputError
+	var te *bench.TemplateError
+	if errors.As(err, &re) || errors.As(err, &ie) || errors.As(err, &te) {
+		return &inputError{err}
+	}
+	return err
+}
+
+func cmdBench(ctx context.Context, args []string, e env) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	var mf measureFlags
+	mf.register(fs, false)
+	var vf verdictFlags
+	vf.register(fs)
+	var baseline string
+	fs.StringVar(&baseline, "baseline", "", "dump file or folder to compare against")
+	fs.StringVar(&mf.out, "out", "diffperf-bench", "folder for the dumps and logs")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return inputErrorf("bench: need MODEL")
+	}
+	mf.model = pos[0]
+	mf.args = bench.QuoteWords(pos[1:])
+	if err := vf.check(); err != nil {
+		return err
+	}
+	t, gargs, err := mf.template()
+	if err != nil {
+		return err
+	}
+	var base []report.Run
+	if baseline != "" {
+		if base, err = loadSide(baseline); err != nil {
+			return err
+		}
+	}
+	if err := prepareOut(mf.out); err != nil {
+		return err
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	runs, failure, err := bench.Repeat(ctx, bench.RepeatSpec{
+		Dir: dir, Template: t, Model: mf.model, Prompt: mf.prompt, Args: gargs, Runs: mf.runs,
+		Timeout: mf.timeout, OutDir: mf.out, Env: os.Environ(), Progress: progressFor(e),
+	})
+	if err != nil {
+		return classify(err)
+	}
+	if failure != nil {
+		if failure.LogTail != "" {
+			fmt.Fprintf(e.Stderr, "--- end of its log ---\n%s\n", failure.LogTail)
+		}
+		return fmt.Errorf("%s", failure.Reason)
+	}
+	vals := make([]float64, len(runs))
+	for i, r := range runs {
+		vals[i] = r.Dump.TotalMs
+		fmt.Fprintf(e.Stdout, "run %d: %.2f s\n", r.Index, r.Dump.TotalMs/1000)
+	}
+	sort.Float64s(vals)
+	fmt.Fprintf(e.Stdout, "median e2e: %.2f s over %d runs (min %.2f s, max %.2f s)\n", medianOf(vals)/1000, len(vals), vals[0]/1000, vals[len(vals)-1]/1000)
+	if base == nil {
+		return nil
+	}
+	orderRuns(base, runs)
+	r := report.Compare(report.Side{Label: "Baseline", Runs: base}, report.Side{Label: "New", Runs: runs}, vf.opt)
+	fmt.Fprintln(e.Stdout)
+	if err := writeResult(e.Stdout, r, vf.format); err != nil {
+		return err
+	}
+	return verdictError(r, vf.failOnRegression, nil)
+}
+
+func medianOf(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+func cmdFakeSglang(args []string, e env) error {
+	if code := fakesglang.Main(args, e.Stdout, e.Stderr); code != 0 {
+		return &exitStatus{code}
+	}
+	return nil
+}
+
+// exitStatus passes an exit code through unchanged (for fake-sglang).
+type exitStatus struct{ code int }
+
+func (e *exitStatus) Error() string { return fmt.Sprintf("exit status %d", e.code) }

@@ -1,0 +1,242 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Grace is how long a process group gets between SIGTERM and SIGKILL, and
+// how long we wait for a grandchild to let go of the output pipe.
+const Grace = 5 * time.Second
+
+// MaxLogBytes bounds one run's log file; past it, the middle of the output
+// is dropped with a note and the last TailBytes are kept.
+const (
+	MaxLogBytes = 16 << 20
+	TailBytes   = 64 << 10
+)
+
+// Proc is one process to run.
+type Proc struct {
+	Argv    []string
+	Dir     string
+	Env     []string // complete environment of the child
+	Log     string   // file that gets stdout and stderr
+	Timeout time.Duration
+	Grace   time.Duration // 0 means Grace
+}
+
+// ProcResult is what became of a Proc.
+type ProcResult struct {
+	Err      error // nil, *exec.ExitError, or the start error
+	TimedOut bool
+	Canceled bool
+	Elapsed  time.Duration
+	Tail     string // the end of the output, for reports
+	Head     []byte // the start of the output (up to MaxLogBytes), for log checks
+}
+
+// Failed reports whether the process did not exit 0 in time.
+func (r ProcResult) Failed() bool { return r.Err != nil || r.TimedOut || r.Canceled }
+
+// Describe says in words how the process ended.
+func (r ProcResult) Describe(timeout time.Duration) string {
+	var ee *exec.ExitError
+	switch {
+	case r.Canceled:
+		return "canceled"
+	case r.TimedOut:
+		return fmt.Sprintf("timed out after %s (the timeout), then killed", timeout)
+	case errors.As(r.Err, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return fmt.Sprintf("killed by signal %s after %.1f s", ws.Signal(), r.Elapsed.Seconds())
+		}
+		return fmt.Sprintf("exit status %d after %.1f s", ee.ExitCode(), r.Elapsed.Seconds())
+	case r.Err != nil:
+		return r.Err.Error()
+	}
+	return fmt.Sprintf("exit status 0 after %.1f s", r.Elapsed.Seconds())
+}
+
+// Run starts the process in a new process group and waits for it. On timeout
+// or when ctx ends, the whole group gets SIGTERM, then SIGKILL after the
+// grace; when the process exits, whatever it left in its group is killed too.
+// Output goes to the log file, never to our stdout.
+func (p Proc) Run(ctx context.Context) ProcResult {
+	grace := p.Grace
+	if grace == 0 {
+		grace = Grace
+	}
+	logf, err := os.Create(p.Log)
+	if err != nil {
+		return ProcResult{Err: fmt.Errorf("create log: %w", err)}
+	}
+	defer logf.Close()
+	out := &cappedLog{f: logf}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var timedOut bool
+	var mu sync.Mutex
+	if p.Timeout > 0 {
+		t := time.AfterFunc(p.Timeout, func() {
+			mu.Lock()
+			timedOut = true
+			mu.Unlock()
+			cancel()
+		})
+		defer t.Stop()
+	}
+
+	path, err := lookPath(p.Argv[0], p.Env, p.Dir)
+	if err != nil {
+		return ProcResult{Err: err}
+	}
+	cmd := exec.CommandContext(runCtx, path, p.Argv[1:]...)
+	cmd.Args[0] = p.Argv[0]
+	cmd.Dir, cmd.Env = p.Dir, p.Env
+	cmd.Stdin = nil
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var killTimer *time.Timer
+	cmd.Cancel = func() error {
+		pgid := cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		mu.Lock()
+		killTimer = time.AfterFunc(grace, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+		mu.Unlock()
+		return nil
+	}
+	// After SIGTERM: grace for the group, then Go kills the process and
+	// stops waiting for a grandchild that holds the pipe open.
+	cmd.WaitDelay = grace + time.Second
+
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return ProcResult{Err: err}
+	}
+	err = cmd.Wait()
+	elapsed := time.Since(start)
+	// Whatever is left in the group (a grandchild) goes now.
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	mu.Lock()
+	if killTimer != nil {
+		killTimer.Stop()
+	}
+	res := ProcResult{Err: err, TimedOut: timedOut, Elapsed: elapsed}
+	mu.Unlock()
+	if !res.TimedOut && ctx.Err() != nil {
+		res.Canceled = true
+	}
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// The process exited, but a descendant kept the output open.
+		res.Err = nil
+	}
+	out.finish()
+	res.Tail, res.Head = out.tail(), out.headBytes()
+	return res
+}
+
+// lookPath finds argv[0] on the PATH of the child's environment (not ours),
+// relative to dir when it has a slash.
+func lookPath(name string, env []string, dir string) (string, error) {
+	if strings.Contains(name, "/") {
+		p := name
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return "", fmt.Errorf("command %q not found or not executable", name)
+		}
+		return p, nil
+	}
+	pathVar := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	for _, d := range filepath.SplitList(pathVar) {
+		if d == "" {
+			d = "."
+		}
+		p := filepath.Join(d, name)
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("command %q not found on PATH", name)
+}
+
+// cappedLog writes output to the log file up to MaxLogBytes, then keeps only
+// a ring of the last TailBytes, so a flood of output keeps memory and disk
+// bounded. It is an io.Writer used from exec's copying goroutine.
+type cappedLog struct {
+	mu      sync.Mutex
+	f       *os.File
+	written int64
+	dropped int64
+	head    bytes.Buffer // first bytes, up to headKeep, for log checks
+	ring    []byte       // last TailBytes
+}
+
+const headKeep = 1 << 20
+
+func (c *cappedLog) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(p)
+	if c.head.Len() < headKeep {
+		c.head.Write(p[:min(len(p), headKeep-c.head.Len())])
+	}
+	c.ring = append(c.ring, p...)
+	if len(c.ring) > TailBytes {
+		c.ring = append(c.ring[:0:0], c.ring[len(c.ring)-TailBytes:]...)
+	}
+	if room := MaxLogBytes - c.written; room > 0 {
+		w := p[:min(int64(len(p)), room)]
+		if _, err := c.f.Write(w); err == nil {
+			c.written += int64(len(w))
+		}
+		p = p[len(w):]
+	}
+	c.dropped += int64(len(p))
+	return n, nil
+}
+
+func (c *cappedLog) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dropped > 0 {
+		fmt.Fprintf(c.f, "\n[diffperf: %d bytes of output dropped after the first %d MiB; the last %d KiB follow]\n", c.dropped, MaxLogBytes>>20, TailBytes>>10)
+		c.f.Write(c.ring)
+	}
+}
+
+func (c *cappedLog) tail() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return string(c.ring)
+}
+
+func (c *cappedLog) headBytes() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]byte(nil), c.head.Bytes()...)
+}
+
+// ensure cappedLog is a Writer.
+var _ io.Writer = (*cappedLog)(nil)

@@ -1,0 +1,171 @@
+// Package bench takes the measurements: it prepares the base and head of a
+// change in git worktrees, runs the benchmark command for each side in
+// balanced, interleaved order under process control, reads the GPU state, and
+// hands the dumps to package report.
+package bench
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// DefaultTemplate is sglang's generate command. --warmup is rewritten to
+// --warmup-mode request for sglang versions that have that flag instead.
+const DefaultTemplate = "sglang generate --model-path {model} --prompt {prompt} --warmup --perf-dump-path {dump} {args}"
+
+// Placeholders that a template may use; each fills exactly one argument,
+// except {args}, which expands to its own words.
+var placeholders = map[string]bool{
+	"model": true, "prompt": true, "args": true, "dump": true, "side": true, "run": true, "worktree": true,
+}
+
+var placeholderRE = regexp.MustCompile(`\{([a-z_]+)\}`)
+
+// TemplateError says what is wrong with a command template or args string.
+type TemplateError struct {
+	What string // "command", "args", "setup"
+	Msg  string
+}
+
+func (e *TemplateError) Error() string { return e.What + ": " + e.Msg }
+
+// Template is a benchmark command split into words once.
+type Template struct {
+	words []string
+}
+
+// ParseTemplate splits a command template into words the way a POSIX shell
+// would (quotes and backslashes), without expanding anything, and checks its
+// placeholders.
+func ParseTemplate(s string) (*Template, error) {
+	words, err := SplitWords(s)
+	if err != nil {
+		return nil, &TemplateError{"command", err.Error()}
+	}
+	if len(words) == 0 {
+		return nil, &TemplateError{"command", "empty"}
+	}
+	for _, w := range words {
+		for _, m := range placeholderRE.FindAllStringSubmatch(w, -1) {
+			if !placeholders[m[1]] {
+				return nil, &TemplateError{"command", fmt.Sprintf("unknown placeholder %s in %q (known: {model} {prompt} {args} {dump} {side} {run} {worktree})", m[0], w)}
+			}
+			if m[1] == "args" && w != "{args}" {
+				return nil, &TemplateError{"command", fmt.Sprintf("{args} must be a word of its own, not part of %q", w)}
+			}
+		}
+	}
+	return &Template{words: words}, nil
+}
+
+// Vars are the values of the placeholders for one run. Args is already
+// split into words.
+type Vars struct {
+	Model, Prompt, Dump, Side, Run, Worktree string
+	Args                                     []string
+}
+
+// Expand returns the argument vector for one run. Values are inserted as
+// they are: a prompt with quotes, $(...) or ; stays one argument, and a
+// value that itself contains "{dump}" is not expanded again.
+func (t *Template) Expand(v Vars) []string {
+	vals := map[string]string{"model": v.Model, "prompt": v.Prompt, "dump": v.Dump, "side": v.Side, "run": v.Run, "worktree": v.Worktree}
+	var argv []string
+	for _, w := range t.words {
+		if w == "{args}" {
+			argv = append(argv, v.Args...)
+			continue
+		}
+		argv = append(argv, placeholderRE.ReplaceAllStringFunc(w, func(m string) string {
+			return vals[m[1:len(m)-1]]
+		}))
+	}
+	return argv
+}
+
+// Words returns the template's words, unexpanded.
+func (t *Template) Words() []string { return append([]string(nil), t.words...) }
+
+// SplitWords splits s into words like a POSIX shell: blanks separate words,
+// single quotes keep everything, double quotes keep everything but \" \\ \$
+// \` escapes, and a backslash outside quotes escapes the next character.
+// Nothing is expanded: $, `, ;, |, * are ordinary characters.
+func SplitWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch {
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case r == '\'':
+			inWord = true
+			j := i + 1
+			for j < len(rs) && rs[j] != '\'' {
+				j++
+			}
+			if j == len(rs) {
+				return nil, fmt.Errorf("unterminated single quote in %q", s)
+			}
+			cur.WriteString(string(rs[i+1 : j]))
+			i = j
+		case r == '"':
+			inWord = true
+			j := i + 1
+			for ; j < len(rs) && rs[j] != '"'; j++ {
+				if rs[j] == '\\' && j+1 < len(rs) && strings.ContainsRune("\"\\$`\n", rs[j+1]) {
+					j++
+				}
+				cur.WriteRune(rs[j])
+			}
+			if j == len(rs) {
+				return nil, fmt.Errorf("unterminated double quote in %q", s)
+			}
+			i = j
+		case r == '\\':
+			inWord = true
+			if i+1 == len(rs) {
+				return nil, fmt.Errorf("trailing backslash in %q", s)
+			}
+			i++
+			if rs[i] != '\n' {
+				cur.WriteRune(rs[i])
+			}
+		default:
+			inWord = true
+			cur.WriteRune(r)
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// QuoteWords renders argv as one shell line that SplitWords (and a POSIX
+// shell) reads back into the same words: for the report's "Command" and
+// "Reproduce" lines.
+func QuoteWords(argv []string) string {
+	out := make([]string, len(argv))
+	for i, w := range argv {
+		out[i] = Quote(w)
+	}
+	return strings.Join(out, " ")
+}
+
+var safeWord = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
+
+// Quote quotes one word for a POSIX shell.
+func Quote(w string) string {
+	if safeWord.MatchString(w) {
+		return w
+	}
+	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+}

@@ -35,7 +35,7 @@ func cmdDemo(ctx context.Context, args []string, e env) error {
 	if err := vf.check(); err != nil {
 		return err
 	}
-	self, err := os.Executable()
+	self, err := e.Executable()
 	if err != nil {
 		return fmt.Errorf("demo: find this binary: %w", err)
 	}
@@ -46,7 +46,7 @@ func cmdDemo(ctx context.Context, args []string, e env) error {
 		}
 	}
 	repo := filepath.Join(root, "repo")
-	if err := makeDemoRepo(ctx, repo, *slowdown); err != nil {
+	if err := makeDemoRepo(ctx, repo, *slowdown, e.Environ()); err != nil {
 		return fmt.Errorf("demo: make the repository: %w", err)
 	}
 	fmt.Fprintf(e.Stderr, "demo: repository %s: base has a %g ms denoising step, head %.4g ms (+%g%%)\n", repo, demoStepMs, demoStepMs*(1+*slowdown/100), *slowdown)
@@ -61,7 +61,7 @@ func cmdDemo(ctx context.Context, args []string, e env) error {
 	spec := bench.Spec{
 		Repo: repo, BaseRef: "main~1", HeadRef: "main", Template: tmpl, Model: "demo/simulated-dit", Prompt: "A curious raccoon",
 		Args: []string{"--num-inference-steps", "12"}, PythonPath: "python", Runs: *runs, MaxRuns: *runs, Confirm: true,
-		Timeout: time.Minute, OutDir: out, WorktreeRoot: filepath.Join(root, "worktrees"), Env: os.Environ(),
+		Timeout: time.Minute, OutDir: out, WorktreeRoot: filepath.Join(root, "worktrees"), Env: e.Environ(),
 		Options: vf.opt, Progress: progressFor(e),
 	}
 	return measureAndReport(ctx, spec, "diffperf demo", vf, e)
@@ -73,14 +73,14 @@ const demoStepMs = 50.0
 
 // makeDemoRepo creates a repository with two commits: the base workload and
 // the head with a slower denoising step.
-func makeDemoRepo(ctx context.Context, dir string, slowdownPct float64) error {
+func makeDemoRepo(ctx context.Context, dir string, slowdownPct float64, environ []string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	git := func(args ...string) error {
 		cmd := exec.CommandContext(ctx, "git", args...)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=diffperf demo", "GIT_AUTHOR_EMAIL=demo@diffperf.invalid",
+		cmd.Env = append(environ, "GIT_AUTHOR_NAME=diffperf demo", "GIT_AUTHOR_EMAIL=demo@diffperf.invalid",
 			"GIT_COMMITTER_NAME=diffperf demo", "GIT_COMMITTER_EMAIL=demo@diffperf.invalid", "GIT_CONFIG_NOSYSTEM=1")
 		out, err := cmd.CombinedOutput()
 		if err != nil {

@@ -145,7 +145,7 @@ func cmdRun(ctx context.Context, args []string, e env) error {
 	spec := bench.Spec{
 		Repo: repo, BaseRef: base, HeadRef: head, Template: t, Model: mf.model, Prompt: mf.prompt, Args: gargs,
 		Setup: setup, PythonPath: pythonPath, Runs: mf.runs, MaxRuns: maxRuns, Confirm: confirm, Timeout: mf.timeout,
-		OutDir: mf.out, WorktreeRoot: worktrees, Env: os.Environ(), Options: vf.opt, Progress: progressFor(e),
+		OutDir: mf.out, WorktreeRoot: worktrees, Env: e.Environ(), Options: vf.opt, Progress: progressFor(e),
 	}
 	return measureAndReport(ctx, spec, reproduceLine(spec, vf), vf, e)
 }
@@ -266,7 +266,7 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	}
 	runs, failure, err := bench.Repeat(ctx, bench.RepeatSpec{
 		Dir: dir, Template: t, Model: mf.model, Prompt: mf.prompt, Args: gargs, Runs: mf.runs,
-		Timeout: mf.timeout, OutDir: mf.out, Env: os.Environ(), Progress: progressFor(e),
+		Timeout: mf.timeout, OutDir: mf.out, Env: e.Environ(), Progress: progressFor(e),
 	})
 	if err != nil {
 		return classify(err)

@@ -24,7 +24,7 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, os.Args[1:], env{Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr})
+	err := run(ctx, os.Args[1:], env{Getenv: os.Getenv, Environ: os.Environ, Executable: os.Executable, Stdout: os.Stdout, Stderr: os.Stderr})
 	code := exitCode(err)
 	var es *exitStatus
 	if err != nil && !errors.Is(err, errRegression) && !errors.As(err, &es) {
@@ -37,6 +37,8 @@ func main() {
 // env is everything of the process that the commands may touch.
 type env struct {
 	Getenv         func(string) string
+	Environ        func() []string // for the benchmark's environment
+	Executable     func() (string, error)
 	Stdout, Stderr io.Writer
 }
 

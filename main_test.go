@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"context"
 	"encoding/json"
 	"strings"
@@ -11,11 +12,19 @@ import (
 // runCLI runs the CLI in-process and returns its exit code and output.
 func runCLI(t *testing.T, getenv func(string) string, args ...string) (int, string, string) {
 	t.Helper()
+	return runCLIEnv(t, getenv, os.Environ(), args...)
+}
+
+// runCLIEnv is runCLI with the environment the benchmark starts from.
+func runCLIEnv(t *testing.T, getenv func(string) string, environ []string, args ...string) (int, string, string) {
+	t.Helper()
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), args, env{Getenv: getenv, Stdout: &out, Stderr: &errOut})
+	e := env{Getenv: getenv, Environ: func() []string { return environ }, Executable: func() (string, error) { return diffperfBin, nil },
+		Stdout: &out, Stderr: &errOut}
+	err := run(context.Background(), args, e)
 	if err != nil {
 		errOut.WriteString(err.Error())
 	}

@@ -146,7 +146,9 @@ func (g Git) MergeBase(ctx context.Context, a, b string) (string, error) {
 
 // AddWorktree checks sha out, detached, in a new worktree at dir.
 func (g Git) AddWorktree(ctx context.Context, dir, sha string) error {
-	_, err := g.run(ctx, "worktree", "add", "--detach", "--force", dir, sha)
+	// Parallel checkout (git 2.32+, one worker per core; older git ignores
+	// the key): sglang's tree has thousands of files.
+	_, err := g.run(ctx, "-c", "checkout.workers=0", "worktree", "add", "--detach", "--force", dir, sha)
 	return err
 }
 

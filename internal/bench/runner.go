@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/diffperf/diffperf/internal/report"
@@ -138,15 +139,8 @@ func Measure(ctx context.Context, s Spec) (res *report.Result, err error) {
 			}
 		}
 	}()
-	for _, sd := range m.sides {
-		dir := filepath.Join(s.WorktreeRoot, WorktreeName(os.Getpid(), sd.name))
-		if _, statErr := os.Stat(dir); statErr == nil {
-			_ = m.git.RemoveWorktree(ctx, dir) // ours by name: a PID reused from a killed run
-		}
-		if err := m.git.AddWorktree(ctx, dir, sd.sha); err != nil {
-			return nil, fmt.Errorf("worktree for %s: %w", sd.name, err)
-		}
-		sd.worktree = dir
+	if err := m.addWorktrees(ctx); err != nil {
+		return nil, err
 	}
 
 	before, note := ReadGPUs(ctx, m.env)
@@ -204,6 +198,30 @@ func Measure(ctx context.Context, s Spec) (res *report.Result, err error) {
 	r.Env = env
 	r.Notes = append(r.Notes, notes...)
 	return r, nil
+}
+
+// addWorktrees checks both sides out at once: the checkout of a large tree
+// is most of diffperf's own time.
+func (m *measurement) addWorktrees(ctx context.Context) error {
+	errs := make([]error, len(m.sides))
+	var wg sync.WaitGroup
+	for i, sd := range m.sides {
+		dir := filepath.Join(m.WorktreeRoot, WorktreeName(os.Getpid(), sd.name))
+		if _, statErr := os.Stat(dir); statErr == nil {
+			_ = m.git.RemoveWorktree(ctx, dir) // ours by name: a PID reused from a killed run
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.git.AddWorktree(ctx, dir, sd.sha); err != nil {
+				errs[i] = fmt.Errorf("worktree for %s: %w", sd.name, err)
+				return
+			}
+			sd.worktree = dir
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (s *Spec) validate() error {

@@ -144,9 +144,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	} else {
 		fs.BoolVar(&warmup, "warmup", false, "run a one-step warm-up first")
 	}
+	fs.Usage = func() {
+		// argparse's style, as sglang prints it: double dashes.
+		fmt.Fprintln(stderr, "usage: sglang generate [-h] --model-path MODEL_PATH [--prompt PROMPT] [--perf-dump-path PERF_DUMP_PATH]")
+		fs.VisitAll(func(f *flag.Flag) { fmt.Fprintf(stderr, "  --%s  %s\n", f.Name, f.Usage) })
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		if err == flag.ErrHelp {
-			// flag printed the usage, with --warmup-mode when it has it.
 			return 0
 		}
 		return 2

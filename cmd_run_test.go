@@ -1,0 +1,182 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/diffperf/diffperf/internal/fakesglang"
+)
+
+// diffperfBin is this program, built once, for the demo's fake sglang;
+// fakeDir holds the fake sglang program for `run` and `bench`.
+var diffperfBin, fakeDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "diffperf-test-")
+	if err != nil {
+		panic(err)
+	}
+	diffperfBin = filepath.Join(dir, "diffperf")
+	if out, err := exec.Command("go", "build", "-o", diffperfBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build diffperf: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	if _, err := fakesglang.Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fakeDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func fakeEnviron() []string {
+	return append(os.Environ(), "PATH="+fakeDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+}
+
+// repoWith makes a git repository whose commits main~1 and main carry the
+// fake sglang's workloads base and head.
+func repoWith(t *testing.T, base, head string) string {
+	t.Helper()
+	dir := t.TempDir()
+	git := func(args ...string) {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@x.invalid", "GIT_COMMITTER_NAME=t",
+			"GIT_COMMITTER_EMAIL=t@x.invalid", "GIT_CONFIG_GLOBAL=/dev/null")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git("init", "-q", "-b", "main")
+	for i, w := range []string{base, head} {
+		if err := os.WriteFile(filepath.Join(dir, fakesglang.WorkloadFile), []byte(w), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		git("add", "-A")
+		git("commit", "-q", "--allow-empty", "-m", fmt.Sprint("commit ", i))
+	}
+	return dir
+}
+
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	code, out, stderr := runCLI(t, nil, "demo", "--runs", "4", "--dir", dir, "--fail-on-regression")
+	if code != exitRegression {
+		t.Fatalf("demo exit %d, want %d (a planted 10%% slowdown); stderr:\n%s", code, exitRegression, stderr)
+	}
+	if !strings.Contains(out, "## ❌ diffperf: regression") || !strings.Contains(out, "A second, independent batch confirmed it") {
+		t.Errorf("demo report lacks the confirmed regression:\n%s", out)
+	}
+	if !strings.Contains(stderr, "run 1/8 base") {
+		t.Errorf("no progress lines on stderr:\n%s", stderr)
+	}
+	for _, f := range []string{"out/report.md", "out/result.json", "out/base-01.json", "out/head-04.log"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("demo left no %s: %v", f, err)
+		}
+	}
+}
+
+func TestRunCLI(t *testing.T) {
+	t.Parallel()
+	const base = "step_ms=20\nsteps=10\ntext_ms=2\ndecode_ms=5\njitter=0.005\n"
+	tests := []struct {
+		name        string
+		head        string
+		args        []string
+		wantCode    int
+		wantVerdict string
+		wantStderr  string
+	}{
+		{"planted slowdown gated", "step_ms=23\nsteps=10\ntext_ms=2\ndecode_ms=5\njitter=0.005\n", []string{"--fail-on-regression", "--confirm=false"}, exitRegression, "regression", ""},
+		{"A/A", base, []string{"--fail-on-regression"}, exitOK, "no-change", ""},
+		{"crashing head", "behavior=fail\n", nil, exitRuntime, "failed", "the measurement failed: run 1 of head"},
+		{"unknown ref", base, []string{"--head", "nope"}, exitInput, "", `ref "nope"`},
+		{"bad template", base, []string{"--command", "sglang {modle}"}, exitInput, "", "unknown placeholder {modle}"},
+		{"bad threshold", base, []string{"--threshold", "five"}, exitInput, "", `"five" is not a percentage`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			repo := repoWith(t, base, tt.head)
+			out := filepath.Join(t.TempDir(), "out")
+			args := append([]string{"run", "--repo", repo, "--base", "main~1", "--head", "main", "--model", "m", "--runs", "4",
+				"--min-delta-ms", "5", "--out", out, "--worktrees", filepath.Join(t.TempDir(), "wt"), "--format", "json"}, tt.args...)
+			code, stdout, stderr := runCLIEnv(t, nil, fakeEnviron(), args...)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tt.wantCode, stderr)
+			}
+			if !strings.Contains(stderr, tt.wantStderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.wantStderr, stderr)
+			}
+			if tt.wantVerdict == "" {
+				return
+			}
+			var res struct{ Verdict string }
+			if err := json.Unmarshal([]byte(stdout), &res); err != nil || res.Verdict != tt.wantVerdict {
+				t.Errorf("stdout verdict %q (%v), want %q", res.Verdict, err, tt.wantVerdict)
+			}
+			// What was measured is on disk whatever the verdict.
+			b, err := os.ReadFile(filepath.Join(out, "result.json"))
+			if err != nil || !strings.Contains(string(b), `"verdict": "`+tt.wantVerdict+`"`) {
+				t.Errorf("result.json: %v\n%s", err, b)
+			}
+			if _, err := os.Stat(filepath.Join(out, "report.md")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestRunRefusesForeignOutFolder(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	if err := os.WriteFile(filepath.Join(out, "thesis.tex"), []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLIEnv(t, nil, fakeEnviron(), "run", "--base", "a", "--head", "b", "--model", "m", "--out", out)
+	if code != exitInput || !strings.Contains(stderr, "is not empty and was not made by diffperf") {
+		t.Errorf("exit %d, stderr %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "thesis.tex")); err != nil {
+		t.Error("a file of someone else's was removed")
+	}
+}
+
+func TestBenchCLI(t *testing.T) {
+	t.Parallel()
+	repo := repoWith(t, "step_ms=5\n", "step_ms=5\nsteps=4\n")
+	out := filepath.Join(t.TempDir(), "out")
+	// bench runs in the current folder, where the fake reads its workload:
+	// run the built binary there.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseline := filepath.Join(wd, "testdata", "dumps", "runs", "base")
+	cmd := exec.Command(diffperfBin, "bench", "test/model", "--runs", "3", "--out", out, "--baseline", baseline, "--", "--seed", "7")
+	cmd.Dir = repo
+	cmd.Env = fakeEnviron()
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, b)
+	}
+	s := string(b)
+	for _, want := range []string{"run 1: ", "run 3: ", "median e2e: ", "over 3 runs", "### Performance Comparison Report", "improvement"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("bench output lacks %q:\n%s", want, s)
+		}
+	}
+	d, err := os.ReadFile(filepath.Join(out, "run-01.json"))
+	if err != nil || !strings.Contains(string(d), `"model": "test/model"`) {
+		t.Errorf("run-01.json: %v\n%s", err, d)
+	}
+}

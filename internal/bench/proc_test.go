@@ -1,0 +1,158 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fakeProc runs this test binary as the fake sglang in a folder whose
+// workload file says how to behave.
+func fakeProc(t *testing.T, behavior string, timeout, grace time.Duration) (Proc, string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "fake_workload.txt"), []byte(workload("step_ms", "1", "behavior", behavior)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dump := filepath.Join(dir, "dump.json")
+	return Proc{
+		Argv: []string{fakeBin, "generate", "--model-path", "m", "--perf-dump-path", dump, "--warmup"},
+		Dir:  dir, Env: withFake(), Log: filepath.Join(dir, "run.log"),
+		Timeout: timeout, Grace: grace,
+	}, dump
+}
+
+var pidRE = regexp.MustCompile(`(?:pid|grandchild) (\d+)`)
+
+// pids lists the process IDs the fake printed.
+func pids(t *testing.T, log string) []int {
+	t.Helper()
+	var out []int
+	for _, m := range pidRE.FindAllStringSubmatch(log, -1) {
+		p, _ := strconv.Atoi(m[1])
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		t.Fatalf("no pid in the log:\n%s", log)
+	}
+	return out
+}
+
+// gone waits briefly for the kernel to reap pid, then reports whether it
+// no longer runs. A zombie counts as gone: it holds no GPU and no pipe.
+func gone(pid int) bool {
+	for i := 0; i < 50; i++ {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return true
+		}
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil && strings.Contains(string(b), ") Z ") {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+func TestProcControl(t *testing.T) {
+	t.Parallel()
+	const grace = 300 * time.Millisecond
+	tests := []struct {
+		name         string
+		behavior     string
+		timeout      time.Duration
+		wantTimedOut bool
+		wantOK       bool
+	}{
+		{"past its timeout", "hang", 500 * time.Millisecond, true, false},
+		{"ignores SIGTERM", "ignore-term", 500 * time.Millisecond, true, false},
+		{"grandchild keeps stdout open", "grandchild", time.Minute, false, true},
+		{"works", "ok", time.Minute, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, _ := fakeProc(t, tt.behavior, tt.timeout, grace)
+			res := p.Run(context.Background())
+			if res.TimedOut != tt.wantTimedOut || res.Failed() == tt.wantOK {
+				t.Fatalf("timed out %v, failed %v (%s); want timed out %v, ok %v", res.TimedOut, res.Failed(), res.Describe(p.Timeout), tt.wantTimedOut, tt.wantOK)
+			}
+			// Bounded: the timeout, the grace, the pipe wait, and slack for a
+			// loaded machine; a hang would take an hour.
+			if limit := tt.timeout + 2*grace + 20*time.Second; tt.wantTimedOut && res.Elapsed > limit {
+				t.Errorf("took %s, more than %s", res.Elapsed, limit)
+			}
+			for _, pid := range pids(t, res.Tail) {
+				if !gone(pid) {
+					t.Errorf("process %d is still running", pid)
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+			if tt.wantTimedOut && !strings.Contains(res.Describe(p.Timeout), "timed out after") {
+				t.Errorf("Describe = %q", res.Describe(p.Timeout))
+			}
+		})
+	}
+}
+
+func TestProcCanceled(t *testing.T) {
+	t.Parallel()
+	p, _ := fakeProc(t, "ignore-term", time.Minute, 200*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	res := p.Run(ctx)
+	if !res.Canceled || res.TimedOut {
+		t.Fatalf("canceled %v timed out %v, want canceled", res.Canceled, res.TimedOut)
+	}
+	for _, pid := range pids(t, res.Tail) {
+		if !gone(pid) {
+			t.Errorf("process %d survived the cancel", pid)
+		}
+	}
+}
+
+func TestProcNotFound(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	res := Proc{Argv: []string{"definitely-not-a-command"}, Dir: dir, Env: []string{"PATH=/usr/bin:/bin"}, Log: filepath.Join(dir, "log")}.Run(context.Background())
+	if res.Err == nil || !strings.Contains(res.Err.Error(), `"definitely-not-a-command" not found on PATH`) {
+		t.Errorf("err = %v", res.Err)
+	}
+}
+
+func TestCappedLog(t *testing.T) {
+	t.Parallel()
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := &cappedLog{f: f}
+	chunk := []byte(strings.Repeat("a", 64<<10-1) + "\n")
+	total := MaxLogBytes + 4<<20
+	for n := 0; n < total; n += len(chunk) {
+		c.Write(chunk)
+	}
+	c.Write([]byte("LAST LINE\n"))
+	c.finish()
+	fi, _ := f.Stat()
+	if max := int64(MaxLogBytes + TailBytes + 200); fi.Size() > max {
+		t.Errorf("log is %d bytes, want at most %d", fi.Size(), max)
+	}
+	if len(c.ring) > TailBytes {
+		t.Errorf("ring holds %d bytes, want at most %d", len(c.ring), TailBytes)
+	}
+	if !strings.HasSuffix(c.tail(), "LAST LINE\n") {
+		t.Error("the tail lost the last line")
+	}
+	b, _ := os.ReadFile(f.Name())
+	if !strings.Contains(string(b), "bytes of output dropped") || !strings.HasSuffix(string(b), "LAST LINE\n") {
+		t.Error("the log lacks the note or the tail")
+	}
+}

@@ -26,6 +26,7 @@ Usage:
   diffperf bench MODEL [--prompt P] [--runs N] [--baseline FILE|DIR] [--out DIR] [-- extra generate args]
   diffperf run --base REF --head REF [--repo DIR] [--runs N] [--max-runs N] [--command T] [--setup CMD] [--timeout D] [--out DIR]
   diffperf demo                               the whole pipeline here: no GPU, no GitHub
+  diffperf action                             the GitHub Action (also chosen when GITHUB_ACTIONS=true)
 
 Flags of compare: --threshold 5% --min-delta-ms 50 --memory-threshold 2% --alpha 0.05
                   --format markdown|json --fail-on-regression
@@ -35,6 +36,9 @@ Exit status: 0 finished, 1 regression established with --fail-on-regression,
 `
 
 func run(ctx context.Context, args []string, e env) error {
+	if len(args) == 0 && e.Getenv("GITHUB_ACTIONS") == "true" {
+		return cmdAction(ctx, e)
+	}
 	if len(args) == 0 {
 		fmt.Fprint(e.Stderr, usage)
 		return inputErrorf("no command given")
@@ -51,6 +55,11 @@ func run(ctx context.Context, args []string, e env) error {
 		return cmdBench(ctx, rest, e)
 	case "demo":
 		return cmdDemo(ctx, rest, e)
+	case "action":
+		if len(rest) > 0 {
+			return inputErrorf("action: takes no arguments; it reads INPUT_* variables")
+		}
+		return cmdAction(ctx, e)
 	case "fake-sglang":
 		return cmdFakeSglang(rest, e)
 	case "help", "-h", "--help":

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/diffperf/diffperf/internal/action"
 	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/fakesglang"
 	"github.com/diffperf/diffperf/internal/report"
@@ -220,7 +221,8 @@ func classify(err error) error {
 	var re *bench.RefError
 	var ie *bench.InputError
 	var te *bench.TemplateError
-	if errors.As(err, &re) || errors.As(err, &ie) || errors.As(err, &te) {
+	var ae *action.InputError
+	if errors.As(err, &re) || errors.As(err, &ie) || errors.As(err, &te) || errors.As(err, &ae) {
 		return &inputError{err}
 	}
 	return err

@@ -115,7 +115,7 @@ func (r *Result) headline() string {
 	var b strings.Builder
 	verdict := string(r.Verdict)
 	if r.Accepted && r.Verdict == Regression {
-		verdict += fmt.Sprintf(" (accepted with the label %s)", Code(r.AcceptLabel))
+		verdict += fmt.Sprintf(" (accepted with the label **%s**)", Escape(r.AcceptLabel))
 	}
 	fmt.Fprintf(&b, "## %s diffperf: %s\n\n", verdictEmoji[r.Verdict], verdict)
 
@@ -137,7 +137,7 @@ func (r *Result) headline() string {
 		fmt.Fprintf(&b, "%s.\n", Escape(upperFirst(r.Reason)))
 	}
 	if r.Accepted && r.Verdict == Regression {
-		fmt.Fprintf(&b, "\nThe regression is accepted: the PR carries the label %s, so the check passes.\n", Code(r.AcceptLabel))
+		fmt.Fprintf(&b, "\nThe regression is accepted: the PR carries the label **%s**, so the check passes.\n", Escape(r.AcceptLabel))
 	}
 	if c := r.Confirmation; c != nil {
 		what := "confirmed"

@@ -1,0 +1,293 @@
+// Package action reads what GitHub Actions hands the diffperf Action: its
+// inputs, parsed once into a typed Config whose errors name the input, and
+// the event that started the workflow, turned into what to measure and
+// where to comment.
+package action
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v62/github"
+
+	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/report"
+)
+
+// InputError names the input or event that is unusable (exit 2).
+type InputError struct {
+	Input string
+	Msg   string
+}
+
+func (e *InputError) Error() string { return e.Input + ": " + e.Msg }
+
+// Config is every input of action.yml, validated.
+type Config struct {
+	ModelPath  string
+	Prompt     string
+	Args       []string
+	Command    *bench.Template
+	CommandRaw string
+	Setup      string
+	PythonPath string
+	Runs       int
+	MaxRuns    int
+	Confirm    bool
+	Timeout    time.Duration
+	Options    report.Options
+	// FailOnRegression makes an established regression exit 1.
+	FailOnRegression bool
+	AcceptLabel      string
+	// Comment is "always", "on-change" or "never".
+	Comment    string
+	CommentKey string // "" means derived from the case
+	// CommentAuthor is the login whose comments are diffperf's.
+	CommentAuthor    string
+	BaseRef, HeadRef string
+	PRNumber         int
+	WorkingDirectory string
+	AllowForks       bool
+	Token            string
+}
+
+// Inputs with their defaults, as action.yml declares them.
+var Defaults = map[string]string{
+	"model-path": "", "prompt": "A curious raccoon", "args": "", "command": bench.DefaultTemplate, "setup": "",
+	"python-path": "python", "runs": "5", "max-runs": "", "confirm": "true", "timeout": "30m", "threshold": "5%",
+	"min-delta-ms": "50", "memory-threshold": "2%", "alpha": "0.05", "fail-on-regression": "true",
+	"accept-label": "perf-regression-accepted", "comment": "always", "comment-key": "", "comment-author": "github-actions[bot]",
+	"base-ref": "", "head-ref": "", "pr-number": "", "working-directory": ".", "allow-forks": "false", "github-token": "",
+}
+
+// ParseInputs reads every input through get, which says whether the input
+// is set at all, and applies the defaults to those that are unset or empty.
+// python-path is the exception: set and empty means "none".
+func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
+	in := func(name string) string {
+		if v, _ := get(name); v != "" {
+			return v
+		}
+		return Defaults[name]
+	}
+	c := &Config{
+		ModelPath: in("model-path"), Prompt: in("prompt"), Setup: in("setup"), PythonPath: in("python-path"),
+		AcceptLabel: in("accept-label"), Comment: in("comment"), CommentKey: in("comment-key"), CommentAuthor: in("comment-author"),
+		BaseRef: in("base-ref"), HeadRef: in("head-ref"), WorkingDirectory: in("working-directory"), Token: in("github-token"),
+		CommandRaw: in("command"),
+	}
+	if v, set := get("python-path"); set && v == "" {
+		c.PythonPath = ""
+	}
+	var err error
+	if c.Command, err = bench.ParseTemplate(c.CommandRaw); err != nil {
+		return nil, &InputError{"command", strings.TrimPrefix(err.Error(), "command: ")}
+	}
+	if strings.Contains(c.CommandRaw, "{model}") && c.ModelPath == "" {
+		return nil, &InputError{"model-path", "required, since the command uses {model}"}
+	}
+	if c.Args, err = bench.SplitWords(in("args")); err != nil {
+		return nil, &InputError{"args", err.Error()}
+	}
+	if c.Runs, err = count(in("runs")); err != nil {
+		return nil, &InputError{"runs", err.Error()}
+	}
+	c.MaxRuns = c.Runs
+	if v := in("max-runs"); v != "" {
+		if c.MaxRuns, err = count(v); err != nil {
+			return nil, &InputError{"max-runs", err.Error()}
+		}
+		if c.MaxRuns < c.Runs {
+			return nil, &InputError{"max-runs", fmt.Sprintf("%d is less than runs (%d)", c.MaxRuns, c.Runs)}
+		}
+	}
+	if c.Timeout, err = time.ParseDuration(in("timeout")); err != nil || c.Timeout <= 0 {
+		return nil, &InputError{"timeout", fmt.Sprintf("%q is not a positive duration such as 30m or 1h30m", in("timeout"))}
+	}
+	for _, p := range []struct {
+		name string
+		dst  *float64
+		pct  bool
+	}{{"threshold", &c.Options.ThresholdPct, true}, {"min-delta-ms", &c.Options.MinDeltaMs, false},
+		{"memory-threshold", &c.Options.MemoryThresholdPct, true}, {"alpha", &c.Options.Alpha, false}} {
+		if *p.dst, err = number(in(p.name), p.pct); err != nil {
+			return nil, &InputError{p.name, err.Error()}
+		}
+	}
+	if err := c.Options.Validate(); err != nil {
+		name, msg, _ := strings.Cut(err.Error(), ": ")
+		return nil, &InputError{name, msg}
+	}
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{{"confirm", &c.Confirm}, {"fail-on-regression", &c.FailOnRegression}, {"allow-forks", &c.AllowForks}} {
+		if *b.dst, err = boolean(in(b.name)); err != nil {
+			return nil, &InputError{b.name, err.Error()}
+		}
+	}
+	switch c.Comment {
+	case "always", "on-change", "never":
+	default:
+		return nil, &InputError{"comment", fmt.Sprintf("%q is not always, on-change or never", c.Comment)}
+	}
+	if v := in("pr-number"); v != "" {
+		if c.PRNumber, err = count(v); err != nil {
+			return nil, &InputError{"pr-number", err.Error()}
+		}
+	}
+	return c, nil
+}
+
+func count(s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%q is not a positive whole number", s)
+	}
+	return n, nil
+}
+
+func number(s string, pct bool) (float64, error) {
+	t := strings.TrimSpace(s)
+	if pct {
+		num, ok := strings.CutSuffix(t, "%")
+		if !ok {
+			return 0, fmt.Errorf("%q is not a percentage (write it like 5%%)", s)
+		}
+		t = strings.TrimSpace(num)
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v != v || v < 0 {
+		return 0, fmt.Errorf("%q is not a non-negative number", s)
+	}
+	return v, nil
+}
+
+// boolean accepts what actions/toolkit's getBooleanInput does: the YAML 1.2
+// core schema's true and false spellings.
+func boolean(s string) (bool, error) {
+	switch s {
+	case "true", "True", "TRUE":
+		return true, nil
+	case "false", "False", "FALSE":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not true or false", s)
+}
+
+// Target is what the event asks to measure and where the result goes.
+type Target struct {
+	Event       string
+	Owner, Repo string
+	// PR is the pull request to comment on; 0 for none.
+	PR int
+	// Base and Head are what to check out: SHAs from a pull_request event,
+	// refs from workflow_dispatch.
+	Base, Head string
+	// Fork is true when the head lives in another repository.
+	Fork     bool
+	HeadRepo string
+	// Labels are the pull request's labels in the payload (the API is asked
+	// again before they decide anything).
+	Labels []string
+	// Skip, when set, says why this event needs no benchmark.
+	Skip string
+}
+
+// pullRequestActions are the pull_request activities that change what is
+// measured or whether it gates.
+var pullRequestActions = map[string]bool{"opened": true, "synchronize": true, "reopened": true, "labeled": true}
+
+// ParseEvent reads the payload of event (GITHUB_EVENT_NAME) for repository
+// (GITHUB_REPOSITORY, owner/name).
+// https://docs.github.com/en/actions/writing-workflows/choosing-when-your-workflow-runs/events-that-trigger-workflows
+func ParseEvent(event, repository string, payload []byte, c *Config) (*Target, error) {
+	owner, repo, ok := strings.Cut(repository, "/")
+	if !ok || owner == "" || repo == "" {
+		return nil, &InputError{"GITHUB_REPOSITORY", fmt.Sprintf("%q is not owner/name", repository)}
+	}
+	t := &Target{Event: event, Owner: owner, Repo: repo}
+	switch event {
+	case "pull_request":
+		var ev github.PullRequestEvent
+		if err := json.Unmarshal(payload, &ev); err != nil || ev.PullRequest == nil {
+			return nil, &InputError{"event", fmt.Sprintf("the pull_request payload is unreadable: %v", err)}
+		}
+		pr := ev.PullRequest
+		if !pullRequestActions[ev.GetAction()] {
+			t.Skip = fmt.Sprintf("pull_request %q changes nothing to measure (diffperf runs on opened, synchronize, reopened and labeled)", ev.GetAction())
+			return t, nil
+		}
+		t.PR = pr.GetNumber()
+		if t.PR == 0 {
+			t.PR = ev.GetNumber()
+		}
+		t.Base, t.Head = pr.GetBase().GetSHA(), pr.GetHead().GetSHA()
+		if t.Base == "" || t.Head == "" {
+			return nil, &InputError{"event", "the pull_request payload has no base or head SHA"}
+		}
+		t.HeadRepo = pr.GetHead().GetRepo().GetFullName()
+		t.Fork = pr.GetHead().GetRepo() == nil || !strings.EqualFold(t.HeadRepo, pr.GetBase().GetRepo().GetFullName())
+		for _, l := range pr.Labels {
+			t.Labels = append(t.Labels, l.GetName())
+		}
+		// Inputs given explicitly (a re-run of an older commit) win.
+		if c.BaseRef != "" {
+			t.Base = c.BaseRef
+		}
+		if c.HeadRef != "" {
+			t.Head = c.HeadRef
+		}
+		if c.PRNumber != 0 {
+			t.PR = c.PRNumber
+		}
+	case "workflow_dispatch":
+		var ev github.WorkflowDispatchEvent
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, &InputError{"event", fmt.Sprintf("the workflow_dispatch payload is unreadable: %v", err)}
+		}
+		t.Head = c.HeadRef
+		if t.Head == "" {
+			t.Head = ev.GetRef()
+		}
+		t.Base = c.BaseRef
+		if t.Base == "" {
+			t.Base = ev.GetRepo().GetDefaultBranch()
+		}
+		if t.Base == "" || t.Head == "" {
+			return nil, &InputError{"base-ref", "workflow_dispatch needs base-ref and head-ref (the payload names no default branch or ref)"}
+		}
+		t.PR = c.PRNumber
+	case "pull_request_target":
+		return nil, &InputError{"event", "pull_request_target is refused: it runs with a write token, and benchmarking runs the pull request's code; use pull_request (see README, \"Forks\")"}
+	default:
+		return nil, &InputError{"event", fmt.Sprintf("%q is not an event diffperf handles: use pull_request or workflow_dispatch", event)}
+	}
+	return t, nil
+}
+
+// ForkRefusal explains why a fork's pull request is not benchmarked.
+const ForkRefusal = "this pull request comes from a fork (%s), and benchmarking runs its code on this self-hosted runner. " +
+	"diffperf refuses that unless the input allow-forks is true. Set it only for a runner that is isolated (ephemeral, no secrets, " +
+	"no network to internal services), and gate the job on a maintainer's label or an environment with required reviewers; see README, \"Forks\""
+
+// CaseKey derives the comment key from the case, so that a matrix over
+// models, GPUs or arguments keeps one comment per cell: the model, the GPU
+// when known, and a short hash of the prompt, arguments and command.
+func CaseKey(c *Config, gpu string) string {
+	h := sha256.Sum256([]byte(c.Prompt + "\x00" + strings.Join(c.Args, "\x00") + "\x00" + c.CommandRaw))
+	parts := []string{}
+	if c.ModelPath != "" {
+		parts = append(parts, c.ModelPath)
+	}
+	if gpu != "" {
+		parts = append(parts, gpu)
+	}
+	parts = append(parts, hex.EncodeToString(h[:4]))
+	return report.SanitizeKey(strings.ReplaceAll(strings.Join(parts, "-"), " ", "-"))
+}

@@ -30,7 +30,7 @@ type actionRun struct {
 	inputs  map[string]string
 	extra   []string
 	// results
-	code                              int
+	code                             int
 	stdout, stderr, outputs, summary string
 }
 

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/diffperf/diffperf/internal/action"
+)
+
+type actionYAML struct {
+	Inputs map[string]struct {
+		Default  string `yaml:"default"`
+		Required bool   `yaml:"required"`
+	} `yaml:"inputs"`
+	Outputs map[string]struct {
+		Value string `yaml:"value"`
+	} `yaml:"outputs"`
+	Runs struct {
+		Using string `yaml:"using"`
+		Steps []struct {
+			ID    string            `yaml:"id"`
+			Uses  string            `yaml:"uses"`
+			Run   string            `yaml:"run"`
+			Shell string            `yaml:"shell"`
+			Env   map[string]string `yaml:"env"`
+			With  map[string]string `yaml:"with"`
+		} `yaml:"steps"`
+	} `yaml:"runs"`
+}
+
+// TestActionYAML checks what actionlint does not: the composite steps of
+// action.yml against the binary that runs them.
+func TestActionYAML(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a actionYAML
+	if err := yaml.Unmarshal(b, &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.Runs.Using != "composite" {
+		t.Fatalf("runs.using = %q", a.Runs.Using)
+	}
+	// Every input of the binary is declared, with the binary's default.
+	for name, def := range action.Defaults {
+		in, ok := a.Inputs[name]
+		if !ok {
+			t.Errorf("input %s is not in action.yml", name)
+			continue
+		}
+		if name != "github-token" && in.Default != def {
+			t.Errorf("input %s: default %q in action.yml, %q in the binary", name, in.Default, def)
+		}
+	}
+	if a.Inputs["github-token"].Default != "${{ github.token }}" {
+		t.Errorf("github-token default %q", a.Inputs["github-token"].Default)
+	}
+	var run *struct {
+		ID    string            `yaml:"id"`
+		Uses  string            `yaml:"uses"`
+		Run   string            `yaml:"run"`
+		Shell string            `yaml:"shell"`
+		Env   map[string]string `yaml:"env"`
+		With  map[string]string `yaml:"with"`
+	}
+	inputRef := regexp.MustCompile(`\$\{\{\s*inputs\.([a-z0-9-]+)\s*\}\}`)
+	for i := range a.Runs.Steps {
+		s := &a.Runs.Steps[i]
+		if s.Run != "" && s.Shell == "" {
+			t.Errorf("step %d runs a script without shell:, which composite actions require", i)
+		}
+		if s.Uses != "" && !regexp.MustCompile(`@[0-9a-f]{40}$`).MatchString(s.Uses) {
+			t.Errorf("step %d uses %s, not pinned by SHA", i, s.Uses)
+		}
+		for _, m := range inputRef.FindAllStringSubmatch(string(b), -1) {
+			if _, ok := a.Inputs[m[1]]; !ok {
+				t.Errorf("inputs.%s is used but not declared", m[1])
+			}
+		}
+		if s.ID == "diffperf" {
+			run = s
+		}
+	}
+	if run == nil {
+		t.Fatal("no step with id diffperf")
+	}
+	// Each input reaches the binary as INPUT_<NAME>, hyphens kept.
+	for name := range a.Inputs {
+		key := "INPUT_" + strings.ToUpper(name)
+		if got, want := run.Env[key], "${{ inputs."+name+" }}"; got != want {
+			t.Errorf("env %s = %q, want %q", key, got, want)
+		}
+	}
+	// Each output is one the binary sets.
+	src, err := os.ReadFile("cmd_action.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, o := range a.Outputs {
+		if o.Value != "${{ steps.diffperf.outputs."+name+" }}" {
+			t.Errorf("output %s = %q", name, o.Value)
+		}
+		if !strings.Contains(string(src), `"`+name+`"`) {
+			t.Errorf("output %s is never set by cmd_action.go", name)
+		}
+	}
+	var names []string
+	for n := range a.Outputs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	want := []string{"base-e2e-ms", "comment-url", "e2e-delta-pct", "head-e2e-ms", "p-value", "report-path", "result-path", "verdict"}
+	if !slices.Equal(names, want) {
+		t.Errorf("outputs %v, want DESIGN.md's %v", names, want)
+	}
+}
+
+// TestDockerfile checks the Dockerfile as far as this machine allows (there
+// is no Docker engine): instructions and stages, then it runs the build
+// stage's go build and the binary it makes.
+func TestDockerfile(t *testing.T) {
+	t.Parallel()
+	f, err := os.Open("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	known := map[string]bool{"FROM": true, "ARG": true, "WORKDIR": true, "COPY": true, "RUN": true, "ENTRYPOINT": true, "CMD": true, "ENV": true, "LABEL": true, "USER": true}
+	args := map[string]bool{}
+	stages := map[string]bool{}
+	var froms []string
+	var buildRun string
+	stage := ""
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		instr, rest, _ := strings.Cut(line, " ")
+		if !known[instr] {
+			t.Errorf("line %d: unknown instruction %q", n, instr)
+		}
+		switch instr {
+		case "ARG":
+			name, _, _ := strings.Cut(rest, "=")
+			args[name] = true
+		case "FROM":
+			for _, ref := range regexp.MustCompile(`\$\{(\w+)\}`).FindAllStringSubmatch(rest, -1) {
+				if !args[ref[1]] {
+					t.Errorf("line %d: FROM uses ${%s}, declared by no ARG before it", n, ref[1])
+				}
+			}
+			froms = append(froms, rest)
+			stage = ""
+			if _, as, ok := strings.Cut(rest, " AS "); ok {
+				stage = strings.TrimSpace(as)
+				stages[stage] = true
+			}
+		case "COPY":
+			if m := regexp.MustCompile(`--from=(\S+)`).FindStringSubmatch(rest); m != nil && !stages[m[1]] {
+				t.Errorf("line %d: COPY --from=%s, no such stage", n, m[1])
+			}
+		case "RUN":
+			if stage == "build" && strings.Contains(rest, "go build") {
+				buildRun = rest
+			}
+		case "ENTRYPOINT", "CMD":
+			var v []string
+			if err := yaml.Unmarshal([]byte(rest), &v); err != nil || len(v) == 0 {
+				t.Errorf("line %d: %s is not an exec-form JSON array: %s", n, instr, rest)
+			}
+		}
+	}
+	if len(froms) != 2 || !strings.Contains(froms[1], "${RUNTIME_IMAGE}") {
+		t.Errorf("stages %v: want a build stage and a final stage FROM ${RUNTIME_IMAGE}", froms)
+	}
+	if buildRun == "" {
+		t.Fatal("no go build in the build stage")
+	}
+	// Run the build stage's command here, writing to a temp folder.
+	out := filepath.Join(t.TempDir(), "diffperf")
+	script := strings.ReplaceAll(buildRun, "/out/diffperf", out)
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = append(os.Environ(), "GOFLAGS=")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the build stage's %q failed: %v\n%s", script, err, b)
+	}
+	if b, err := exec.Command(out, "help").CombinedOutput(); err != nil || !strings.Contains(string(b), "diffperf compare") {
+		t.Errorf("the built binary: %v\n%s", err, b)
+	}
+}

@@ -175,6 +175,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, nil, s.State())
 		return
 	}
+	if issue, ok := strings.CutPrefix(path, "/_fake/labels/"); ok && r.Method == http.MethodPut {
+		// Test control: set an issue's labels, as a maintainer would.
+		n, _ := strconv.Atoi(issue)
+		var labels []string
+		if err := json.Unmarshal(body, &labels); err != nil {
+			writeJSON(w, http.StatusBadRequest, nil, apiError(err.Error(), ""))
+			return
+		}
+		s.SetLabels(n, labels...)
+		writeJSON(w, http.StatusOK, nil, labels)
+		return
+	}
 	if fault != nil && fault.Delay > 0 {
 		time.Sleep(fault.Delay)
 	}

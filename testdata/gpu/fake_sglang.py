@@ -99,10 +99,18 @@ def main():
     patch_in = linear(lat_c * 4, H)  # 2x2 latent patches
     patch_out = linear(H, lat_c * 4)
     dec = [torch.randn(o, i, 3, 3, device=dev, dtype=dt) / math.sqrt(i * 9) for i, o in [(lat_c, 128), (128, 64), (64, 32), (32, 3)]]
-    # The planted slowdown: extra matrix work worth slowdown_pct of a step.
-    step_flops = cfg["blocks"] * (24 * tokens * H * H + 4 * tokens * tokens * H)
-    extra_k = int(round(slowdown / 100 * step_flops / (2 * tokens * H)))
-    extra_w = linear(H, extra_k) if extra_k > 0 else None
+    # The planted slowdown: extra transformer-block work worth slowdown_pct
+    # of a step's FLOPs -- whole blocks, then one block over a slice of the
+    # tokens -- with the model's own weights, so the kernels are the same
+    # kind and the memory does not grow.
+    def block_flops(t):
+        return 24 * t * H * H + 4 * t * t * H
+
+    want = slowdown / 100 * cfg["blocks"] * block_flops(tokens)
+    extra_full = int(want // block_flops(tokens))
+    rest = want - extra_full * block_flops(tokens)
+    # Solve 4 H t^2 + 24 H^2 t = rest for t, the tokens of the partial block.
+    extra_tokens = int(round((-24 * H * H + math.sqrt((24 * H * H) ** 2 + 16 * H * rest)) / (8 * H))) if rest > 0 else 0
 
     mem = {}
 
@@ -155,8 +163,11 @@ def main():
                 tok = tok[:, :tokens]
                 for w in dit_w:
                     tok = block(tok, w)
-                if extra_w is not None:
-                    tok = tok + (tok @ extra_w).sum(-1, keepdim=True) * 0
+                for j in range(extra_full):
+                    tok = block(tok, dit_w[j])
+                if extra_tokens > 0:
+                    part = block(tok[:, :extra_tokens], dit_w[-1])
+                    tok = torch.cat([part, tok[:, extra_tokens:]], dim=1)
                 eps = (tok @ patch_out).transpose(1, 2).reshape(1, lat_c * 4, lat_h // 2, lat_w // 2)
                 x = x - F.pixel_shuffle(eps, 2) / n_steps
                 if sync:
@@ -184,7 +195,8 @@ def main():
     if a.warmup:
         generate(1, False)  # sglang's warm-up: a one-step copy, never dumped
     total, stages, den = generate(steps, True)
-    print(f"generated {height}x{width} in {total:.1f} ms ({steps} steps, slowdown_pct={slowdown})")
+    print(f"generated {height}x{width} in {total:.1f} ms ({steps} steps, slowdown_pct={slowdown}: "
+          f"{extra_full} extra blocks and one over {extra_tokens} of {tokens} tokens a step)")
     if a.perf_dump_path:
         dump = {
             "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),

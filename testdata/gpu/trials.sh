@@ -38,7 +38,10 @@ for cond in "$@"; do
   esac
   n=$((n + 1)); dir="$out/trials/$(printf %02d $n)-$model-$pct"
   t0=$(date +%s%N)
+  # Thresholds low enough that a 1-2 % change can count at all: with the
+  # defaults (5 %, 50 ms) it is below the threshold by design.
   "$bin" run --repo "$repo" --base main --head "$head" --runs 5 --max-runs 9 --model "$m" --args "$args" \
+    --threshold "${DIFFPERF_THRESHOLD:-1%}" --min-delta-ms "${DIFFPERF_MIN_DELTA_MS:-5}" \
     --python-path "" --timeout 5m --out "$dir" --worktrees /tmp/gpu-worktrees --format json \
     --command "python3 {worktree}/fake_sglang.py generate --model-path {model} --prompt {prompt} --warmup --perf-dump-path {dump} {args}" \
     > "$dir.stdout" 2> "$dir.stderr"

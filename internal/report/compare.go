@@ -193,9 +193,10 @@ type Result struct {
 type Environment struct {
 	// GPUs before the first and after the last run; empty when nvidia-smi
 	// is not available (see Note).
-	Before, After []GPU
-	Host          string
-	Note          string
+	Before []GPU  `json:"before"`
+	After  []GPU  `json:"after"`
+	Host   string `json:"host,omitempty"`
+	Note   string `json:"note,omitempty"`
 }
 
 // GPU is one nvidia-smi reading.

@@ -127,7 +127,7 @@ func workload(kv ...string) string {
 		base[kv[i]] = kv[i+1]
 	}
 	var b strings.Builder
-	for _, k := range []string{"step_ms", "steps", "text_ms", "decode_ms", "jitter", "mem_mb", "help", "behavior", "argv_file", "confirm_step_ms"} {
+	for _, k := range []string{"step_ms", "steps", "text_ms", "decode_ms", "jitter", "mem_mb", "help", "behavior", "argv_file", "env_file", "confirm_step_ms"} {
 		if v, ok := base[k]; ok {
 			b.WriteString(k + "=" + v + "\n")
 		}

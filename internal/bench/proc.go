@@ -3,12 +3,15 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -102,9 +105,10 @@ func (p Proc) Run(ctx context.Context) ProcResult {
 	if err != nil {
 		return ProcResult{Err: err}
 	}
+	tag := newTag()
 	cmd := exec.CommandContext(runCtx, path, p.Argv[1:]...)
 	cmd.Args[0] = p.Argv[0]
-	cmd.Dir, cmd.Env = p.Dir, p.Env
+	cmd.Dir, cmd.Env = p.Dir, append(append([]string(nil), p.Env...), tagVar+"="+tag)
 	cmd.Stdin = nil
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -127,8 +131,11 @@ func (p Proc) Run(ctx context.Context) ProcResult {
 	}
 	err = cmd.Wait()
 	elapsed := time.Since(start)
-	// Whatever is left in the group (a grandchild) goes now.
+	// Whatever is left in the group (a grandchild) goes now, and so does
+	// any descendant that left the group with setsid: it still carries the
+	// run's tag in its environment.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	killTagged(tag)
 	mu.Lock()
 	if killTimer != nil {
 		killTimer.Stop()
@@ -240,3 +247,47 @@ func (c *cappedLog) headBytes() []byte {
 
 // ensure cappedLog is a Writer.
 var _ io.Writer = (*cappedLog)(nil)
+
+// tagVar names the environment variable that marks every process of one
+// run, so that descendants which left its process group (setsid, a daemon)
+// can still be found in /proc and ended.
+const tagVar = "DIFFPERF_PROC"
+
+func newTag() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// killTagged sends SIGKILL to every process whose environment carries the
+// run's tag, repeating while new ones appear (a fork in flight). It reads
+// /proc, so it works on Linux for processes of our own user (or all, as
+// root); a process that rewrote its environment escapes it.
+func killTagged(tag string) {
+	needle := []byte(tagVar + "=" + tag + "\x00")
+	self := os.Getpid()
+	for round := 0; round < 5; round++ {
+		entries, err := os.ReadDir("/proc")
+		if err != nil {
+			return
+		}
+		killed := 0
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == self {
+				continue
+			}
+			env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+			if err != nil || !bytes.Contains(env, needle) {
+				continue
+			}
+			if syscall.Kill(pid, syscall.SIGKILL) == nil {
+				killed++
+			}
+		}
+		if killed == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

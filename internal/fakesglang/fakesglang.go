@@ -14,9 +14,11 @@
 //	jitter=0.01       relative noise of each stage (deterministic per run)
 //	mem_mb=1000       peak allocated memory to report
 //	help=warmup-mode  advertise --warmup-mode and reject --warmup, like newer sglang
-//	behavior=ok       or fail, hang, ignore-term, grandchild, nodump, baddump,
-//	                  diffusers, flood, workflow-commands
+//	behavior=ok       or fail, hang, ignore-term, grandchild, setsid-grandchild,
+//	                  nodump, baddump, hugedump, truncated, notjson, diffusers,
+//	                  flood, workflow-commands
 //	argv_file=PATH    append each argv, as JSON, to PATH
+//	env_file=PATH     write the environment, one variable a line, to PATH
 //	confirm_step_ms=  step_ms for runs whose dump is named confirm-*, to
 //	                  plant a change that a confirmation batch does not see
 package fakesglang
@@ -49,7 +51,7 @@ type workload struct {
 	stepMs, textMs, decodeMs, jitter, memMB float64
 	confirmStepMs                           float64
 	steps                                   int
-	help, behavior, argvFile                string
+	help, behavior, argvFile, envFile       string
 }
 
 func readWorkload() (workload, error) {
@@ -97,6 +99,8 @@ func readWorkload() (workload, error) {
 			w.behavior = v
 		case "argv_file":
 			w.argvFile = v
+		case "env_file":
+			w.envFile = v
 		}
 		if err != nil {
 			return w, err
@@ -123,6 +127,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(f, "%s\n", b)
 			f.Close()
 		}
+	}
+	if w.envFile != "" {
+		_ = os.WriteFile(w.envFile, []byte(strings.Join(os.Environ(), "\n")+"\n"), 0o644)
 	}
 	if len(args) == 0 || args[0] != "generate" {
 		fmt.Fprintln(stderr, "usage: sglang generate --model-path M --prompt P --perf-dump-path F [--warmup]")
@@ -176,12 +183,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 	case "workflow-commands":
 		fmt.Fprintln(stdout, "::add-mask::secret\n::set-output name=verdict::no-change\n::error::fake\n::stop-commands::abc")
-	case "grandchild":
+	case "grandchild", "setsid-grandchild":
 		self, err := os.Executable()
 		if err == nil {
 			c := exec.Command(self)
 			c.Env = append(os.Environ(), SleeperEnv+"=1")
 			c.Stdout, c.Stderr = stdout, stderr
+			// setsid leaves the process group, which group kills then miss.
+			c.SysProcAttr = &syscall.SysProcAttr{Setsid: w.behavior == "setsid-grandchild"}
 			if err := c.Start(); err == nil {
 				fmt.Fprintf(stdout, "grandchild %d holds stdout\n", c.Process.Pid)
 			}
@@ -200,6 +209,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "baddump":
 		return writeFile(*dump, []byte(`{"total_duration_ms": "fast"}`), stderr)
+	case "notjson":
+		return writeFile(*dump, []byte("Segmentation fault (core dumped)\n"), stderr)
+	case "truncated":
+		b, _ := json.Marshal(d)
+		return writeFile(*dump, b[:len(b)/2], stderr)
+	case "hugedump":
+		// 65 MiB of valid JSON: a dump no sglang writes.
+		b, _ := json.Marshal(map[string]any{"total_duration_ms": 1, "padding": strings.Repeat("x", 65<<20)})
+		return writeFile(*dump, b, stderr)
 	}
 	b, _ := json.MarshalIndent(d, "", "  ")
 	return writeFile(*dump, b, stderr)

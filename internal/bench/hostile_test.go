@@ -1,0 +1,123 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/diffperf/diffperf/internal/report"
+)
+
+// TestSetsidGrandchildIsEnded: a grandchild that calls setsid leaves the
+// process group, so killing the group misses it; the run's tag finds it.
+func TestSetsidGrandchildIsEnded(t *testing.T) {
+	t.Parallel()
+	p, _ := fakeProc(t, "setsid-grandchild", time.Minute, 300*time.Millisecond)
+	res := p.Run(context.Background())
+	if res.Failed() {
+		t.Fatalf("run failed: %s", res.Describe(p.Timeout))
+	}
+	ids := pids(t, res.Tail)
+	if len(ids) < 2 {
+		t.Fatalf("want the fake's pid and its grandchild's, got %v", ids)
+	}
+	for _, pid := range ids {
+		if !gone(pid) {
+			t.Errorf("process %d survived (setsid grandchild)", pid)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// TestFloodKeepsMemoryAndLogBounded runs a benchmark that writes 64 MiB of
+// output: the log is capped and diffperf's heap does not grow with it.
+func TestFloodKeepsMemoryAndLogBounded(t *testing.T) {
+	// Not parallel: it measures this process's heap.
+	p, _ := fakeProc(t, "flood", time.Minute, time.Second)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	res := p.Run(context.Background())
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if res.Failed() {
+		t.Fatalf("flood run failed: %s", res.Describe(p.Timeout))
+	}
+	fi, err := os.Stat(p.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if max := int64(MaxLogBytes + TailBytes + 1024); fi.Size() > max {
+		t.Errorf("log is %d bytes, over %d", fi.Size(), max)
+	}
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 8<<20 {
+		t.Errorf("heap grew by %d MiB after 64 MiB of output", grew>>20)
+	}
+	if len(res.Tail) > TailBytes {
+		t.Errorf("tail of %d bytes", len(res.Tail))
+	}
+}
+
+func TestHostileDumps(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ behavior, want string }{
+		{"hugedump", "larger than 64 MiB"},
+		{"truncated", "unusable dump"},
+		{"notjson", "not JSON"},
+		{"baddump", "field total_duration_ms: is a string"},
+		{"nodump", "wrote no dump"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.behavior, func(t *testing.T) {
+			t.Parallel()
+			repo, _, _ := newRepo(t, workload("step_ms", "1"), workload("step_ms", "1", "behavior", tt.behavior))
+			s := spec(t, repo, "main~1", "main")
+			r := measure(t, s)
+			if r.Verdict != report.Failed || r.Failure.Side != "head" || r.Failure.Run != 1 || !strings.Contains(r.Failure.Reason, tt.want) {
+				t.Errorf("verdict %s, failure %+v; want failed at head run 1 with %q", r.Verdict, r.Failure, tt.want)
+			}
+			// What was measured before the failure is kept.
+			if len(r.Base.Runs) != 1 {
+				t.Errorf("%d base runs kept, want 1", len(r.Base.Runs))
+			}
+		})
+	}
+}
+
+// TestTokenNeverReachesTheBenchmark: the environment a benchmark sees has
+// neither the token nor the Action's inputs nor the runner's command files.
+func TestTokenNeverReachesTheBenchmark(t *testing.T) {
+	t.Parallel()
+	const token = "ghs_never_in_the_benchmark_0123"
+	envFile := filepath.Join(t.TempDir(), "env.txt")
+	w := workload("step_ms", "1", "env_file", envFile)
+	repo, _, _ := newRepo(t, w, w)
+	s := spec(t, repo, "main~1", "main")
+	s.Runs, s.MaxRuns = 1, 1
+	s.Env = append(s.Env, "GITHUB_TOKEN="+token, "INPUT_GITHUB-TOKEN="+token, "INPUT_MODEL-PATH=m", "MY_COPY=x"+token,
+		"GITHUB_ENV=/tmp/env", "GITHUB_OUTPUT=/tmp/out", "ACTIONS_RUNTIME_TOKEN=rt")
+	s.Secrets = []string{token}
+	if r := measure(t, s); r.Verdict == report.Failed {
+		t.Fatalf("failed: %s", r.Reason)
+	}
+	b, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := string(b)
+	for _, bad := range []string{token, "INPUT_", "GITHUB_ENV=", "GITHUB_OUTPUT=", "ACTIONS_RUNTIME_TOKEN="} {
+		if strings.Contains(env, bad) {
+			t.Errorf("the benchmark's environment contains %q", bad)
+		}
+	}
+	for _, want := range []string{"DIFFPERF_SIDE=", "SGLANG_GIT_COMMIT=", "SGLANG_DIFFUSION_SYNC_STAGE_PROFILING=1"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("the benchmark's environment lacks %s", want)
+		}
+	}
+}

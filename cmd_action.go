@@ -106,7 +106,11 @@ func cmdAction(ctx context.Context, e env) error {
 		if err != nil {
 			return inputErrorf("%v", err)
 		}
-		commenter = &ghcomment.Commenter{GH: gh, Owner: tgt.Owner, Repo: tgt.Repo, Bot: cfg.CommentAuthor, Retry: ghcomment.DefaultRetry(),
+		retry := e.GitHubRetry
+		if retry.Sleep == nil {
+			retry = ghcomment.DefaultRetry()
+		}
+		commenter = &ghcomment.Commenter{GH: gh, Owner: tgt.Owner, Repo: tgt.Repo, Bot: cfg.CommentAuthor, Retry: retry,
 			Warn: func(f string, a ...any) { gha.Warningf("diffperf: "+f, a...) }}
 	}
 	if r.Verdict == report.Regression && tgt.PR > 0 {

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/diffperf/diffperf/internal/ghcomment"
 	"github.com/diffperf/diffperf/internal/ghcomment/fakegithub"
 )
 
@@ -29,6 +34,7 @@ type actionRun struct {
 	payload string
 	inputs  map[string]string
 	extra   []string
+	retry   ghcomment.Retry
 	// results
 	code                             int
 	stdout, stderr, outputs, summary string
@@ -84,7 +90,14 @@ func (a *actionRun) run() *actionRun {
 		}
 		return v
 	}
-	a.code, a.stdout, a.stderr = runCLIEnv(a.t, getenv, environ)
+	var out, errOut bytes.Buffer
+	e := env{Getenv: getenv, Environ: func() []string { return environ }, Executable: func() (string, error) { return diffperfBin, nil },
+		Stdout: &out, Stderr: &errOut, GitHubRetry: a.retry}
+	err := run(context.Background(), nil, e)
+	if err != nil {
+		errOut.WriteString(err.Error())
+	}
+	a.code, a.stdout, a.stderr = exitCode(err), out.String(), errOut.String()
 	b, _ := os.ReadFile(files["out"])
 	a.outputs = string(b)
 	b, _ = os.ReadFile(files["sum"])
@@ -152,6 +165,11 @@ func TestActionPullRequest(t *testing.T) {
 		"summary": a.summary, "outputs": a.outputs, "comment": bot[0].Body} {
 		if strings.Contains(text, testToken) {
 			t.Errorf("the token appears in the %s", where)
+		}
+	}
+	for _, path := range []string{a.output("report-path"), a.output("result-path")} {
+		if b, err := os.ReadFile(path); err != nil || strings.Contains(string(b), testToken) {
+			t.Errorf("%s: %v, or it contains the token", path, err)
 		}
 	}
 	// A second run edits the same comment.
@@ -264,5 +282,120 @@ func TestActionWorkflowDispatch(t *testing.T) {
 	a.inputs["pr-number"] = "7"
 	if a.run(); len(a.bot()) != 1 {
 		t.Errorf("dispatch with pr-number: %d comments", len(a.bot()))
+	}
+}
+
+// effectiveCommands models the runner's parser of workflow commands: the
+// "::name ...::" lines of stdout and stderr that would take effect, with
+// ::stop-commands::TOKEN suspending all until ::TOKEN::.
+// https://docs.github.com/en/actions/reference/workflow-commands-for-github-actions#stopping-and-starting-workflow-commands
+func effectiveCommands(log string) []string {
+	var out []string
+	stop := ""
+	for _, line := range strings.Split(log, "\n") {
+		line = strings.TrimLeft(line, " \t")
+		if stop != "" {
+			if line == "::"+stop+"::" {
+				stop = ""
+			}
+			continue
+		}
+		if !strings.HasPrefix(line, "::") {
+			continue
+		}
+		if tok, ok := strings.CutPrefix(line, "::stop-commands::"); ok {
+			stop = tok
+			continue
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func TestActionWorkflowCommandsAreInert(t *testing.T) {
+	t.Parallel()
+	a := newActionRun(t, "behavior=workflow-commands\nstep_ms=1\n")
+	a.inputs["fail-on-regression"] = "false"
+	a.run()
+	if a.code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", a.code, a.stderr)
+	}
+	if !strings.Contains(a.stdout+a.stderr, "::set-output name=verdict::no-change") {
+		t.Fatal("the benchmark's workflow commands are not in the log at all: the test proves nothing")
+	}
+	for _, c := range effectiveCommands(a.stdout + "\n" + a.stderr) {
+		for _, bad := range []string{"::add-mask::secret", "::set-output", "::error::fake", "::stop-commands::abc"} {
+			if strings.HasPrefix(c, bad) {
+				t.Errorf("the benchmark's %q would take effect", c)
+			}
+		}
+	}
+	// diffperf's own commands still work.
+	if got := effectiveCommands(a.stdout); len(got) == 0 || !strings.HasPrefix(got[0], "::add-mask::") {
+		t.Errorf("diffperf's own commands: %q", got)
+	}
+}
+
+func TestActionInjection(t *testing.T) {
+	t.Parallel()
+	const hostile = `it's "x" $(touch pwned) ; touch pwned2 ` + "`touch pwned3`" + ` @org/team @alice <img src=x onerror=alert(1)> <!-- diffperf:evil --> | a|b`
+	argvFile := filepath.Join(t.TempDir(), "argv.jsonl")
+	a := newActionRun(t, "step_ms=1\nargv_file="+argvFile+"\n")
+	// The base's workload is the repo's first commit; give it the same file.
+	a.inputs["prompt"] = hostile
+	a.inputs["model-path"] = "evil/model $(touch pwned4) @alice"
+	a.inputs["comment"] = "always"
+	a.run()
+	if a.code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", a.code, a.stderr)
+	}
+	b, _ := os.ReadFile(argvFile)
+	if !strings.Contains(string(b), `"--prompt","it's \"x\" $(touch pwned)`) {
+		t.Errorf("prompt not passed as one argument:\n%s", b)
+	}
+	for _, dir := range []string{a.repo, "."} {
+		for _, f := range []string{"pwned", "pwned2", "pwned3", "pwned4"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+				t.Errorf("%s created in %s: hostile text reached a shell", f, dir)
+			}
+		}
+	}
+	bot := a.bot()
+	if len(bot) != 1 {
+		t.Fatalf("%d comments", len(bot))
+	}
+	body := bot[0].Body
+	for _, bad := range []string{"<img", "<!-- diffperf:evil -->", "@org/", "@alice"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("comment contains %q", bad)
+		}
+	}
+	if n := strings.Count(body, "<!-- diffperf:"); n != 1 {
+		t.Errorf("%d markers in the comment", n)
+	}
+	if first := strings.SplitN(body, "\n", 2)[0]; !regexp.MustCompile(`^<!-- diffperf:[A-Za-z0-9._/-]+ -->$`).MatchString(first) {
+		t.Errorf("marker %q: the key is not sanitised", first)
+	}
+}
+
+func TestActionGitHubDown(t *testing.T) {
+	t.Parallel()
+	a := newActionRun(t, baseWL)
+	a.fake.Inject(&fakegithub.Fault{Status: 503, Times: 1000})
+	a.retry = ghcomment.Retry{Attempts: 3, Backoff: time.Millisecond, MaxWait: time.Second, DefaultWait: time.Millisecond,
+		Sleep: func(ctx context.Context, d time.Duration) error { time.Sleep(d); return nil }}
+	start := time.Now()
+	a.run()
+	if a.code != exitRuntime || !strings.Contains(a.stderr, "503") {
+		t.Errorf("GitHub down: exit %d, stderr %s; want 3 naming the 503", a.code, a.stderr)
+	}
+	if d := time.Since(start); d > 2*time.Minute {
+		t.Errorf("took %s", d)
+	}
+	if a.output("verdict") != "no-change" || !strings.Contains(a.summary, "diffperf: no-change") {
+		t.Errorf("the result was lost: outputs %q", a.outputs)
+	}
+	if b, err := os.ReadFile(a.output("result-path")); err != nil || !strings.Contains(string(b), `"verdict": "no-change"`) {
+		t.Errorf("result.json: %v", err)
 	}
 }

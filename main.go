@@ -10,7 +10,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/diffperf/diffperf/internal/ghcomment"
 )
 
 // Exit codes of DESIGN.md, for the CLI and the Action alike.
@@ -28,7 +31,13 @@ func main() {
 	code := exitCode(err)
 	var es *exitStatus
 	if err != nil && !errors.Is(err, errRegression) && !errors.As(err, &es) {
-		fmt.Fprintln(os.Stderr, "diffperf:", err)
+		if os.Getenv("GITHUB_ACTIONS") == "true" {
+			// An annotation, escaped so that no line of the message can
+			// start a workflow command of its own.
+			fmt.Fprintln(os.Stderr, "::error::"+escapeCommand("diffperf: "+err.Error()))
+		} else {
+			fmt.Fprintln(os.Stderr, "diffperf:", err)
+		}
 	}
 	stop()
 	os.Exit(code)
@@ -40,6 +49,15 @@ type env struct {
 	Environ        func() []string // for the benchmark's environment
 	Executable     func() (string, error)
 	Stdout, Stderr io.Writer
+	// GitHubRetry bounds GitHub retries; the zero value means
+	// ghcomment.DefaultRetry (tests shorten it).
+	GitHubRetry ghcomment.Retry
+}
+
+// escapeCommand escapes a workflow command's message as actions/toolkit
+// does: %, CR and LF.
+func escapeCommand(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
 }
 
 // errRegression is returned when a regression was established and gating is

@@ -357,3 +357,48 @@ func TestEnterpriseBaseURL(t *testing.T) {
 		t.Error("a bad GITHUB_API_URL was accepted")
 	}
 }
+
+// TestFaultsOnEveryCallType: 5xx and connection resets on edit, delete and
+// labels are retried like those on list and create (TestUpsertFaults).
+func TestFaultsOnEveryCallType(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		fault *fakegithub.Fault
+		seed  int // bot copies with the marker before the upsert
+	}{
+		{"502 on edit", &fakegithub.Fault{Method: http.MethodPatch, Status: 502}, 1},
+		{"reset on edit", &fakegithub.Fault{Method: http.MethodPatch, Reset: true}, 1},
+		{"500 on delete", &fakegithub.Fault{Method: http.MethodDelete, Status: 500}, 3},
+		{"reset on delete", &fakegithub.Fault{Method: http.MethodDelete, Reset: true}, 2},
+		{"delete that landed but answered 502", &fakegithub.Fault{Method: http.MethodDelete, Status: 502, Land: true}, 2},
+		{"403 secondary limit on edit", &fakegithub.Fault{Method: http.MethodPatch, Status: 403, Body: secondary}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fake, c, _ := newFake(t, false)
+			for i := 0; i < tt.seed; i++ {
+				fake.AddComment(pr, DefaultBot, fmt.Sprintf("%s\ncopy %d", marker, i))
+			}
+			fake.Inject(tt.fault)
+			if _, err := c.Upsert(context.Background(), pr, marker, true, body("new")); err != nil {
+				t.Fatal(err)
+			}
+			got := botComments(fake)
+			if len(got) != 1 || got[0].Body != marker+"\nnew" {
+				t.Errorf("comments %+v, want one with the new body", got)
+			}
+		})
+	}
+	t.Run("reset and 500 on labels", func(t *testing.T) {
+		t.Parallel()
+		fake, c, _ := newFake(t, false)
+		fake.SetLabels(pr, "perf-regression-accepted")
+		fake.Inject(&fakegithub.Fault{Method: http.MethodGet, Reset: true}, &fakegithub.Fault{Method: http.MethodGet, Status: 500})
+		got, err := c.Labels(context.Background(), pr)
+		if err != nil || len(got) != 1 || got[0] != "perf-regression-accepted" {
+			t.Errorf("Labels = %v, %v", got, err)
+		}
+	})
+}

@@ -16,6 +16,15 @@ import (
 	"github.com/diffperf/diffperf/internal/action"
 )
 
+type actionStep struct {
+	ID    string            `yaml:"id"`
+	Uses  string            `yaml:"uses"`
+	Run   string            `yaml:"run"`
+	Shell string            `yaml:"shell"`
+	Env   map[string]string `yaml:"env"`
+	With  map[string]string `yaml:"with"`
+}
+
 type actionYAML struct {
 	Inputs map[string]struct {
 		Default  string `yaml:"default"`
@@ -25,15 +34,8 @@ type actionYAML struct {
 		Value string `yaml:"value"`
 	} `yaml:"outputs"`
 	Runs struct {
-		Using string `yaml:"using"`
-		Steps []struct {
-			ID    string            `yaml:"id"`
-			Uses  string            `yaml:"uses"`
-			Run   string            `yaml:"run"`
-			Shell string            `yaml:"shell"`
-			Env   map[string]string `yaml:"env"`
-			With  map[string]string `yaml:"with"`
-		} `yaml:"steps"`
+		Using string       `yaml:"using"`
+		Steps []actionStep `yaml:"steps"`
 	} `yaml:"runs"`
 }
 
@@ -66,15 +68,13 @@ func TestActionYAML(t *testing.T) {
 	if a.Inputs["github-token"].Default != "${{ github.token }}" {
 		t.Errorf("github-token default %q", a.Inputs["github-token"].Default)
 	}
-	var run *struct {
-		ID    string            `yaml:"id"`
-		Uses  string            `yaml:"uses"`
-		Run   string            `yaml:"run"`
-		Shell string            `yaml:"shell"`
-		Env   map[string]string `yaml:"env"`
-		With  map[string]string `yaml:"with"`
-	}
 	inputRef := regexp.MustCompile(`\$\{\{\s*inputs\.([a-z0-9-]+)\s*\}\}`)
+	for _, m := range inputRef.FindAllStringSubmatch(string(b), -1) {
+		if _, ok := a.Inputs[m[1]]; !ok {
+			t.Errorf("inputs.%s is used but not declared", m[1])
+		}
+	}
+	var run *actionStep
 	for i := range a.Runs.Steps {
 		s := &a.Runs.Steps[i]
 		if s.Run != "" && s.Shell == "" {
@@ -82,11 +82,6 @@ func TestActionYAML(t *testing.T) {
 		}
 		if s.Uses != "" && !regexp.MustCompile(`@[0-9a-f]{40}$`).MatchString(s.Uses) {
 			t.Errorf("step %d uses %s, not pinned by SHA", i, s.Uses)
-		}
-		for _, m := range inputRef.FindAllStringSubmatch(string(b), -1) {
-			if _, ok := a.Inputs[m[1]]; !ok {
-				t.Errorf("inputs.%s is used but not declared", m[1])
-			}
 		}
 		if s.ID == "diffperf" {
 			run = s

@@ -322,18 +322,11 @@ func (s *Server) route(w http.ResponseWriter, method, path string, q map[string]
 				return out
 			})
 		case http.MethodPost:
-			var req struct {
-				Body *string `json:"body"`
-			}
-			if json.Unmarshal(body, &req) != nil || req.Body == nil {
-				writeJSON(w, http.StatusUnprocessableEntity, nil, validation("body", "missing_field"))
+			text, ok := commentBody(w, body)
+			if !ok {
 				return
 			}
-			if len([]rune(*req.Body)) > 65536 {
-				writeJSON(w, http.StatusUnprocessableEntity, nil, validation("body", "too long (maximum is 65536 characters)"))
-				return
-			}
-			c := s.add(issue, login, *req.Body)
+			c := s.add(issue, login, text)
 			changed = true
 			writeJSON(w, http.StatusCreated, map[string]string{"Location": s.apiURL(fmt.Sprintf("/repos/%s/%s/issues/comments/%d", s.owner, s.repo, c.ID))}, s.commentJSON(c))
 		default:
@@ -357,22 +350,15 @@ func (s *Server) route(w http.ResponseWriter, method, path string, q map[string]
 		case http.MethodGet:
 			writeJSON(w, http.StatusOK, nil, s.commentJSON(s.comments[idx]))
 		case http.MethodPatch:
-			var req struct {
-				Body *string `json:"body"`
-			}
-			if json.Unmarshal(body, &req) != nil || req.Body == nil {
-				writeJSON(w, http.StatusUnprocessableEntity, nil, validation("body", "missing_field"))
-				return
-			}
-			if len([]rune(*req.Body)) > 65536 {
-				writeJSON(w, http.StatusUnprocessableEntity, nil, validation("body", "too long (maximum is 65536 characters)"))
+			text, ok := commentBody(w, body)
+			if !ok {
 				return
 			}
 			if s.comments[idx].User != login {
 				writeJSON(w, http.StatusForbidden, nil, apiError("Resource not accessible by integration", "https://docs.github.com/rest/issues/comments#update-an-issue-comment"))
 				return
 			}
-			s.comments[idx].Body = *req.Body
+			s.comments[idx].Body = text
 			s.comments[idx].UpdatedAt = time.Now().UTC().Format(time.RFC3339)
 			changed = true
 			writeJSON(w, http.StatusOK, nil, s.commentJSON(s.comments[idx]))
@@ -403,6 +389,23 @@ func (s *Server) route(w http.ResponseWriter, method, path string, q map[string]
 		return
 	}
 	writeJSON(w, http.StatusNotFound, nil, apiError("Not Found", "https://docs.github.com/rest"))
+}
+
+// commentBody reads the body of a create or edit request, answering 422 as
+// GitHub does when it is missing or longer than 65,536 characters.
+func commentBody(w http.ResponseWriter, raw []byte) (string, bool) {
+	var req struct {
+		Body *string `json:"body"`
+	}
+	if json.Unmarshal(raw, &req) != nil || req.Body == nil {
+		writeJSON(w, http.StatusUnprocessableEntity, nil, validation("body", "missing_field"))
+		return "", false
+	}
+	if len([]rune(*req.Body)) > 65536 {
+		writeJSON(w, http.StatusUnprocessableEntity, nil, validation("body", "too long (maximum is 65536 characters)"))
+		return "", false
+	}
+	return *req.Body, true
 }
 
 // page writes one page of n items with GitHub's Link header.

@@ -146,9 +146,26 @@ func (g Git) MergeBase(ctx context.Context, a, b string) (string, error) {
 
 // AddWorktree checks sha out, detached, in a new worktree at dir.
 func (g Git) AddWorktree(ctx context.Context, dir, sha string) error {
-	// Parallel checkout (git 2.32+, one worker per core; older git ignores
-	// the key): sglang's tree has thousands of files.
-	_, err := g.run(ctx, "-c", "checkout.workers=0", "worktree", "add", "--detach", "--force", dir, sha)
+	if err := g.AddEmptyWorktree(ctx, dir, sha); err != nil {
+		return err
+	}
+	return Git{Dir: dir, Env: g.Env}.Populate(ctx)
+}
+
+// AddEmptyWorktree registers a detached worktree at dir without checking
+// files out. Two of these must not run at once in one repository: git
+// reads the other worktrees' metadata while it writes this one's.
+func (g Git) AddEmptyWorktree(ctx context.Context, dir, sha string) error {
+	_, err := g.run(ctx, "worktree", "add", "--detach", "--force", "--no-checkout", dir, sha)
+	return err
+}
+
+// Populate checks out the files of the worktree at g.Dir. It touches only
+// that worktree's index and files, so several may run at once. Parallel
+// checkout (git 2.32+, one worker per core; older git ignores the key)
+// helps with sglang's thousands of files.
+func (g Git) Populate(ctx context.Context) error {
+	_, err := g.run(ctx, "-c", "checkout.workers=0", "reset", "--hard", "--quiet")
 	return err
 }
 

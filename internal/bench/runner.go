@@ -200,24 +200,29 @@ func Measure(ctx context.Context, s Spec) (res *report.Result, err error) {
 	return r, nil
 }
 
-// addWorktrees checks both sides out at once: the checkout of a large tree
-// is most of diffperf's own time.
+// addWorktrees registers both worktrees one after the other (git cannot
+// add two at once), then checks both out at once: the checkout of a large
+// tree is most of diffperf's own time.
 func (m *measurement) addWorktrees(ctx context.Context) error {
-	errs := make([]error, len(m.sides))
-	var wg sync.WaitGroup
-	for i, sd := range m.sides {
+	for _, sd := range m.sides {
 		dir := filepath.Join(m.WorktreeRoot, WorktreeName(os.Getpid(), sd.name))
 		if _, statErr := os.Stat(dir); statErr == nil {
 			_ = m.git.RemoveWorktree(ctx, dir) // ours by name: a PID reused from a killed run
 		}
+		if err := m.git.AddEmptyWorktree(ctx, dir, sd.sha); err != nil {
+			return fmt.Errorf("worktree for %s: %w", sd.name, err)
+		}
+		sd.worktree = dir // removed by the caller from here on, even if checkout fails
+	}
+	errs := make([]error, len(m.sides))
+	var wg sync.WaitGroup
+	for i, sd := range m.sides {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := m.git.AddWorktree(ctx, dir, sd.sha); err != nil {
-				errs[i] = fmt.Errorf("worktree for %s: %w", sd.name, err)
-				return
+			if err := (Git{Dir: sd.worktree, Env: m.git.Env}).Populate(ctx); err != nil {
+				errs[i] = fmt.Errorf("check out %s: %w", sd.name, err)
 			}
-			sd.worktree = dir
 		}()
 	}
 	wg.Wait()

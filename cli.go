@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/diffperf/diffperf/internal/action"
+	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/report"
 )
 
@@ -357,9 +359,19 @@ func orderRuns(base, head []report.Run) {
 	}
 }
 
+// isInput reports whether err means unusable input (exit 2): a flag, a
+// dump, a ref, a command template, an action input or event.
 func isInput(err error) bool {
-	var de *report.DumpError
-	return errors.As(err, &de)
+	var (
+		in *inputError
+		de *report.DumpError
+		re *bench.RefError
+		ie *bench.InputError
+		te *bench.TemplateError
+		ae *action.InputError
+	)
+	return errors.As(err, &in) || errors.As(err, &de) || errors.As(err, &re) || errors.As(err, &ie) ||
+		errors.As(err, &te) || errors.As(err, &ae)
 }
 
 func writeJSON(w io.Writer, v any) error {

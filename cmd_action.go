@@ -96,7 +96,7 @@ func cmdAction(ctx context.Context, e env) error {
 	if r == nil {
 		setOutput(gha, e, "verdict", string(report.Failed))
 		addSummary(gha, e, fmt.Sprintf("## 💥 diffperf: failed\n\n%s\n", report.Escape(merr.Error())))
-		return classify(merr)
+		return merr
 	}
 	r.Reproduce = reproduceLine(spec, verdictFlags{opt: cfg.Options})
 

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/diffperf/diffperf/internal/action"
 	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/fakesglang"
 	"github.com/diffperf/diffperf/internal/report"
@@ -188,7 +187,7 @@ func mustWords(s string) []string {
 func measureAndReport(ctx context.Context, spec bench.Spec, reproduce string, vf verdictFlags, e env) error {
 	r, err := bench.Measure(ctx, spec)
 	if r == nil {
-		return classify(err)
+		return err
 	}
 	r.Reproduce = reproduce
 	md := report.Markdown(r, report.RenderOptions{MaxChars: 1 << 30})
@@ -207,25 +206,13 @@ func measureAndReport(ctx context.Context, spec bench.Spec, reproduce string, vf
 func verdictError(r *report.Result, gate bool, err error) error {
 	switch {
 	case err != nil:
-		return classify(err)
+		return err
 	case r.Verdict == report.Failed:
 		return fmt.Errorf("the measurement failed: %s", r.Reason)
 	case r.Verdict == report.Regression && gate && !r.Accepted:
 		return errRegression
 	}
 	return nil
-}
-
-// classify marks the errors of package bench that mean unusable input.
-func classify(err error) error {
-	var re *bench.RefError
-	var ie *bench.InputError
-	var te *bench.TemplateError
-	var ae *action.InputError
-	if errors.As(err, &re) || errors.As(err, &ie) || errors.As(err, &te) || errors.As(err, &ae) {
-		return &inputError{err}
-	}
-	return err
 }
 
 func cmdBench(ctx context.Context, args []string, e env) error {
@@ -271,7 +258,7 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 		Timeout: mf.timeout, OutDir: mf.out, Env: e.Environ(), Progress: progressFor(e),
 	})
 	if err != nil {
-		return classify(err)
+		return err
 	}
 	if failure != nil {
 		if failure.LogTail != "" {

@@ -76,7 +76,6 @@ func inputErrorf(format string, a ...any) error {
 }
 
 func exitCode(err error) int {
-	var in *inputError
 	var es *exitStatus
 	switch {
 	case err == nil:
@@ -85,8 +84,6 @@ func exitCode(err error) int {
 		return es.code
 	case errors.Is(err, errRegression):
 		return exitRegression
-	case errors.As(err, &in):
-		return exitInput
 	case isInput(err):
 		return exitInput
 	}

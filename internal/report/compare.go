@@ -223,7 +223,6 @@ func Compare(base, head Side, opt Options) *Result {
 	r := &Result{Options: opt, Base: base, Head: head}
 	bd, hd := dumps(base.Runs), dumps(head.Runs)
 	if len(bd) == 0 || len(hd) == 0 {
-		r.Verdict = NoChange
 		if len(bd) == 0 && len(hd) == 0 {
 			r.Reason = "no runs on either side"
 		} else {

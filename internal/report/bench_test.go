@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -53,5 +54,29 @@ func BenchmarkPipeline(b *testing.B) {
 		if _, err := MarshalJSON(r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkManyStages parses, compares and renders a hostile pair of dumps
+// with 20,000 distinct stage names each: it must stay linear.
+func BenchmarkManyStages(b *testing.B) {
+	var buf strings.Builder
+	buf.WriteString(`{"total_duration_ms": 1000, "steps": [`)
+	for i := 0; i < 20000; i++ {
+		if i > 0 {
+			buf.WriteString(",")
+		}
+		fmt.Fprintf(&buf, `{"name": "Stage%d", "duration_ms": %d}`, i, i%7)
+	}
+	buf.WriteString("]}")
+	data := []byte(buf.String())
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := ParseDump("many.json", data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := Compare(Side{Runs: []Run{{Index: 1, Dump: d}}}, Side{Runs: []Run{{Index: 1, Dump: d}}}, DefaultOptions())
+		_ = Markdown(r, RenderOptions{Marker: "k"})
 	}
 }

@@ -187,6 +187,8 @@ type Result struct {
 	AcceptLabel   string   // the label that accepts it
 	Confirmation  *Result  // the independent batch that confirmed or refuted a regression
 	Notes         []string // extra lines for the headline section
+
+	metricIndex map[string]int // ID -> position in Metrics, set by Compare
 }
 
 // Environment is the GPU and host state the runs saw.
@@ -258,6 +260,10 @@ func Compare(base, head Side, opt Options) *Result {
 	add(MetricFirstStep, "First denoise step", "ms", KindStep, false, firstStep)
 	add(MetricPeakReserved, "Peak reserved memory", "MiB", KindMemory, false, (*Dump).PeakReservedMB)
 
+	r.metricIndex = make(map[string]int, len(r.Metrics))
+	for i, m := range r.Metrics {
+		r.metricIndex[m.ID] = i
+	}
 	r.warn(bd, hd)
 	r.decide()
 	return r
@@ -418,6 +424,12 @@ func (r *Result) Fail(f Failure) {
 
 // Metric returns the metric with the given ID, or nil.
 func (r *Result) Metric(id string) *Metric {
+	if r.metricIndex != nil && len(r.metricIndex) == len(r.Metrics) {
+		if i, ok := r.metricIndex[id]; ok && r.Metrics[i].ID == id {
+			return &r.Metrics[i]
+		}
+		return nil
+	}
 	for i := range r.Metrics {
 		if r.Metrics[i].ID == id {
 			return &r.Metrics[i]

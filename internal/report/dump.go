@@ -48,6 +48,10 @@ type Dump struct {
 	// Model and Prompt come from the dump's meta object; the server's dumps
 	// have no prompt.
 	Model, Prompt string
+
+	// stageIndex maps a stage name to its position in Stages; set by
+	// ParseDump, so that a dump with many stages compares in linear time.
+	stageIndex map[string]int
 }
 
 // Stage is one pipeline stage of a dump.
@@ -69,6 +73,12 @@ type Checkpoint struct {
 // StageMs returns the duration of the named stage, or 0 when the dump does
 // not have it (compare_perf.py counts a missing stage as 0).
 func (d *Dump) StageMs(name string) float64 {
+	if d.stageIndex != nil && len(d.stageIndex) == len(d.Stages) {
+		if i, ok := d.stageIndex[name]; ok {
+			return d.Stages[i].DurationMs
+		}
+		return 0
+	}
 	for _, s := range d.Stages {
 		if s.Name == name {
 			return s.DurationMs
@@ -214,6 +224,7 @@ func (d *Dump) parseSteps(msg json.RawMessage) error {
 		index[key] = len(d.Stages)
 		d.Stages = append(d.Stages, Stage{Name: key, DurationMs: ms, Count: 1})
 	}
+	d.stageIndex = index
 	sort.SliceStable(old, func(i, j int) bool { return old[i].n < old[j].n })
 	for _, s := range old {
 		d.DenoiseSteps = append(d.DenoiseSteps, s.ms)

@@ -145,22 +145,12 @@ func (f percentFlag) String() string {
 }
 
 func (f percentFlag) Set(s string) error {
-	v, err := parsePercent(s)
+	v, err := report.ParsePercent(s)
 	if err != nil {
 		return err
 	}
 	*f.p = v
 	return nil
-}
-
-func parsePercent(s string) (float64, error) {
-	t := strings.TrimSpace(s)
-	num, ok := strings.CutSuffix(t, "%")
-	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if !ok || err != nil || v < 0 || v != v {
-		return 0, fmt.Errorf("%q is not a percentage (write it like 5%%)", s)
-	}
-	return v, nil
 }
 
 type floatFlag struct{ p *float64 }
@@ -272,12 +262,7 @@ func cmdExtract(args []string, e env) error {
 		vals[i] = r.Dump.TotalMs
 	}
 	sort.Float64s(vals)
-	n := len(vals)
-	med := vals[n/2]
-	if n%2 == 0 {
-		med = (vals[n/2-1] + vals[n/2]) / 2
-	}
-	_, err = fmt.Fprintf(e.Stdout, "%.2f\n", med/1000)
+	_, err = fmt.Fprintf(e.Stdout, "%.2f\n", medianOf(vals)/1000)
 	return err
 }
 

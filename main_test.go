@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/diffperf/diffperf/internal/report"
 )
 
 // runCLI runs the CLI in-process and returns its exit code and output.
@@ -111,13 +113,13 @@ func TestCompareCLIJSON(t *testing.T) {
 func TestParsePercent(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]float64{"5%": 5, " 2.5 % ": 2.5, "0%": 0} {
-		if got, err := parsePercent(in); err != nil || got != want {
-			t.Errorf("parsePercent(%q) = %v, %v; want %v", in, got, err, want)
+		if got, err := report.ParsePercent(in); err != nil || got != want {
+			t.Errorf("report.ParsePercent(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"5", "0.05", "-1%", "abc%", "NaN%", ""} {
-		if _, err := parsePercent(in); err == nil {
-			t.Errorf("parsePercent(%q) succeeded, want an error", in)
+		if _, err := report.ParsePercent(in); err == nil {
+			t.Errorf("report.ParsePercent(%q) succeeded, want an error", in)
 		}
 	}
 }

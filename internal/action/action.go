@@ -153,15 +153,10 @@ func count(s string) (int, error) {
 }
 
 func number(s string, pct bool) (float64, error) {
-	t := strings.TrimSpace(s)
 	if pct {
-		num, ok := strings.CutSuffix(t, "%")
-		if !ok {
-			return 0, fmt.Errorf("%q is not a percentage (write it like 5%%)", s)
-		}
-		t = strings.TrimSpace(num)
+		return report.ParsePercent(s)
 	}
-	v, err := strconv.ParseFloat(t, 64)
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil || v != v || v < 0 {
 		return 0, fmt.Errorf("%q is not a non-negative number", s)
 	}

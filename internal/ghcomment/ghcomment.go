@@ -86,7 +86,6 @@ type Commenter struct {
 	Warn func(format string, args ...any)
 
 	waited time.Duration
-	now    func() time.Time
 }
 
 // Outcome is what Upsert did.
@@ -345,9 +344,6 @@ type reason struct {
 // classify decides whether err is worth another try, and after how long.
 func (c *Commenter) classify(resp *github.Response, err error, backoff, defaultWait time.Duration) (time.Duration, bool, reason) {
 	now := time.Now
-	if c.now != nil {
-		now = c.now
-	}
 	var rl *github.RateLimitError
 	var abuse *github.AbuseRateLimitError
 	var er *github.ErrorResponse

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -49,4 +50,15 @@ func FormatP(p float64) string {
 // FormatNum formats a threshold or option without trailing zeros.
 func FormatNum(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+// ParsePercent reads a threshold written like "5%" into 5. The % is
+// required so that 0.05 (a fraction) is never read as 0.05 %.
+func ParsePercent(s string) (float64, error) {
+	num, ok := strings.CutSuffix(strings.TrimSpace(s), "%")
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if !ok || err != nil || v < 0 || math.IsNaN(v) {
+		return 0, fmt.Errorf("%q is not a percentage (write it like 5%%)", s)
+	}
+	return v, nil
 }

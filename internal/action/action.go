@@ -16,16 +16,9 @@ import (
 	"github.com/google/go-github/v62/github"
 
 	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
 )
-
-// InputError names the input or event that is unusable (exit 2).
-type InputError struct {
-	Input string
-	Msg   string
-}
-
-func (e *InputError) Error() string { return e.Input + ": " + e.Msg }
 
 // Config is every input of action.yml, validated.
 type Config struct {
@@ -86,28 +79,28 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 	}
 	var err error
 	if c.Command, err = bench.ParseTemplate(c.CommandRaw); err != nil {
-		return nil, &InputError{"command", strings.TrimPrefix(err.Error(), "command: ")}
+		return nil, err // an *input.Error named "command"
 	}
 	if strings.Contains(c.CommandRaw, "{model}") && c.ModelPath == "" {
-		return nil, &InputError{"model-path", "required, since the command uses {model}"}
+		return nil, input.Errorf("model-path", "required, since the command uses {model}")
 	}
 	if c.Args, err = bench.SplitWords(in("args")); err != nil {
-		return nil, &InputError{"args", err.Error()}
+		return nil, input.Wrap("args", err)
 	}
 	if c.Runs, err = count(in("runs")); err != nil {
-		return nil, &InputError{"runs", err.Error()}
+		return nil, input.Wrap("runs", err)
 	}
 	c.MaxRuns = c.Runs
 	if v := in("max-runs"); v != "" {
 		if c.MaxRuns, err = count(v); err != nil {
-			return nil, &InputError{"max-runs", err.Error()}
+			return nil, input.Wrap("max-runs", err)
 		}
 		if c.MaxRuns < c.Runs {
-			return nil, &InputError{"max-runs", fmt.Sprintf("%d is less than runs (%d)", c.MaxRuns, c.Runs)}
+			return nil, input.Errorf("max-runs", "%d is less than runs (%d)", c.MaxRuns, c.Runs)
 		}
 	}
 	if c.Timeout, err = time.ParseDuration(in("timeout")); err != nil || c.Timeout <= 0 {
-		return nil, &InputError{"timeout", fmt.Sprintf("%q is not a positive duration such as 30m or 1h30m", in("timeout"))}
+		return nil, input.Errorf("timeout", "%q is not a positive duration such as 30m or 1h30m", in("timeout"))
 	}
 	for _, p := range []struct {
 		name string
@@ -116,29 +109,28 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 	}{{"threshold", &c.Options.ThresholdPct, true}, {"min-delta-ms", &c.Options.MinDeltaMs, false},
 		{"memory-threshold", &c.Options.MemoryThresholdPct, true}, {"alpha", &c.Options.Alpha, false}} {
 		if *p.dst, err = number(in(p.name), p.pct); err != nil {
-			return nil, &InputError{p.name, err.Error()}
+			return nil, input.Wrap(p.name, err)
 		}
 	}
 	if err := c.Options.Validate(); err != nil {
-		name, msg, _ := strings.Cut(err.Error(), ": ")
-		return nil, &InputError{name, msg}
+		return nil, err // an *input.Error named for the input
 	}
 	for _, b := range []struct {
 		name string
 		dst  *bool
 	}{{"confirm", &c.Confirm}, {"fail-on-regression", &c.FailOnRegression}, {"allow-forks", &c.AllowForks}} {
 		if *b.dst, err = boolean(in(b.name)); err != nil {
-			return nil, &InputError{b.name, err.Error()}
+			return nil, input.Wrap(b.name, err)
 		}
 	}
 	switch c.Comment {
 	case "always", "on-change", "never":
 	default:
-		return nil, &InputError{"comment", fmt.Sprintf("%q is not always, on-change or never", c.Comment)}
+		return nil, input.Errorf("comment", "%q is not always, on-change or never", c.Comment)
 	}
 	if v := in("pr-number"); v != "" {
 		if c.PRNumber, err = count(v); err != nil {
-			return nil, &InputError{"pr-number", err.Error()}
+			return nil, input.Wrap("pr-number", err)
 		}
 	}
 	return c, nil
@@ -204,14 +196,14 @@ var pullRequestActions = map[string]bool{"opened": true, "synchronize": true, "r
 func ParseEvent(event, repository string, payload []byte, c *Config) (*Target, error) {
 	owner, repo, ok := strings.Cut(repository, "/")
 	if !ok || owner == "" || repo == "" {
-		return nil, &InputError{"GITHUB_REPOSITORY", fmt.Sprintf("%q is not owner/name", repository)}
+		return nil, input.Errorf("GITHUB_REPOSITORY", "%q is not owner/name", repository)
 	}
 	t := &Target{Event: event, Owner: owner, Repo: repo}
 	switch event {
 	case "pull_request":
 		var ev github.PullRequestEvent
 		if err := json.Unmarshal(payload, &ev); err != nil || ev.PullRequest == nil {
-			return nil, &InputError{"event", fmt.Sprintf("the pull_request payload is unreadable: %v", err)}
+			return nil, input.Errorf("event", "the pull_request payload is unreadable: %v", err)
 		}
 		pr := ev.PullRequest
 		if !pullRequestActions[ev.GetAction()] {
@@ -224,7 +216,7 @@ func ParseEvent(event, repository string, payload []byte, c *Config) (*Target, e
 		}
 		t.Base, t.Head = pr.GetBase().GetSHA(), pr.GetHead().GetSHA()
 		if t.Base == "" || t.Head == "" {
-			return nil, &InputError{"event", "the pull_request payload has no base or head SHA"}
+			return nil, input.Errorf("event", "the pull_request payload has no base or head SHA")
 		}
 		t.HeadRepo = pr.GetHead().GetRepo().GetFullName()
 		t.Fork = pr.GetHead().GetRepo() == nil || !strings.EqualFold(t.HeadRepo, pr.GetBase().GetRepo().GetFullName())
@@ -244,7 +236,7 @@ func ParseEvent(event, repository string, payload []byte, c *Config) (*Target, e
 	case "workflow_dispatch":
 		var ev github.WorkflowDispatchEvent
 		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, &InputError{"event", fmt.Sprintf("the workflow_dispatch payload is unreadable: %v", err)}
+			return nil, input.Errorf("event", "the workflow_dispatch payload is unreadable: %v", err)
 		}
 		t.Head = c.HeadRef
 		if t.Head == "" {
@@ -255,13 +247,13 @@ func ParseEvent(event, repository string, payload []byte, c *Config) (*Target, e
 			t.Base = ev.GetRepo().GetDefaultBranch()
 		}
 		if t.Base == "" || t.Head == "" {
-			return nil, &InputError{"base-ref", "workflow_dispatch needs base-ref and head-ref (the payload names no default branch or ref)"}
+			return nil, input.Errorf("base-ref", "workflow_dispatch needs base-ref and head-ref (the payload names no default branch or ref)")
 		}
 		t.PR = c.PRNumber
 	case "pull_request_target":
-		return nil, &InputError{"event", "pull_request_target is refused: it runs with a write token, and benchmarking runs the pull request's code; use pull_request (see README, \"Forks\")"}
+		return nil, input.Errorf("event", "pull_request_target is refused: it runs with a write token, and benchmarking runs the pull request's code; use pull_request (see README, \"Forks\")")
 	default:
-		return nil, &InputError{"event", fmt.Sprintf("%q is not an event diffperf handles: use pull_request or workflow_dispatch", event)}
+		return nil, input.Errorf("event", "%q is not an event diffperf handles: use pull_request or workflow_dispatch", event)
 	}
 	return t, nil
 }

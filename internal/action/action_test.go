@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/diffperf/diffperf/internal/input"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -86,8 +87,8 @@ func TestParseInputsErrorsNameTheInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, err := ParseInputs(getter(tt.in))
-		var ie *InputError
-		if !errors.As(err, &ie) || ie.Input != tt.wantInput || !strings.Contains(ie.Msg, tt.wantMsg) {
+		var ie *input.Error
+		if !errors.As(err, &ie) || ie.Name != tt.wantInput || !strings.Contains(ie.Err.Error(), tt.wantMsg) {
 			t.Errorf("ParseInputs(%v) = %v, want input %s with %q", tt.in, err, tt.wantInput, tt.wantMsg)
 		}
 	}
@@ -152,9 +153,9 @@ func TestParseEvent(t *testing.T) {
 			t.Parallel()
 			got, err := ParseEvent(tt.event, "octo/perf", tt.payload, tt.c)
 			if tt.wantErr != "" {
-				var ie *InputError
+				var ie *input.Error
 				if !errors.As(err, &ie) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want an InputError with %q", err, tt.wantErr)
+					t.Fatalf("err = %v, want an *input.Error with %q", err, tt.wantErr)
 				}
 				return
 			}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/diffperf/diffperf/internal/input"
 )
 
 // Git runs git in one repository. Every call runs under a context, and its
@@ -31,7 +33,11 @@ func (e *RefError) Error() string {
 	return fmt.Sprintf("ref %q: not a commit in %s: %v", e.Ref, "the repository", e.Err)
 }
 
-func (e *RefError) Unwrap() error { return e.Err }
+// Unwrap gives the marker of unusable input, named for the ref, around
+// the cause.
+func (e *RefError) Unwrap() error {
+	return &input.Error{Name: "ref " + strconv.Quote(e.Ref), Err: e.Err}
+}
 
 // GitError is a failed git command with its stderr.
 type GitError struct {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/diffperf/diffperf/internal/report"
 )
@@ -33,7 +34,7 @@ func ReadGPUs(ctx context.Context, env []string) ([]report.GPU, string) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Sprintf("No GPU information: nvidia-smi failed (%v): %s", err, firstLine(stderr.String()+stdout.String()))
+		return nil, fmt.Sprintf("No GPU information: nvidia-smi failed (%v): %s", err, truncate(report.FirstLine(strings.TrimSpace(stderr.String()+stdout.String())), 200))
 	}
 	gpus, err := ParseGPUs(stdout.String())
 	if err != nil {
@@ -96,15 +97,15 @@ func ThrottleReasons(mask string) string {
 	return strings.Join(names, ",")
 }
 
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
+// truncate cuts s to at most n bytes, at a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	if len(s) > 200 {
-		s = s[:200]
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s
+	return s[:n]
 }
 
 func numCPU() int { return runtime.NumCPU() }

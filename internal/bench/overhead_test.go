@@ -80,14 +80,5 @@ func BenchmarkMeasureOverhead(b *testing.B) {
 		}
 		overhead = append(overhead, float64((wall-p.sum).Microseconds())/1000)
 	}
-	b.ReportMetric(medianF(overhead), "overhead-ms")
-}
-
-func medianF(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	b.ReportMetric(report.Median(overhead), "overhead-ms")
 }

@@ -7,7 +7,10 @@ package bench
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/diffperf/diffperf/internal/input"
 )
 
 // DefaultTemplate is sglang's generate command. --warmup is rewritten to
@@ -22,14 +25,6 @@ var placeholders = map[string]bool{
 
 var placeholderRE = regexp.MustCompile(`\{([a-z_]+)\}`)
 
-// TemplateError says what is wrong with a command template or args string.
-type TemplateError struct {
-	What string // "command", "args", "setup"
-	Msg  string
-}
-
-func (e *TemplateError) Error() string { return e.What + ": " + e.Msg }
-
 // Template is a benchmark command split into words once.
 type Template struct {
 	words []string
@@ -41,18 +36,18 @@ type Template struct {
 func ParseTemplate(s string) (*Template, error) {
 	words, err := SplitWords(s)
 	if err != nil {
-		return nil, &TemplateError{"command", err.Error()}
+		return nil, input.Wrap("command", err)
 	}
 	if len(words) == 0 {
-		return nil, &TemplateError{"command", "empty"}
+		return nil, input.Errorf("command", "empty")
 	}
 	for _, w := range words {
 		for _, m := range placeholderRE.FindAllStringSubmatch(w, -1) {
 			if !placeholders[m[1]] {
-				return nil, &TemplateError{"command", fmt.Sprintf("unknown placeholder %s in %q (known: {model} {prompt} {args} {dump} {side} {run} {worktree})", m[0], w)}
+				return nil, input.Errorf("command", "unknown placeholder %s in %q (known: {model} {prompt} {args} {dump} {side} {run} {worktree})", m[0], w)
 			}
 			if m[1] == "args" && w != "{args}" {
-				return nil, &TemplateError{"command", fmt.Sprintf("{args} must be a word of its own, not part of %q", w)}
+				return nil, input.Errorf("command", "{args} must be a word of its own, not part of %q", w)
 			}
 		}
 	}
@@ -82,6 +77,24 @@ func (t *Template) Expand(v Vars) []string {
 		}))
 	}
 	return argv
+}
+
+// Has reports whether word is one of the template's own words.
+func (t *Template) Has(word string) bool { return slices.Contains(t.words, word) }
+
+// Replace returns a copy of t with each of its own words equal to old
+// replaced by the words with. A placeholder's value is not a word of the
+// template, so a prompt that reads "--warmup" is left alone.
+func (t *Template) Replace(old string, with ...string) *Template {
+	words := make([]string, 0, len(t.words))
+	for _, w := range t.words {
+		if w == old {
+			words = append(words, with...)
+			continue
+		}
+		words = append(words, w)
+	}
+	return &Template{words: words}
 }
 
 // Words returns the template's words, unexpanded.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/diffperf/diffperf/internal/input"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -75,15 +76,15 @@ func TestParseTemplateErrors(t *testing.T) {
 		"run {prompt} {dump}": "",
 	} {
 		_, err := ParseTemplate(in)
-		var te *TemplateError
+		var te *input.Error
 		if want == "" {
 			if err != nil {
 				t.Errorf("ParseTemplate(%q) = %v", in, err)
 			}
 			continue
 		}
-		if !errors.As(err, &te) || !strings.Contains(err.Error(), want) || te.What != "command" {
-			t.Errorf("ParseTemplate(%q) = %v, want a TemplateError with %q", in, err, want)
+		if !errors.As(err, &te) || !strings.Contains(err.Error(), want) || te.Name != "command" {
+			t.Errorf("ParseTemplate(%q) = %v, want an *input.Error named command with %q", in, err, want)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/diffperf/diffperf/internal/report"
 	"github.com/google/go-github/v62/github"
 )
 
@@ -109,7 +110,7 @@ type Outcome struct {
 // A 403 or 404 on writing is not an error: the Outcome says not-permitted.
 func (c *Commenter) Upsert(ctx context.Context, pr int, marker string, create bool, render func(maxChars int) string) (Outcome, error) {
 	c.waited = 0
-	limit := 65536
+	limit := report.MaxCommentChars
 	body := render(limit)
 	mine, err := c.find(ctx, pr, marker)
 	if err != nil {
@@ -193,7 +194,7 @@ func (c *Commenter) find(ctx context.Context, pr int, marker string) ([]*github.
 			return nil, err
 		}
 		for _, cm := range page {
-			if cm.GetUser().GetLogin() == c.Bot && firstLine(cm.GetBody()) == marker {
+			if cm.GetUser().GetLogin() == c.Bot && report.FirstLine(cm.GetBody()) == marker {
 				mine = append(mine, cm)
 			}
 		}
@@ -204,11 +205,6 @@ func (c *Commenter) find(ctx context.Context, pr int, marker string) ([]*github.
 	}
 	sort.Slice(mine, func(i, j int) bool { return mine[i].GetID() < mine[j].GetID() })
 	return mine, nil
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return strings.TrimRight(line, "\r")
 }
 
 // create posts the comment. Before repeating a create that failed in a way
@@ -343,13 +339,12 @@ type reason struct {
 
 // classify decides whether err is worth another try, and after how long.
 func (c *Commenter) classify(resp *github.Response, err error, backoff, defaultWait time.Duration) (time.Duration, bool, reason) {
-	now := time.Now
 	var rl *github.RateLimitError
 	var abuse *github.AbuseRateLimitError
 	var er *github.ErrorResponse
 	switch {
 	case errors.As(err, &rl):
-		return max(rl.Rate.Reset.Time.Sub(now()), 0) + time.Second, true, reason{"primary rate limit exhausted", true}
+		return max(time.Until(rl.Rate.Reset.Time), 0) + time.Second, true, reason{"primary rate limit exhausted", true}
 	case errors.As(err, &abuse):
 		wait := defaultWait // GitHub's advice is a minute when it names no time
 		if abuse.RetryAfter != nil {
@@ -361,7 +356,7 @@ func (c *Commenter) classify(resp *github.Response, err error, backoff, defaultW
 		switch {
 		case code == http.StatusTooManyRequests || (code == http.StatusForbidden && er.Response.Header.Get("Retry-After") != ""):
 			// go-github v62 does not classify 429; read its headers here.
-			return retryAfter(er.Response.Header, now(), defaultWait), true, reason{fmt.Sprintf("rate limited (%d)", code), true}
+			return retryAfter(er.Response.Header, time.Now(), defaultWait), true, reason{fmt.Sprintf("rate limited (%d)", code), true}
 		case code >= 500:
 			return backoff, true, reason{fmt.Sprintf("GitHub answered %d", code), false}
 		}

@@ -3,9 +3,10 @@ package report
 import (
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 
+	"github.com/diffperf/diffperf/internal/input"
 	"golang.org/x/perf/benchmath"
 )
 
@@ -61,13 +62,13 @@ func DefaultOptions() Options {
 func (o Options) Validate() error {
 	switch {
 	case !(o.ThresholdPct >= 0) || math.IsInf(o.ThresholdPct, 0):
-		return fmt.Errorf("threshold: %v is not a percentage >= 0", o.ThresholdPct)
+		return input.Errorf("threshold", "%v is not a percentage >= 0", o.ThresholdPct)
 	case !(o.MinDeltaMs >= 0) || math.IsInf(o.MinDeltaMs, 0):
-		return fmt.Errorf("min-delta-ms: %v is not a duration >= 0 ms", o.MinDeltaMs)
+		return input.Errorf("min-delta-ms", "%v is not a duration >= 0 ms", o.MinDeltaMs)
 	case !(o.MemoryThresholdPct >= 0) || math.IsInf(o.MemoryThresholdPct, 0):
-		return fmt.Errorf("memory-threshold: %v is not a percentage >= 0", o.MemoryThresholdPct)
+		return input.Errorf("memory-threshold", "%v is not a percentage >= 0", o.MemoryThresholdPct)
 	case !(o.Alpha > 0 && o.Alpha < 1):
-		return fmt.Errorf("alpha: %v is not in (0, 1)", o.Alpha)
+		return input.Errorf("alpha", "%v is not in (0, 1)", o.Alpha)
 	}
 	return nil
 }
@@ -150,7 +151,8 @@ type Metric struct {
 	// any p below Alpha.
 	SignificancePossible bool
 	Verdict              Verdict
-	// Count is the step count of the DenoisingLoop stage per side (old
+	// BaseCount and HeadCount are the step counts of the DenoisingLoop
+	// stage per side (old
 	// dumps), for the "(N steps)" label; 0 otherwise.
 	BaseCount, HeadCount int
 }
@@ -450,22 +452,22 @@ func summarise(v []float64) Stats {
 
 func values(ds []*Dump, f func(*Dump) (float64, bool)) ([]float64, bool) {
 	out := make([]float64, 0, len(ds))
-	any := false
+	found := false
 	for _, d := range ds {
 		v, ok := f(d)
 		if ok {
 			out = append(out, v)
-			any = true
+			found = true
 		}
 	}
-	return out, any
+	return out, found
 }
 
 func stepMedian(d *Dump) (float64, bool) {
 	if len(d.DenoiseSteps) < 2 {
 		return 0, false
 	}
-	return median(d.DenoiseSteps[1:]), true
+	return Median(d.DenoiseSteps[1:]), true
 }
 
 func firstStep(d *Dump) (float64, bool) {
@@ -475,9 +477,14 @@ func firstStep(d *Dump) (float64, bool) {
 	return d.DenoiseSteps[0], true
 }
 
-func median(v []float64) float64 {
+// Median is the middle value of v (the mean of the two middle ones for an
+// even count), without changing v; NaN for none.
+func Median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
 	s := clone(v)
-	sort.Float64s(s)
+	slices.Sort(s)
 	n := len(s)
 	if n%2 == 1 {
 		return s[n/2]
@@ -551,4 +558,18 @@ func distinct(ds []*Dump, f func(*Dump) string) string {
 		}
 	}
 	return strings.Join(vals, ", ")
+}
+
+// Confirm records second, an independent batch measured because first
+// showed a regression, in first, and leaves first with the verdict both
+// batches support: the regression stands only if second shows it too;
+// otherwise it is inconclusive, since one batch said regression and one
+// did not.
+func Confirm(first, second *Result) {
+	first.Confirmation = second
+	if first.Verdict != Regression || second.Verdict == Regression {
+		return
+	}
+	first.Verdict = Inconclusive
+	first.Reason = "a regression in the first batch (" + first.Reason + ") was not confirmed by a second, independent batch (" + second.Reason + ")"
 }

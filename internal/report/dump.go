@@ -13,9 +13,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
+
+	"github.com/diffperf/diffperf/internal/input"
 )
 
 // DenoisingLoop is the row name that old dumps' per-step `denoising_step_N`
@@ -110,23 +114,23 @@ func maxOver(cs []Checkpoint, f func(Checkpoint) float64) (float64, bool) {
 	return m, true
 }
 
-// DumpError says which file and which field made a dump unusable.
+// DumpError says which field made a dump unusable. ParseDump returns it
+// inside an *input.Error named "dump FILE".
 type DumpError struct {
-	File  string
 	Field string // empty when the file as a whole is wrong
 	Msg   string
 }
 
 func (e *DumpError) Error() string {
 	if e.Field == "" {
-		return fmt.Sprintf("dump %s: %s", e.File, e.Msg)
+		return e.Msg
 	}
-	return fmt.Sprintf("dump %s: field %s: %s", e.File, e.Field, e.Msg)
+	return "field " + e.Field + ": " + e.Msg
 }
 
-// nonFinite is what Python's json module writes for NaN and ±Infinity
-// (invalid JSON); ParseDump rewrites those tokens to these strings so that
-// the error can name the field instead of a byte offset.
+// Python's json module writes NaN and ±Infinity as bare tokens (invalid
+// JSON); rewriteNonFinite turns them into these strings so that the error
+// can name the field instead of a byte offset.
 const (
 	tokNaN    = "\x00NaN"
 	tokPosInf = "\x00Infinity"
@@ -135,18 +139,27 @@ const (
 
 // ParseDump parses one perf dump. name is used in errors only. Every dump
 // variant of sglang is accepted (see SGLANG.md); unknown keys are ignored.
-// A *DumpError names the field when the bytes cannot be a dump.
+// When the bytes cannot be a dump, the error is an *input.Error named
+// "dump NAME" around a *DumpError that names the field.
 func ParseDump(name string, data []byte) (*Dump, error) {
+	d, err := parseDump(name, data)
+	if err != nil {
+		return nil, &input.Error{Name: "dump " + name, Err: err}
+	}
+	return d, nil
+}
+
+func parseDump(name string, data []byte) (*Dump, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(rewriteNonFinite(data), &raw); err != nil {
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) {
-			return nil, &DumpError{File: name, Msg: "not a JSON object"}
+			return nil, &DumpError{Msg: "not a JSON object"}
 		}
-		return nil, &DumpError{File: name, Msg: "not JSON: " + err.Error()}
+		return nil, &DumpError{Msg: "not JSON: " + err.Error()}
 	}
 	if raw == nil {
-		return nil, &DumpError{File: name, Msg: "not a JSON object (null)"}
+		return nil, &DumpError{Msg: "not a JSON object (null)"}
 	}
 	d := &Dump{Name: name}
 	d.Timestamp = optString(raw["timestamp"])
@@ -156,11 +169,11 @@ func ParseDump(name string, data []byte) (*Dump, error) {
 
 	total, ok := raw["total_duration_ms"]
 	if !ok || isNull(total) {
-		return nil, &DumpError{File: name, Field: "total_duration_ms", Msg: "missing"}
+		return nil, &DumpError{Field: "total_duration_ms", Msg: "missing"}
 	}
 	v, err := number(total)
 	if err != nil {
-		return nil, &DumpError{File: name, Field: "total_duration_ms", Msg: err.Error()}
+		return nil, &DumpError{Field: "total_duration_ms", Msg: err.Error()}
 	}
 	d.TotalMs = v
 
@@ -187,7 +200,7 @@ func (d *Dump) parseSteps(msg json.RawMessage) error {
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(msg, &items); err != nil {
-		return &DumpError{File: d.Name, Field: "steps", Msg: "not an array"}
+		return &DumpError{Field: "steps", Msg: "not an array"}
 	}
 	index := map[string]int{}
 	type oldStep struct {
@@ -199,15 +212,15 @@ func (d *Dump) parseSteps(msg json.RawMessage) error {
 		field := fmt.Sprintf("steps[%d]", i)
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(item, &obj); err != nil || obj == nil {
-			return &DumpError{File: d.Name, Field: field, Msg: "not an object"}
+			return &DumpError{Field: field, Msg: "not an object"}
 		}
 		var stageName string
 		if err := json.Unmarshal(obj["name"], &stageName); err != nil {
-			return &DumpError{File: d.Name, Field: field + ".name", Msg: "missing or not a string"}
+			return &DumpError{Field: field + ".name", Msg: "missing or not a string"}
 		}
 		ms, err := number(obj["duration_ms"])
 		if err != nil {
-			return &DumpError{File: d.Name, Field: field + ".duration_ms", Msg: err.Error()}
+			return &DumpError{Field: field + ".duration_ms", Msg: err.Error()}
 		}
 		key := stageName
 		if m := denoisingStepName.FindStringSubmatch(stageName); m != nil {
@@ -242,7 +255,7 @@ func (d *Dump) parseDenoise(msg json.RawMessage) error {
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(msg, &items); err != nil {
-		return &DumpError{File: d.Name, Field: "denoise_steps_ms", Msg: "not an array"}
+		return &DumpError{Field: "denoise_steps_ms", Msg: "not an array"}
 	}
 	steps := make([]float64, 0, len(items))
 	for i, item := range items {
@@ -251,14 +264,14 @@ func (d *Dump) parseDenoise(msg json.RawMessage) error {
 		if len(item) > 0 && item[0] == '{' {
 			var obj map[string]json.RawMessage
 			if err := json.Unmarshal(item, &obj); err != nil {
-				return &DumpError{File: d.Name, Field: field, Msg: "not an object"}
+				return &DumpError{Field: field, Msg: "not an object"}
 			}
 			item = obj["duration_ms"]
 			field += ".duration_ms"
 		}
 		ms, err := number(item)
 		if err != nil {
-			return &DumpError{File: d.Name, Field: field, Msg: err.Error()}
+			return &DumpError{Field: field, Msg: err.Error()}
 		}
 		steps = append(steps, ms)
 	}
@@ -273,27 +286,34 @@ func (d *Dump) parseMemory(msg json.RawMessage) error {
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(msg, &obj); err != nil {
-		return &DumpError{File: d.Name, Field: "memory_checkpoints", Msg: "not an object"}
+		return &DumpError{Field: "memory_checkpoints", Msg: "not an object"}
 	}
-	for name, raw := range obj {
+	// In name order, so that the first bad checkpoint named is always the
+	// same one.
+	for _, name := range slices.Sorted(maps.Keys(obj)) {
+		raw := obj[name]
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
-			return &DumpError{File: d.Name, Field: "memory_checkpoints." + name, Msg: "not an object"}
+			return &DumpError{Field: "memory_checkpoints." + name, Msg: "not an object"}
 		}
 		c := Checkpoint{Name: name}
-		for key, dst := range map[string]*float64{
-			"allocated_mb":      &c.AllocatedMB,
-			"reserved_mb":       &c.ReservedMB,
-			"peak_allocated_mb": &c.PeakAllocatedMB,
-			"peak_reserved_mb":  &c.PeakReservedMB,
+		for _, f := range []struct {
+			key string
+			dst *float64
+		}{
+			{"allocated_mb", &c.AllocatedMB},
+			{"reserved_mb", &c.ReservedMB},
+			{"peak_allocated_mb", &c.PeakAllocatedMB},
+			{"peak_reserved_mb", &c.PeakReservedMB},
 		} {
+			key, dst := f.key, f.dst
 			v, ok := fields[key]
 			if !ok || isNull(v) {
 				continue
 			}
 			f, err := number(v)
 			if err != nil {
-				return &DumpError{File: d.Name, Field: "memory_checkpoints." + name + "." + key, Msg: err.Error()}
+				return &DumpError{Field: "memory_checkpoints." + name + "." + key, Msg: err.Error()}
 			}
 			*dst = f
 		}

@@ -1,11 +1,13 @@
 package report
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/diffperf/diffperf/internal/input"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -126,11 +128,12 @@ func TestParseDumpRejects(t *testing.T) {
 		t.Run(tt.file, func(t *testing.T) {
 			t.Parallel()
 			_, err := ParseDump(tt.file, readTestdata(t, tt.file))
-			de, ok := err.(*DumpError)
-			if !ok {
-				t.Fatalf("ParseDump(%s) = %v, want a *DumpError", tt.file, err)
+			var de *DumpError
+			ie, ok := input.As(err)
+			if !ok || !errors.As(err, &de) {
+				t.Fatalf("ParseDump(%s) = %v, want an *input.Error around a *DumpError", tt.file, err)
 			}
-			if de.File != tt.file || de.Field != tt.wantField || !strings.Contains(de.Msg, tt.wantMsg) {
+			if ie.Name != "dump "+tt.file || de.Field != tt.wantField || !strings.Contains(de.Msg, tt.wantMsg) {
 				t.Errorf("ParseDump(%s) = %q, want file %s, field %q, message with %q", tt.file, err, tt.file, tt.wantField, tt.wantMsg)
 			}
 			if !strings.Contains(err.Error(), tt.file) {
@@ -185,8 +188,9 @@ func FuzzParseDump(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := ParseDump("fuzz.json", data)
 		if err != nil {
-			if _, ok := err.(*DumpError); !ok {
-				t.Fatalf("error %v is not a *DumpError", err)
+			var de *DumpError
+			if _, ok := input.As(err); !ok || !errors.As(err, &de) {
+				t.Fatalf("error %v is not an *input.Error around a *DumpError", err)
 			}
 			return
 		}

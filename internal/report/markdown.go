@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -71,8 +72,8 @@ func Markdown(r *Result, opt RenderOptions) string {
 			b.WriteString(d.text)
 		}
 		if len(dropped) > 0 {
-			fmt.Fprintf(&b, "\n_Left out to stay within GitHub's %d-character limit: %s. The job summary and result JSON have everything._\n",
-				MaxCommentChars, strings.Join(dropped, ", "))
+			fmt.Fprintf(&b, "\n_Left out to stay within %d characters: %s. The run's report.md and result.json have everything._\n",
+				opt.MaxChars, strings.Join(dropped, ", "))
 		}
 		return b.String()
 	}
@@ -329,11 +330,9 @@ func (r *Result) runsInOrder() []orderedRun {
 			runs = append(runs, orderedRun{s.name, run.Index, run.Order, run.Dump.TotalMs, run.Dump.Name})
 		}
 	}
-	// Stable insertion sort by order; unknown orders (0) keep side order.
-	for i := 1; i < len(runs); i++ {
-		for j := i; j > 0 && runs[j].order != 0 && runs[j-1].order > runs[j].order; j-- {
-			runs[j], runs[j-1] = runs[j-1], runs[j]
-		}
+	// By order when every run's is known; otherwise in side order.
+	if !slices.ContainsFunc(runs, func(r orderedRun) bool { return r.order == 0 }) {
+		slices.SortStableFunc(runs, func(a, b orderedRun) int { return a.order - b.order })
 	}
 	return runs
 }

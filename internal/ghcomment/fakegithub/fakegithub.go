@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/diffperf/diffperf/internal/report"
 )
 
 // Comment is a stored issue comment. User "" is a deleted user (null).
@@ -401,8 +403,8 @@ func commentBody(w http.ResponseWriter, raw []byte) (string, bool) {
 		writeJSON(w, http.StatusUnprocessableEntity, nil, validation("body", "missing_field"))
 		return "", false
 	}
-	if len([]rune(*req.Body)) > 65536 {
-		writeJSON(w, http.StatusUnprocessableEntity, nil, validation("body", "too long (maximum is 65536 characters)"))
+	if len([]rune(*req.Body)) > report.MaxCommentChars {
+		writeJSON(w, http.StatusUnprocessableEntity, nil, validation("body", fmt.Sprintf("too long (maximum is %d characters)", report.MaxCommentChars)))
 		return "", false
 	}
 	return *req.Body, true

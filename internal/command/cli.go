@@ -1,4 +1,4 @@
-package main
+package command
 
 import (
 	"context"
@@ -9,13 +9,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/diffperf/diffperf/internal/action"
 	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/fakesglang"
+	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
 )
 
@@ -37,13 +38,15 @@ Exit status: 0 finished, 1 regression established with --fail-on-regression,
 2 unusable input, 3 runtime failure.
 `
 
-func run(ctx context.Context, args []string, e env) error {
+// Run runs the command that args name (the Action when there are none
+// inside GitHub Actions).
+func Run(ctx context.Context, args []string, e Env) error {
 	if len(args) == 0 && e.Getenv("GITHUB_ACTIONS") == "true" {
 		return cmdAction(ctx, e)
 	}
 	if len(args) == 0 {
 		fmt.Fprint(e.Stderr, usage)
-		return inputErrorf("no command given")
+		return input.Errorf("command", "none given")
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -59,17 +62,20 @@ func run(ctx context.Context, args []string, e env) error {
 		return cmdDemo(ctx, rest, e)
 	case "action":
 		if len(rest) > 0 {
-			return inputErrorf("action: takes no arguments; it reads INPUT_* variables")
+			return input.Errorf("action", "takes no arguments; it reads INPUT_* variables")
 		}
 		return cmdAction(ctx, e)
 	case "fake-sglang":
-		return cmdFakeSglang(rest, e)
+		if code := fakesglang.Main(rest, e.Stdout, e.Stderr); code != 0 {
+			return &exitStatus{code}
+		}
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(e.Stdout, usage)
 		return nil
 	}
 	fmt.Fprint(e.Stderr, usage)
-	return inputErrorf("unknown command %q", cmd)
+	return input.Errorf("command", "%q is not one of diffperf's commands", cmd)
 }
 
 // verdictFlags are the thresholds and output flags shared by the commands
@@ -92,10 +98,13 @@ func (v *verdictFlags) register(fs *flag.FlagSet) {
 
 func (v *verdictFlags) check() error {
 	if v.format != "markdown" && v.format != "json" {
-		return inputErrorf("--format: %q is neither markdown nor json", v.format)
+		return input.Errorf("--format", "%q is neither markdown nor json", v.format)
 	}
 	if err := v.opt.Validate(); err != nil {
-		return &inputError{fmt.Errorf("--%w", err)}
+		if ie, ok := input.As(err); ok {
+			ie.Name = "--" + ie.Name // the flag, as it was written
+		}
+		return err
 	}
 	return nil
 }
@@ -109,9 +118,9 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, inputErrorf("%s: flags:\n%s", fs.Name(), flagUsage(fs))
+				return nil, input.Errorf(fs.Name(), "flags:\n%s", flagUsage(fs))
 			}
-			return nil, inputErrorf("%s: %v", fs.Name(), err)
+			return nil, input.Wrap(fs.Name(), err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -171,7 +180,7 @@ func (f floatFlag) Set(s string) error {
 	return nil
 }
 
-func cmdCompare(args []string, e env) error {
+func cmdCompare(args []string, e Env) error {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	var vf verdictFlags
 	vf.register(fs)
@@ -183,7 +192,7 @@ func cmdCompare(args []string, e env) error {
 		return err
 	}
 	if len(pos) < 2 {
-		return inputErrorf("compare: need BASE and HEAD (files or directories of dumps), got %d argument(s)", len(pos))
+		return input.Errorf("compare", "need BASE and HEAD (files or directories of dumps), got %d argument(s)", len(pos))
 	}
 	if len(pos) > 2 {
 		return compareMany(pos, vf, e)
@@ -208,11 +217,11 @@ func cmdCompare(args []string, e env) error {
 }
 
 // compareMany is the `compare BASELINE NEW NEW...` form of compare_perf.py.
-func compareMany(paths []string, vf verdictFlags, e env) error {
+func compareMany(paths []string, vf verdictFlags, e Env) error {
 	dumps := make([]*report.Dump, len(paths))
 	for i, p := range paths {
 		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			return inputErrorf("compare: %s is a directory; with three or more arguments each must be one dump file", p)
+			return input.Errorf("compare", "%s is a directory; with three or more arguments each must be one dump file", p)
 		}
 		d, err := readDump(p)
 		if err != nil {
@@ -244,14 +253,14 @@ func writeResult(w io.Writer, r *report.Result, format string) error {
 	return err
 }
 
-func cmdExtract(args []string, e env) error {
+func cmdExtract(args []string, e Env) error {
 	fs := flag.NewFlagSet("extract", flag.ContinueOnError)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return inputErrorf("extract: need one dump file or directory, got %d argument(s)", len(pos))
+		return input.Errorf("extract", "need one dump file or directory, got %d argument(s)", len(pos))
 	}
 	runs, err := loadSide(pos[0])
 	if err != nil {
@@ -261,34 +270,25 @@ func cmdExtract(args []string, e env) error {
 	for i, r := range runs {
 		vals[i] = r.Dump.TotalMs
 	}
-	sort.Float64s(vals)
-	_, err = fmt.Fprintf(e.Stdout, "%.2f\n", medianOf(vals)/1000)
+	_, err = fmt.Fprintf(e.Stdout, "%.2f\n", report.Median(vals)/1000)
 	return err
 }
 
-// maxDumpBytes bounds what is read of one dump: sglang's are a few KiB, and a
-// runaway benchmark must not make us read gigabytes.
-const maxDumpBytes = 64 << 20
-
-// readDump reads and parses one dump file. Errors name the file (exit 2).
+// readDump reads and parses one dump file that the user named. Every
+// error names the file and means unusable input (exit 2).
 func readDump(path string) (*report.Dump, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &inputError{fmt.Errorf("dump %s: %w", path, errors.Unwrap(err))}
+	d, err := bench.ReadDump(path)
+	if err == nil {
+		return d, nil
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxDumpBytes+1))
-	if err != nil {
-		return nil, &inputError{fmt.Errorf("dump %s: %w", path, err)}
+	if _, ok := input.As(err); ok {
+		return nil, err
 	}
-	if len(data) > maxDumpBytes {
-		return nil, inputErrorf("dump %s: larger than %d MiB; not a perf dump", path, maxDumpBytes>>20)
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // the path is in the name
 	}
-	d, err := report.ParseDump(path, data)
-	if err != nil {
-		return nil, &inputError{err}
-	}
-	return d, nil
+	return nil, input.Wrap("dump "+path, err)
 }
 
 // loadSide reads a dump file, or every *.json file of a directory in name
@@ -296,17 +296,17 @@ func readDump(path string) (*report.Dump, error) {
 func loadSide(path string) ([]report.Run, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, &inputError{fmt.Errorf("dump %s: %w", path, errors.Unwrap(err))}
+		return nil, input.Wrap("dump "+path, errors.Unwrap(err))
 	}
 	files := []string{path}
 	if fi.IsDir() {
 		files, err = filepath.Glob(filepath.Join(path, "*.json"))
 		if err != nil {
-			return nil, &inputError{err}
+			return nil, input.Wrap("dump directory "+path, err)
 		}
-		sort.Strings(files)
+		slices.Sort(files)
 		if len(files) == 0 {
-			return nil, inputErrorf("dump directory %s: no *.json files", path)
+			return nil, input.Errorf("dump directory "+path, "no *.json files")
 		}
 	}
 	runs := make([]report.Run, 0, len(files))
@@ -338,25 +338,10 @@ func orderRuns(base, head []report.Run) {
 			all = append(all, stamp{t, &side[i]})
 		}
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].t.Before(all[j].t) })
+	slices.SortStableFunc(all, func(a, b stamp) int { return a.t.Compare(b.t) })
 	for i, s := range all {
 		s.run.Order = i + 1
 	}
-}
-
-// isInput reports whether err means unusable input (exit 2): a flag, a
-// dump, a ref, a command template, an action input or event.
-func isInput(err error) bool {
-	var (
-		in *inputError
-		de *report.DumpError
-		re *bench.RefError
-		ie *bench.InputError
-		te *bench.TemplateError
-		ae *action.InputError
-	)
-	return errors.As(err, &in) || errors.As(err, &de) || errors.As(err, &re) || errors.As(err, &ie) ||
-		errors.As(err, &te) || errors.As(err, &ae)
 }
 
 func writeJSON(w io.Writer, v any) error {

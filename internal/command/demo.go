@@ -1,4 +1,4 @@
-package main
+package command
 
 import (
 	"context"
@@ -12,13 +12,15 @@ import (
 
 	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/fakesglang"
+	"github.com/diffperf/diffperf/internal/input"
+	"github.com/diffperf/diffperf/internal/protocol"
 )
 
 // cmdDemo runs the whole pipeline on any machine with Go and git: a
 // throwaway repository whose head commit plants a 10 % slower denoising step
 // in a simulated workload, measured by `run` with the fake sglang that is
 // built into this binary.
-func cmdDemo(ctx context.Context, args []string, e env) error {
+func cmdDemo(ctx context.Context, args []string, e Env) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	var vf verdictFlags
 	vf.register(fs)
@@ -30,7 +32,7 @@ func cmdDemo(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return inputErrorf("demo: unexpected argument %q", pos[0])
+		return input.Errorf("demo", "unexpected argument %q", pos[0])
 	}
 	if err := vf.check(); err != nil {
 		return err
@@ -60,11 +62,11 @@ func cmdDemo(ctx context.Context, args []string, e env) error {
 	}
 	spec := bench.Spec{
 		Repo: repo, BaseRef: "main~1", HeadRef: "main", Template: tmpl, Model: "demo/simulated-dit", Prompt: "A curious raccoon",
-		Args: []string{"--num-inference-steps", "12"}, PythonPath: "python", Runs: *runs, MaxRuns: *runs, Confirm: true,
-		Timeout: time.Minute, OutDir: out, WorktreeRoot: filepath.Join(root, "worktrees"), Env: e.Environ(),
-		Options: vf.opt, Progress: progressFor(e),
+		Args: []string{"--num-inference-steps", "12"}, PythonPath: "python", Timeout: time.Minute, OutDir: out,
+		WorktreeRoot: filepath.Join(root, "worktrees"), Env: e.Environ(), Progress: progressFor(e),
 	}
-	return measureAndReport(ctx, spec, "diffperf demo", vf, e)
+	plan := protocol.Plan{Runs: *runs, MaxRuns: *runs, Confirm: true, Options: vf.opt}
+	return measureAndReport(ctx, spec, plan, "diffperf demo", vf, e)
 }
 
 // demoStepMs is the base's denoising step: 12 steps make a 600 ms loop, so

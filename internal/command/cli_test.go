@@ -1,4 +1,4 @@
-package main
+package command
 
 import (
 	"bytes"
@@ -24,18 +24,18 @@ func runCLIEnv(t *testing.T, getenv func(string) string, environ []string, args 
 		getenv = func(string) string { return "" }
 	}
 	var out, errOut bytes.Buffer
-	e := env{Getenv: getenv, Environ: func() []string { return environ }, Executable: func() (string, error) { return diffperfBin, nil },
+	e := Env{Getenv: getenv, Environ: func() []string { return environ }, Executable: func() (string, error) { return diffperfBin, nil },
 		Stdout: &out, Stderr: &errOut}
-	err := run(context.Background(), args, e)
+	err := Run(context.Background(), args, e)
 	if err != nil {
 		errOut.WriteString(err.Error())
 	}
-	return exitCode(err), out.String(), errOut.String()
+	return ExitCode(err), out.String(), errOut.String()
 }
 
 func TestCompareCLI(t *testing.T) {
 	t.Parallel()
-	const d = "testdata/dumps/"
+	const d = "../../testdata/dumps/"
 	tests := []struct {
 		name       string
 		args       []string
@@ -53,16 +53,16 @@ func TestCompareCLI(t *testing.T) {
 		{"alpha out of range", []string{"compare", "--alpha", "1.5", d + "server.json", d + "server.json"}, 2, "", "alpha: 1.5 is not in (0, 1)"},
 		{"unknown format", []string{"compare", "--format", "html", d + "server.json", d + "server.json"}, 2, "", `--format: "html"`},
 		{"unknown flag", []string{"compare", "--nope", d + "server.json", d + "server.json"}, 2, "", "flag provided but not defined: -nope"},
-		{"NaN dump", []string{"compare", d + "bad/nan.json", d + "server.json"}, 2, "", "dump testdata/dumps/bad/nan.json: field total_duration_ms: is NaN"},
-		{"missing file", []string{"compare", d + "nope.json", d + "server.json"}, 2, "", "dump testdata/dumps/nope.json: no such file or directory"},
-		{"empty directory", []string{"compare", "internal", d + "server.json"}, 2, "", "dump directory internal: no *.json files"},
+		{"NaN dump", []string{"compare", d + "bad/nan.json", d + "server.json"}, 2, "", "dump ../../testdata/dumps/bad/nan.json: field total_duration_ms: is NaN"},
+		{"missing file", []string{"compare", d + "nope.json", d + "server.json"}, 2, "", "dump ../../testdata/dumps/nope.json: no such file or directory"},
+		{"empty directory", []string{"compare", "../../internal", d + "server.json"}, 2, "", "dump directory ../../internal: no *.json files"},
 		{"one argument", []string{"compare", d + "server.json"}, 2, "", "need BASE and HEAD"},
 		{"directory in the three-file form", []string{"compare", d + "server.json", d + "runs/base", d + "server.json"}, 2, "", "is a directory"},
 		{"extract a file", []string{"extract", d + "old_nov2025.json"}, 0, "7.35\n", ""},
 		{"extract a directory", []string{"extract", d + "runs/head"}, 0, "7.68\n", ""},
 		{"extract a bad dump", []string{"extract", d + "bad/steps_object.json"}, 2, "", "field steps: not an array"},
-		{"no command", nil, 2, "", "no command given"},
-		{"unknown command", []string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{"no command", nil, 2, "", "command: none given"},
+		{"unknown command", []string{"frobnicate"}, 2, "", `command: "frobnicate" is not one of diffperf's commands`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,7 +83,7 @@ func TestCompareCLI(t *testing.T) {
 
 func TestCompareCLIJSON(t *testing.T) {
 	t.Parallel()
-	code, out, stderr := runCLI(t, nil, "compare", "--format", "json", "testdata/dumps/runs/base", "testdata/dumps/runs/head")
+	code, out, stderr := runCLI(t, nil, "compare", "--format", "json", "../../testdata/dumps/runs/base", "../../testdata/dumps/runs/head")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

@@ -1,4 +1,4 @@
-package main
+package command
 
 import (
 	"context"
@@ -6,13 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/diffperf/diffperf/internal/bench"
-	"github.com/diffperf/diffperf/internal/fakesglang"
+	"github.com/diffperf/diffperf/internal/input"
+	"github.com/diffperf/diffperf/internal/protocol"
 	"github.com/diffperf/diffperf/internal/report"
 )
 
@@ -37,70 +37,29 @@ func (f *measureFlags) register(fs *flag.FlagSet, withModel bool) {
 func (f *measureFlags) template() (*bench.Template, []string, error) {
 	t, err := bench.ParseTemplate(f.command)
 	if err != nil {
-		return nil, nil, &inputError{err}
+		return nil, nil, err
 	}
 	args, err := bench.SplitWords(f.args)
 	if err != nil {
-		return nil, nil, inputErrorf("args: %v", err)
+		return nil, nil, input.Wrap("args", err)
 	}
 	if f.model == "" && strings.Contains(f.command, "{model}") {
-		return nil, nil, inputErrorf("model: required, since the command uses {model}")
+		return nil, nil, input.Errorf("model", "required, since the command uses {model}")
 	}
 	if f.runs < 1 {
-		return nil, nil, inputErrorf("runs: %d is not a positive count", f.runs)
+		return nil, nil, input.Errorf("runs", "%d is not a positive count", f.runs)
 	}
 	if f.timeout <= 0 {
-		return nil, nil, inputErrorf("timeout: %s is not positive", f.timeout)
+		return nil, nil, input.Errorf("timeout", "%s is not positive", f.timeout)
 	}
 	return t, args, nil
 }
 
-// prepareOut makes the output folder. It refuses a folder with files of
-// someone else's, and empties one that an earlier diffperf run made.
-func prepareOut(dir string) error {
-	const marker = ".diffperf-out"
-	entries, err := os.ReadDir(dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return inputErrorf("out: %v", err)
-	case len(entries) > 0:
-		if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
-			return inputErrorf("out: %s is not empty and was not made by diffperf; give an empty or new folder", dir)
-		}
-		for _, e := range entries {
-			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-				return err
-			}
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return inputErrorf("out: %v", err)
-	}
-	return os.WriteFile(filepath.Join(dir, marker), []byte("made by diffperf; emptied by the next run that writes here\n"), 0o644)
-}
-
-// writeOutputs saves report.md and result.json in dir and returns their paths.
-func writeOutputs(dir string, r *report.Result, md string) (string, string, error) {
-	js, err := report.MarshalJSON(r)
-	if err != nil {
-		return "", "", err
-	}
-	mdPath, jsPath := filepath.Join(dir, "report.md"), filepath.Join(dir, "result.json")
-	if err := os.WriteFile(jsPath, js, 0o644); err != nil {
-		return "", "", err
-	}
-	if err := os.WriteFile(mdPath, []byte(md), 0o644); err != nil {
-		return "", "", err
-	}
-	return mdPath, jsPath, nil
-}
-
-func progressFor(e env) bench.Progress {
+func progressFor(e Env) bench.Progress {
 	return &bench.TextProgress{W: e.Stderr, Actions: e.Getenv("GITHUB_ACTIONS") == "true"}
 }
 
-func cmdRun(ctx context.Context, args []string, e env) error {
+func cmdRun(ctx context.Context, args []string, e Env) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var mf measureFlags
 	mf.register(fs, true)
@@ -116,7 +75,7 @@ func cmdRun(ctx context.Context, args []string, e env) error {
 	fs.StringVar(&pythonPath, "python-path", "python", `folder of the worktree put first on PYTHONPATH ("" for none)`)
 	fs.StringVar(&mf.args, "args", "", "extra generate arguments ({args})")
 	fs.StringVar(&mf.out, "out", "diffperf-out", "folder for dumps, logs, report.md and result.json")
-	fs.StringVar(&worktrees, "worktrees", filepath.Join(os.TempDir(), "diffperf-worktrees"), "folder for the worktrees, outside the checkout")
+	fs.StringVar(&worktrees, "worktrees", "", "folder for the worktrees, outside the checkout, yours alone (default: a fresh temporary folder)")
 	fs.IntVar(&maxRuns, "max-runs", 0, "runs per side at most when an unclear result earns extra pairs (default: --runs)")
 	fs.BoolVar(&confirm, "confirm", true, "re-measure an apparent regression with an independent batch before it counts")
 	pos, err := parseFlags(fs, args)
@@ -124,10 +83,10 @@ func cmdRun(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return inputErrorf("run: unexpected argument %q", pos[0])
+		return input.Errorf("run", "unexpected argument %q", pos[0])
 	}
 	if base == "" || head == "" {
-		return inputErrorf("run: --base and --head are required")
+		return input.Errorf("run", "--base and --head are required")
 	}
 	if err := vf.check(); err != nil {
 		return err
@@ -144,17 +103,18 @@ func cmdRun(ctx context.Context, args []string, e env) error {
 	}
 	spec := bench.Spec{
 		Repo: repo, BaseRef: base, HeadRef: head, Template: t, Model: mf.model, Prompt: mf.prompt, Args: gargs,
-		Setup: setup, PythonPath: pythonPath, Runs: mf.runs, MaxRuns: maxRuns, Confirm: confirm, Timeout: mf.timeout,
-		OutDir: mf.out, WorktreeRoot: worktrees, Env: e.Environ(), Options: vf.opt, Progress: progressFor(e),
+		Setup: setup, PythonPath: pythonPath, Timeout: mf.timeout,
+		OutDir: mf.out, WorktreeRoot: worktrees, Env: e.Environ(), Progress: progressFor(e),
 	}
-	return measureAndReport(ctx, spec, reproduceLine(spec, vf), vf, e)
+	plan := protocol.Plan{Runs: mf.runs, MaxRuns: maxRuns, Confirm: confirm, Options: vf.opt}
+	return measureAndReport(ctx, spec, plan, reproduceLine(spec, plan), vf, e)
 }
 
 // reproduceLine is the `diffperf run` command that repeats a measurement.
-func reproduceLine(s bench.Spec, vf verdictFlags) string {
-	argv := []string{"diffperf", "run", "--base", s.BaseRef, "--head", s.HeadRef, "--runs", fmt.Sprint(s.Runs)}
-	if s.MaxRuns != s.Runs {
-		argv = append(argv, "--max-runs", fmt.Sprint(s.MaxRuns))
+func reproduceLine(s bench.Spec, p protocol.Plan) string {
+	argv := []string{"diffperf", "run", "--base", s.BaseRef, "--head", s.HeadRef, "--runs", fmt.Sprint(p.Runs)}
+	if p.MaxRuns != p.Runs {
+		argv = append(argv, "--max-runs", fmt.Sprint(p.MaxRuns))
 	}
 	if s.Model != "" {
 		argv = append(argv, "--model", s.Model)
@@ -169,8 +129,8 @@ func reproduceLine(s bench.Spec, vf verdictFlags) string {
 	if s.Setup != "" {
 		argv = append(argv, "--setup", s.Setup)
 	}
-	if vf.opt != report.DefaultOptions() {
-		o := vf.opt
+	if p.Options != report.DefaultOptions() {
+		o := p.Options
 		argv = append(argv, "--threshold", report.FormatNum(o.ThresholdPct)+"%", "--min-delta-ms", report.FormatNum(o.MinDeltaMs),
 			"--memory-threshold", report.FormatNum(o.MemoryThresholdPct)+"%", "--alpha", report.FormatNum(o.Alpha))
 	}
@@ -184,19 +144,20 @@ func mustWords(s string) []string {
 
 // measureAndReport runs the measurement, saves and prints the report, and
 // maps the verdict to an error.
-func measureAndReport(ctx context.Context, spec bench.Spec, reproduce string, vf verdictFlags, e env) error {
-	r, err := bench.Measure(ctx, spec)
+func measureAndReport(ctx context.Context, spec bench.Spec, plan protocol.Plan, reproduce string, vf verdictFlags, e Env) error {
+	r, err := protocol.Measure(ctx, spec, plan)
 	if r == nil {
 		return err
 	}
 	r.Reproduce = reproduce
 	md := report.Markdown(r, report.RenderOptions{MaxChars: 1 << 30})
-	mdPath, jsPath, werr := writeOutputs(spec.OutDir, r, md)
-	if werr != nil {
+	mdPath, jsPath, werr := writeOutputs(spec.OutDir, r, md, nil)
+	// The report reaches stdout even when the files could not be written.
+	if err := writeResult(e.Stdout, r, vf.format); err != nil {
 		return errors.Join(err, werr)
 	}
-	if err := writeResult(e.Stdout, r, vf.format); err != nil {
-		return err
+	if werr != nil {
+		return errors.Join(verdictError(r, vf.failOnRegression, err), werr)
 	}
 	fmt.Fprintf(e.Stderr, "report: %s\nresult: %s\n", mdPath, jsPath)
 	return verdictError(r, vf.failOnRegression, err)
@@ -215,7 +176,7 @@ func verdictError(r *report.Result, gate bool, err error) error {
 	return nil
 }
 
-func cmdBench(ctx context.Context, args []string, e env) error {
+func cmdBench(ctx context.Context, args []string, e Env) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var mf measureFlags
 	mf.register(fs, false)
@@ -229,7 +190,7 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	if len(pos) == 0 {
-		return inputErrorf("bench: need MODEL")
+		return input.Errorf("bench", "need MODEL")
 	}
 	mf.model = pos[0]
 	mf.args = bench.QuoteWords(pos[1:])
@@ -271,8 +232,7 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 		vals[i] = r.Dump.TotalMs
 		fmt.Fprintf(e.Stdout, "run %d: %.2f s\n", r.Index, r.Dump.TotalMs/1000)
 	}
-	sort.Float64s(vals)
-	fmt.Fprintf(e.Stdout, "median e2e: %.2f s over %d runs (min %.2f s, max %.2f s)\n", medianOf(vals)/1000, len(vals), vals[0]/1000, vals[len(vals)-1]/1000)
+	fmt.Fprintf(e.Stdout, "median e2e: %.2f s over %d runs (min %.2f s, max %.2f s)\n", report.Median(vals)/1000, len(vals), slices.Min(vals)/1000, slices.Max(vals)/1000)
 	if base == nil {
 		return nil
 	}
@@ -284,23 +244,3 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	}
 	return verdictError(r, vf.failOnRegression, nil)
 }
-
-func medianOf(sorted []float64) float64 {
-	n := len(sorted)
-	if n%2 == 1 {
-		return sorted[n/2]
-	}
-	return (sorted[n/2-1] + sorted[n/2]) / 2
-}
-
-func cmdFakeSglang(args []string, e env) error {
-	if code := fakesglang.Main(args, e.Stdout, e.Stderr); code != 0 {
-		return &exitStatus{code}
-	}
-	return nil
-}
-
-// exitStatus passes an exit code through unchanged (for fake-sglang).
-type exitStatus struct{ code int }
-
-func (e *exitStatus) Error() string { return fmt.Sprintf("exit status %d", e.code) }

@@ -1,4 +1,4 @@
-package main
+package command
 
 import (
 	"encoding/json"
@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	diffperfBin = filepath.Join(dir, "diffperf")
-	if out, err := exec.Command("go", "build", "-o", diffperfBin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", diffperfBin, "github.com/diffperf/diffperf").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build diffperf: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -69,8 +69,8 @@ func TestDemo(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	code, out, stderr := runCLI(t, nil, "demo", "--runs", "4", "--dir", dir, "--fail-on-regression")
-	if code != exitRegression {
-		t.Fatalf("demo exit %d, want %d (a planted 10%% slowdown); stderr:\n%s", code, exitRegression, stderr)
+	if code != ExitRegression {
+		t.Fatalf("demo exit %d, want %d (a planted 10%% slowdown); stderr:\n%s", code, ExitRegression, stderr)
 	}
 	if !strings.Contains(out, "## ❌ diffperf: regression") || !strings.Contains(out, "A second, independent batch confirmed it") {
 		t.Errorf("demo report lacks the confirmed regression:\n%s", out)
@@ -96,12 +96,12 @@ func TestRunCLI(t *testing.T) {
 		wantVerdict string
 		wantStderr  string
 	}{
-		{"planted slowdown gated", "step_ms=23\nsteps=10\ntext_ms=2\ndecode_ms=5\njitter=0.005\n", []string{"--fail-on-regression", "--confirm=false"}, exitRegression, "regression", ""},
-		{"A/A", base, []string{"--fail-on-regression"}, exitOK, "no-change", ""},
-		{"crashing head", "behavior=fail\n", nil, exitRuntime, "failed", "the measurement failed: run 1 of head"},
-		{"unknown ref", base, []string{"--head", "nope"}, exitInput, "", `ref "nope"`},
-		{"bad template", base, []string{"--command", "sglang {modle}"}, exitInput, "", "unknown placeholder {modle}"},
-		{"bad threshold", base, []string{"--threshold", "five"}, exitInput, "", `"five" is not a percentage`},
+		{"planted slowdown gated", "step_ms=23\nsteps=10\ntext_ms=2\ndecode_ms=5\njitter=0.005\n", []string{"--fail-on-regression", "--confirm=false"}, ExitRegression, "regression", ""},
+		{"A/A", base, []string{"--fail-on-regression"}, ExitOK, "no-change", ""},
+		{"crashing head", "behavior=fail\n", nil, ExitRuntime, "failed", "the measurement failed: run 1 of head"},
+		{"unknown ref", base, []string{"--head", "nope"}, ExitInput, "", `ref "nope"`},
+		{"bad template", base, []string{"--command", "sglang {modle}"}, ExitInput, "", "unknown placeholder {modle}"},
+		{"bad threshold", base, []string{"--threshold", "five"}, ExitInput, "", `"five" is not a percentage`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,7 +143,7 @@ func TestRunRefusesForeignOutFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := runCLIEnv(t, nil, fakeEnviron(), "run", "--base", "a", "--head", "b", "--model", "m", "--out", out)
-	if code != exitInput || !strings.Contains(stderr, "is not empty and was not made by diffperf") {
+	if code != ExitInput || !strings.Contains(stderr, "is not empty and was not made by diffperf") {
 		t.Errorf("exit %d, stderr %s", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(out, "thesis.tex")); err != nil {
@@ -161,7 +161,7 @@ func TestBenchCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	baseline := filepath.Join(wd, "testdata", "dumps", "runs", "base")
+	baseline := filepath.Join(wd, "..", "..", "testdata", "dumps", "runs", "base")
 	cmd := exec.Command(diffperfBin, "bench", "test/model", "--runs", "3", "--out", out, "--baseline", baseline, "--", "--seed", "7")
 	cmd.Dir = repo
 	cmd.Env = fakeEnviron()

@@ -1,4 +1,4 @@
-package main
+package command
 
 import (
 	"bytes"
@@ -91,13 +91,13 @@ func (a *actionRun) run() *actionRun {
 		return v
 	}
 	var out, errOut bytes.Buffer
-	e := env{Getenv: getenv, Environ: func() []string { return environ }, Executable: func() (string, error) { return diffperfBin, nil },
+	e := Env{Getenv: getenv, Environ: func() []string { return environ }, Executable: func() (string, error) { return diffperfBin, nil },
 		Stdout: &out, Stderr: &errOut, GitHubRetry: a.retry}
-	err := run(context.Background(), nil, e)
+	err := Run(context.Background(), nil, e)
 	if err != nil {
 		errOut.WriteString(err.Error())
 	}
-	a.code, a.stdout, a.stderr = exitCode(err), out.String(), errOut.String()
+	a.code, a.stdout, a.stderr = ExitCode(err), out.String(), errOut.String()
 	b, _ := os.ReadFile(files["out"])
 	a.outputs = string(b)
 	b, _ = os.ReadFile(files["sum"])
@@ -131,7 +131,7 @@ func (a *actionRun) output(name string) string {
 func TestActionPullRequest(t *testing.T) {
 	t.Parallel()
 	a := newActionRun(t, slowWL).run()
-	if a.code != exitRegression {
+	if a.code != ExitRegression {
 		t.Fatalf("exit %d, want 1 (planted slowdown, gate on); stderr:\n%s\nstdout:\n%s", a.code, a.stderr, a.stdout)
 	}
 	bot := a.bot()
@@ -184,7 +184,7 @@ func TestActionAcceptLabel(t *testing.T) {
 	a := newActionRun(t, slowWL)
 	a.fake.SetLabels(7, "run-ci", "perf-regression-accepted") // read fresh from the API, not the payload
 	a.run()
-	if a.code != exitOK {
+	if a.code != ExitOK {
 		t.Fatalf("exit %d, want 0 with the accept label; stderr:\n%s", a.code, a.stderr)
 	}
 	if bot := a.bot(); len(bot) != 1 || !strings.Contains(bot[0].Body, "regression (accepted with the label **perf-regression-accepted**)") {
@@ -197,7 +197,7 @@ func TestActionNoChangeAndModes(t *testing.T) {
 	a := newActionRun(t, baseWL)
 	a.inputs["comment"] = "on-change"
 	a.run()
-	if a.code != exitOK || a.output("verdict") != "no-change" || len(a.bot()) != 0 {
+	if a.code != ExitOK || a.output("verdict") != "no-change" || len(a.bot()) != 0 {
 		t.Fatalf("on-change with no change: exit %d verdict %q comments %d; stderr:\n%s", a.code, a.output("verdict"), len(a.bot()), a.stderr)
 	}
 	a.inputs["comment"] = "always"
@@ -230,7 +230,7 @@ func TestActionRefusals(t *testing.T) {
 			a := newActionRun(t, baseWL)
 			tt.mutate(a)
 			a.run()
-			if a.code != exitInput || !strings.Contains(a.stderr, tt.want) {
+			if a.code != ExitInput || !strings.Contains(a.stderr, tt.want) {
 				t.Errorf("exit %d, stderr %q; want 2 with %q", a.code, a.stderr, tt.want)
 			}
 			if len(a.bot()) != 0 {
@@ -246,7 +246,7 @@ func TestActionForkTokenAndGitHubFailure(t *testing.T) {
 	a := newActionRun(t, baseWL)
 	a.fake.Inject(&fakegithub.Fault{Method: "POST", Status: 403, Body: `{"message":"Resource not accessible by integration"}`})
 	a.run()
-	if a.code != exitOK || !strings.Contains(a.stdout, "::warning::diffperf: could not write the PR comment (403") || a.output("verdict") != "no-change" {
+	if a.code != ExitOK || !strings.Contains(a.stdout, "::warning::diffperf: could not write the PR comment (403") || a.output("verdict") != "no-change" {
 		t.Errorf("403 on write: exit %d, outputs %q, stdout:\n%s", a.code, a.outputs, a.stdout)
 	}
 	// GitHub refusing the token: exit 3, everything measured still out.
@@ -254,7 +254,7 @@ func TestActionForkTokenAndGitHubFailure(t *testing.T) {
 	b.inputs["github-token"] = "wrong"
 	b.extra = []string{"GITHUB_TOKEN=wrong"}
 	b.run()
-	if b.code != exitRuntime || !strings.Contains(b.stderr, "Bad credentials") {
+	if b.code != ExitRuntime || !strings.Contains(b.stderr, "Bad credentials") {
 		t.Errorf("bad token: exit %d, stderr %s", b.code, b.stderr)
 	}
 	if b.output("verdict") != "no-change" || !strings.Contains(b.summary, "diffperf: no-change") {
@@ -273,7 +273,7 @@ func TestActionWorkflowDispatch(t *testing.T) {
 	a.inputs["base-ref"] = "main~1"
 	a.inputs["fail-on-regression"] = "false"
 	a.run()
-	if a.code != exitOK || a.output("verdict") != "regression" {
+	if a.code != ExitOK || a.output("verdict") != "regression" {
 		t.Fatalf("dispatch: exit %d verdict %q; stderr:\n%s", a.code, a.output("verdict"), a.stderr)
 	}
 	if len(a.fake.Requests()) != 0 {
@@ -317,7 +317,7 @@ func TestActionWorkflowCommandsAreInert(t *testing.T) {
 	a := newActionRun(t, "behavior=workflow-commands\nstep_ms=1\n")
 	a.inputs["fail-on-regression"] = "false"
 	a.run()
-	if a.code != exitOK {
+	if a.code != ExitOK {
 		t.Fatalf("exit %d; stderr:\n%s", a.code, a.stderr)
 	}
 	if !strings.Contains(a.stdout+a.stderr, "::set-output name=verdict::no-change") {
@@ -346,7 +346,7 @@ func TestActionInjection(t *testing.T) {
 	a.inputs["model-path"] = "evil/model $(touch pwned4) @alice"
 	a.inputs["comment"] = "always"
 	a.run()
-	if a.code != exitOK {
+	if a.code != ExitOK {
 		t.Fatalf("exit %d; stderr:\n%s", a.code, a.stderr)
 	}
 	b, _ := os.ReadFile(argvFile)
@@ -386,7 +386,7 @@ func TestActionGitHubDown(t *testing.T) {
 		Sleep: func(ctx context.Context, d time.Duration) error { time.Sleep(d); return nil }}
 	start := time.Now()
 	a.run()
-	if a.code != exitRuntime || !strings.Contains(a.stderr, "503") {
+	if a.code != ExitRuntime || !strings.Contains(a.stderr, "503") {
 		t.Errorf("GitHub down: exit %d, stderr %s; want 3 naming the 503", a.code, a.stderr)
 	}
 	if d := time.Since(start); d > 2*time.Minute {

@@ -1,0 +1,261 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/diffperf/diffperf/internal/action"
+	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/ghcomment"
+	"github.com/diffperf/diffperf/internal/input"
+	"github.com/diffperf/diffperf/internal/protocol"
+	"github.com/diffperf/diffperf/internal/report"
+)
+
+// cmdAction is the GitHub Action: inputs and event in, a measurement, then
+// the results where people look (files, step summary, outputs, the PR
+// comment), in an order that loses nothing when GitHub fails.
+func cmdAction(ctx context.Context, e Env) error {
+	j, err := configure(e)
+	if err != nil || j.tgt.Skip != "" {
+		return err
+	}
+	r, merr := j.measure(ctx)
+	if r == nil {
+		j.setOutput("verdict", string(report.Failed))
+		j.addSummary(fmt.Sprintf("## 💥 diffperf: failed\n\n%s\n", report.Escape(j.redact(merr.Error()))))
+		return merr
+	}
+	if err := j.newCommenter(); err != nil {
+		return errors.Join(merr, err)
+	}
+	j.acceptLabel(ctx, r)
+	return j.publish(ctx, r, merr)
+}
+
+// actionJob is one run of the Action, step by step.
+type actionJob struct {
+	e         Env
+	gha       *githubactions.Action
+	cfg       *action.Config
+	tgt       *action.Target
+	key       string // the comment key
+	out       string // the out folder
+	commenter *ghcomment.Commenter
+}
+
+// configure reads the inputs and the event. The token is masked before
+// anything can print it, even a bad input.
+func configure(e Env) (*actionJob, error) {
+	j := &actionJob{e: e, gha: githubactions.New(githubactions.WithGetenv(e.Getenv), githubactions.WithWriter(e.Stdout))}
+	masked := map[string]bool{}
+	for _, k := range []string{"INPUT_GITHUB-TOKEN", "INPUT_GITHUB_TOKEN", "GITHUB_TOKEN"} {
+		if v := strings.TrimSpace(e.Getenv(k)); v != "" && !masked[v] {
+			masked[v] = true
+			j.gha.AddMask(v)
+		}
+	}
+	cfg, err := action.ParseInputs(j.input)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Token == "" {
+		cfg.Token = strings.TrimSpace(e.Getenv("GITHUB_TOKEN"))
+	}
+	j.cfg = cfg
+	payload, err := os.ReadFile(e.Getenv("GITHUB_EVENT_PATH"))
+	if err != nil {
+		return nil, input.Errorf("event", "GITHUB_EVENT_PATH %q: %v", e.Getenv("GITHUB_EVENT_PATH"), err)
+	}
+	if j.tgt, err = action.ParseEvent(e.Getenv("GITHUB_EVENT_NAME"), e.Getenv("GITHUB_REPOSITORY"), payload, cfg); err != nil {
+		return nil, err
+	}
+	if j.tgt.Skip != "" {
+		j.gha.Noticef("diffperf: %s", j.tgt.Skip)
+		j.setOutput("verdict", "skipped")
+		return j, nil
+	}
+	if j.tgt.Fork && !cfg.AllowForks {
+		return nil, input.Errorf("allow-forks", action.ForkRefusal, j.tgt.HeadRepo)
+	}
+	return j, nil
+}
+
+// input reads an action input: INPUT_MODEL-PATH as GitHub and
+// go-githubactions spell it, or INPUT_MODEL_PATH for tools that insist on
+// underscores. It says whether the input is set at all.
+func (j *actionJob) input(name string) (string, bool) {
+	for _, key := range []string{"INPUT_" + strings.ToUpper(name), "INPUT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))} {
+		prefix := key + "="
+		for _, kv := range j.e.Environ() {
+			if v, ok := strings.CutPrefix(kv, prefix); ok {
+				return strings.TrimSpace(v), true
+			}
+		}
+	}
+	return "", false
+}
+
+// measure benchmarks the event's base and head in worktrees under
+// RUNNER_TEMP, with the results in a folder named for the comment key.
+func (j *actionJob) measure(ctx context.Context) (*report.Result, error) {
+	cfg, e := j.cfg, j.e
+	tmp := e.Getenv("RUNNER_TEMP")
+	if tmp == "" {
+		tmp = os.TempDir()
+	}
+	secrets := j.secrets()
+	j.key = cfg.CommentKey
+	if j.key == "" {
+		gpus, _ := bench.ReadGPUs(ctx, bench.FilterEnv(e.Environ(), secrets))
+		gpu := ""
+		if len(gpus) > 0 {
+			gpu = gpus[0].Name
+		}
+		j.key = action.CaseKey(cfg, gpu)
+	}
+	j.out = filepath.Join(tmp, "diffperf", report.SanitizeKey(strings.ReplaceAll(j.key, "/", "_")))
+	if err := prepareOut(j.out); err != nil {
+		return nil, err
+	}
+	repoDir := cfg.WorkingDirectory
+	if !filepath.IsAbs(repoDir) && e.Getenv("GITHUB_WORKSPACE") != "" {
+		repoDir = filepath.Join(e.Getenv("GITHUB_WORKSPACE"), repoDir)
+	}
+	spec := bench.Spec{
+		Repo: repoDir, BaseRef: j.tgt.Base, HeadRef: j.tgt.Head, Template: cfg.Command, Model: cfg.ModelPath, Prompt: cfg.Prompt,
+		Args: cfg.Args, Setup: cfg.Setup, PythonPath: cfg.PythonPath, Timeout: cfg.Timeout, OutDir: j.out,
+		WorktreeRoot: filepath.Join(tmp, "diffperf-worktrees"), Env: e.Environ(), Secrets: secrets, Progress: progressFor(e),
+	}
+	plan := protocol.Plan{Runs: cfg.Runs, MaxRuns: cfg.MaxRuns, Confirm: cfg.Confirm, Options: cfg.Options}
+	r, err := protocol.Measure(ctx, spec, plan)
+	if r != nil {
+		r.Reproduce = reproduceLine(spec, plan)
+	}
+	return r, err
+}
+
+// newCommenter makes the GitHub client when there is a PR to comment on
+// and a token to do it with.
+func (j *actionJob) newCommenter() error {
+	if j.tgt.PR == 0 || j.cfg.Token == "" {
+		return nil
+	}
+	gh, err := ghcomment.NewGitHub(j.e.Getenv("GITHUB_API_URL"), j.cfg.Token, &http.Client{Timeout: time.Minute})
+	if err != nil {
+		return input.Wrap("GITHUB_API_URL", err)
+	}
+	retry := j.e.GitHubRetry
+	if retry.Sleep == nil {
+		retry = ghcomment.DefaultRetry()
+	}
+	j.commenter = &ghcomment.Commenter{GH: gh, Owner: j.tgt.Owner, Repo: j.tgt.Repo, Bot: j.cfg.CommentAuthor, Retry: retry,
+		Warn: func(f string, a ...any) { j.gha.Warningf("diffperf: "+f, a...) }}
+	return nil
+}
+
+// acceptLabel marks a regression accepted when the PR carries the accept
+// label, read fresh from the API (a label added after the push counts),
+// else from the event.
+func (j *actionJob) acceptLabel(ctx context.Context, r *report.Result) {
+	if r.Verdict != report.Regression || j.tgt.PR == 0 {
+		return
+	}
+	labels := j.tgt.Labels
+	if j.commenter != nil {
+		if fresh, err := j.commenter.Labels(ctx, j.tgt.PR); err == nil {
+			labels = fresh
+		} else {
+			j.gha.Warningf("diffperf: could not read the labels of #%d, using the event's: %v", j.tgt.PR, err)
+		}
+	}
+	if slices.Contains(labels, j.cfg.AcceptLabel) {
+		r.Accepted, r.AcceptLabel = true, j.cfg.AcceptLabel
+	}
+}
+
+// publish puts the result where people look: files first, then the step
+// summary and outputs, then the PR comment, so that nothing measured is
+// lost if GitHub fails; then it maps the verdict to the exit status.
+func (j *actionJob) publish(ctx context.Context, r *report.Result, merr error) error {
+	md := j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: 1 << 30}))
+	mdPath, jsPath, werr := writeOutputs(j.out, r, md, j.secrets())
+	if werr != nil {
+		merr = errors.Join(merr, werr)
+	}
+	// GitHub keeps at most 1 MiB of summary a step; a rune is at most 4
+	// bytes.
+	j.addSummary(j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: maxSummaryBytes / 4})))
+	j.setOutputs(r, mdPath, jsPath)
+	bench.WriteUntrusted(j.e.Stdout, md)
+
+	var ghErr error
+	if j.commenter != nil && j.cfg.Comment != "never" {
+		create := j.cfg.Comment == "always" || r.Verdict != report.NoChange
+		res, err := j.commenter.Upsert(ctx, j.tgt.PR, report.MarkerLine(j.key), create, func(max int) string {
+			return j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: max}))
+		})
+		switch {
+		case err != nil:
+			ghErr = fmt.Errorf("PR comment: %w", err)
+		case res.Warning != "":
+			j.gha.Warningf("diffperf: %s", res.Warning)
+		default:
+			j.setOutput("comment-url", res.URL)
+			fmt.Fprintf(j.e.Stderr, "PR comment %s: %s\n", res.Action, res.URL)
+		}
+	}
+	if r.Verdict == report.Regression && !r.Accepted && j.cfg.FailOnRegression {
+		j.gha.Errorf("diffperf: regression: %s", r.Reason)
+	}
+	if err := verdictError(r, j.cfg.FailOnRegression, merr); err != nil {
+		return errors.Join(err, ghErr)
+	}
+	return ghErr
+}
+
+// maxSummaryBytes is what GitHub keeps of one step's summary.
+// https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#step-isolation-and-limits
+const maxSummaryBytes = 1 << 20
+
+// secrets are the values that nothing diffperf writes may contain.
+func (j *actionJob) secrets() []string { return []string{j.cfg.Token} }
+
+// redact replaces the token in text that is about to be written or
+// published; the benchmark may have printed it (see bench.Redact).
+func (j *actionJob) redact(s string) string { return bench.Redact(s, j.secrets()) }
+
+// setOutput and addSummary skip what the runner did not ask for (outside
+// Actions the files are not set, and go-githubactions would panic).
+func (j *actionJob) setOutput(k, v string) {
+	if j.e.Getenv("GITHUB_OUTPUT") != "" {
+		j.gha.SetOutput(k, v)
+	}
+}
+
+func (j *actionJob) addSummary(md string) {
+	if j.e.Getenv("GITHUB_STEP_SUMMARY") != "" {
+		j.gha.AddStepSummary(md)
+	}
+}
+
+func (j *actionJob) setOutputs(r *report.Result, mdPath, jsPath string) {
+	j.setOutput("verdict", string(r.Verdict))
+	j.setOutput("report-path", mdPath)
+	j.setOutput("result-path", jsPath)
+	if m := r.Metric(report.MetricE2E); m != nil {
+		j.setOutput("e2e-delta-pct", fmt.Sprintf("%.2f", m.DeltaPct))
+		j.setOutput("base-e2e-ms", fmt.Sprintf("%.2f", m.Base.Median))
+		j.setOutput("head-e2e-ms", fmt.Sprintf("%.2f", m.Head.Median))
+		j.setOutput("p-value", fmt.Sprintf("%.4f", m.P))
+	}
+}

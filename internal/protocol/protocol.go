@@ -1,0 +1,146 @@
+// Package protocol decides how much to measure and what the measurements
+// mean, following DESIGN.md's measurement protocol: balanced pairs of runs,
+// extra pairs while a gated metric is past its thresholds but not yet
+// significant, and a second, independent batch that must confirm an
+// apparent regression before it counts. Package bench takes the samples;
+// package report compares them; this package sits between the two, so that
+// other ways of sampling (a warm server, many cases) plug in here.
+package protocol
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/input"
+	"github.com/diffperf/diffperf/internal/report"
+)
+
+// Batch names: the first batch, and the independent confirming one.
+const (
+	First   = ""
+	Confirm = "confirm"
+)
+
+// Sampler takes balanced pairs of samples of base and head.
+// *bench.Session is one.
+type Sampler interface {
+	// Pair takes one balanced pair of batch; a Failure ends the
+	// measurement.
+	Pair(ctx context.Context, batch string) *report.Failure
+	// Sides returns the samples of batch so far.
+	Sides(batch string) (base, head report.Side)
+	// Expect announces more samples, for progress lines.
+	Expect(samples int)
+	// Step reports a decision, in words.
+	Step(msg string)
+}
+
+// Plan is how many samples a verdict may take, and how it is judged.
+type Plan struct {
+	// Runs is the number of samples per side of a batch; MaxRuns bounds it
+	// when an unclear result earns extra balanced pairs.
+	Runs, MaxRuns int
+	// Confirm re-measures an apparent regression with an independent
+	// batch of Runs pairs before it counts.
+	Confirm bool
+	Options report.Options
+}
+
+// Validate reports the first field that is out of range, named as the
+// input that sets it.
+func (p Plan) Validate() error {
+	switch {
+	case p.Runs < 1:
+		return input.Errorf("runs", "%d is not a positive count", p.Runs)
+	case p.MaxRuns < p.Runs:
+		return input.Errorf("max-runs", "%d is less than runs (%d)", p.MaxRuns, p.Runs)
+	}
+	return p.Options.Validate()
+}
+
+// Decide runs the protocol on s and returns the verdict with its evidence.
+// A sample that fails ends it with a result whose verdict is failed and
+// which keeps what was measured before.
+func Decide(ctx context.Context, s Sampler, p Plan) *report.Result {
+	compare := func(batch string) *report.Result {
+		b, h := s.Sides(batch)
+		return report.Compare(b, h, p.Options)
+	}
+	failed := func(batch string, f *report.Failure) *report.Result {
+		r := compare(batch)
+		r.Fail(*f)
+		return r
+	}
+	batch := func(name string, pairs int) *report.Failure {
+		s.Expect(2 * pairs)
+		for range pairs {
+			if f := s.Pair(ctx, name); f != nil {
+				return f
+			}
+		}
+		return nil
+	}
+
+	if f := batch(First, p.Runs); f != nil {
+		return failed(First, f)
+	}
+	r := compare(First)
+	for r.NeedsMoreRuns() && len(r.Base.Runs) < p.MaxRuns {
+		// Two pairs keep the order balanced: base head head base.
+		add := min(2, p.MaxRuns-len(r.Base.Runs))
+		s.Step(fmt.Sprintf("past the thresholds but not significant: %d more pairs (up to %d runs a side)", add, p.MaxRuns))
+		if f := batch(First, add); f != nil {
+			return failed(First, f)
+		}
+		r = compare(First)
+	}
+	if r.Verdict != report.Regression || !p.Confirm {
+		return r
+	}
+	s.Step(fmt.Sprintf("apparent regression (%s): confirming with an independent batch of %d pairs", r.Reason, p.Runs))
+	if f := batch(Confirm, p.Runs); f != nil {
+		return failed(First, f)
+	}
+	report.Confirm(r, compare(Confirm))
+	return r
+}
+
+// Measure is the whole A/B measurement of a change: worktrees of base and
+// head, setup, the protocol over balanced pairs of runs, the GPU state
+// before and after. The result is returned whenever there is one, also
+// together with an error from cleaning up or from ctx; an error alone means
+// nothing could be measured.
+func Measure(ctx context.Context, spec bench.Spec, p Plan) (res *report.Result, err error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	s, err := bench.Open(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, s.Close()) }()
+	if f := s.Prepare(ctx); f != nil {
+		b, h := s.Sides(First)
+		res = report.Compare(b, h, p.Options)
+		res.Fail(*f)
+	} else {
+		res = Decide(ctx, s, p)
+	}
+	for _, r := range []*report.Result{res, res.Confirmation} {
+		if r == nil {
+			continue
+		}
+		if r.Model == "" {
+			r.Model = spec.Model
+		}
+		if r.Prompt == "" {
+			r.Prompt = spec.Prompt
+		}
+		r.Command = s.Command()
+	}
+	res.Env = s.Environment(ctx)
+	res.Notes = append(res.Notes, s.Notes()...)
+	return res, ctx.Err()
+}

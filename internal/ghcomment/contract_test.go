@@ -320,7 +320,7 @@ func TestSchemaCheckerRejects(t *testing.T) {
 			schema := map[string]any{"$ref": "#/components/schemas/issue-comment"}
 			bad := map[string]any{"id": "42", "body": 3, "user": map[string]any{"login": 5}}
 			errs := check(d.doc, "c", schema, bad)
-			for _, want := range []string{"c.id: 42, want integer", "missing required node_id", "c.body: int, want string", "c.user: missing required id", "c.user.login: int, want string"} {
+			for _, want := range []string{"c.id: 42, want integer", "c: missing required node_id", "c.body: int, want string", "c.user: missing required id", "c.user.login: int, want string"} {
 				if !strings.Contains(strings.Join(errs, "\n"), want) {
 					t.Errorf("checker missed %q; it said:\n%s", want, strings.Join(errs, "\n"))
 				}

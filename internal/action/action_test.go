@@ -3,6 +3,7 @@ package action
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-github/v62/github"
 )
 
 func getter(m map[string]string) func(string) (string, bool) {
@@ -172,48 +174,154 @@ func TestParseEvent(t *testing.T) {
 	}
 }
 
-// events reads a real webhook payload from ../shared/github/events, or
-// skips the test.
-func events(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "github", "events", name))
-	if err != nil {
-		t.Skipf("no ../shared/github here (%v): contract test skipped", err)
-	}
-	return b
+// payloadCase is a webhook payload file and what ParseEvent must make of it.
+type payloadCase struct {
+	file, repository string
+	// want is the target; nil when ParseEvent must refuse the event with
+	// an error containing wantErr.
+	want    *Target
+	wantErr string
+	// onPR, for issue_comment, says the comment is on a pull request (the
+	// /perf command answers those only).
+	onPR bool
 }
 
+// Hand-written payloads in testdata/events (see its README.md).
+const (
+	fixtureBase  = "858db339954081796ef564cd9d4fc4c00a200f82"
+	fixtureHead1 = "87b40e64e77df8f4107d765a07c24c4025cc4fff"
+	fixtureHead2 = "8aa7b2feca07859f25fa931d576483588f3d1d20"
+	fixtureFork  = "ba51352423eba3c70e2539c2d901effec57db4b1"
+)
+
+func fixturePR(head string, labels ...string) *Target {
+	return &Target{Event: "pull_request", Owner: "octo-org", Repo: "diffusion-lab", PR: 42, Base: fixtureBase, Head: head, HeadRepo: "octo-org/diffusion-lab", Labels: labels}
+}
+
+var projectPayloads = []payloadCase{
+	{file: "pull_request.opened.json", repository: "octo-org/diffusion-lab", want: fixturePR(fixtureHead1, "perf")},
+	{file: "pull_request.synchronize.json", repository: "octo-org/diffusion-lab", want: fixturePR(fixtureHead2, "perf")},
+	{file: "pull_request.labeled.json", repository: "octo-org/diffusion-lab", want: fixturePR(fixtureHead2, "perf", "perf-regression-accepted")},
+	{file: "pull_request.reopened.json", repository: "octo-org/diffusion-lab", want: fixturePR(fixtureHead2, "perf")},
+	{file: "pull_request.opened.fork.json", repository: "octo-org/diffusion-lab",
+		want: &Target{Event: "pull_request", Owner: "octo-org", Repo: "diffusion-lab", PR: 43, Base: fixtureBase, Head: fixtureFork, HeadRepo: "mona/diffusion-lab", Fork: true}},
+	{file: "workflow_dispatch.json", repository: "octo-org/diffusion-lab",
+		want: &Target{Event: "workflow_dispatch", Owner: "octo-org", Repo: "diffusion-lab", Base: "main", Head: "refs/heads/vae-tiling"}},
+	{file: "issue_comment.created.pr.json", repository: "octo-org/diffusion-lab", wantErr: "not an event diffperf handles", onPR: true},
+}
+
+// Real payloads in ../shared/github/events (octokit/webhooks examples).
+const sharedBase, sharedHead = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+
+func sharedPR() *Target {
+	return &Target{Event: "pull_request", Owner: "Codertocat", Repo: "Hello-World", PR: 2, Base: sharedBase, Head: sharedHead, HeadRepo: "Codertocat/Hello-World", Labels: []string{"bug"}}
+}
+
+var sharedPayloads = []payloadCase{
+	{file: "pull_request.opened.payload.json", repository: "Codertocat/Hello-World", want: sharedPR()},
+	{file: "pull_request.synchronize.payload.json", repository: "Codertocat/Hello-World", want: sharedPR()},
+	{file: "pull_request.labeled.payload.json", repository: "Codertocat/Hello-World", want: sharedPR()},
+	{file: "pull_request.opened.with-null-body.json", repository: "Codertocat/Hello-World", want: sharedPR()},
+	{file: "workflow_dispatch.payload.json", repository: "octo-org/octo-repo",
+		want: &Target{Event: "workflow_dispatch", Owner: "octo-org", Repo: "octo-repo", Base: "master", Head: "refs/heads/master"}},
+	{file: "issue_comment.created.payload.json", repository: "Codertocat/Hello-World", wantErr: "not an event diffperf handles"},
+	{file: "workflow_run.completed.with-pull-requests.payload.json", repository: "Codertocat/Hello-World", wantErr: "not an event diffperf handles"},
+}
+
+// payloadSet is a folder of webhook payloads and what they must give.
+type payloadSet struct {
+	name, dir string
+	cases     []payloadCase
+}
+
+// payloadSets are the project's own payloads, always, and the real ones in
+// ../shared/github/events (beside the project root) when that folder is
+// there; a plain clone has none, and checks the project's only.
+func payloadSets(t *testing.T) []payloadSet {
+	t.Helper()
+	sets := []payloadSet{{"project", filepath.Join("testdata", "events"), projectPayloads}}
+	shared := filepath.Join("..", "..", "..", "shared", "github", "events")
+	if _, err := os.Stat(shared); err != nil {
+		t.Logf("no ../shared/github/events here: only the project's payloads (%v)", err)
+		return sets
+	}
+	return append(sets, payloadSet{"shared", shared, sharedPayloads})
+}
+
+// TestRealPayloads reads webhook payloads as GitHub sends them (the Action
+// gets the same object from GITHUB_EVENT_PATH).
 func TestRealPayloads(t *testing.T) {
 	t.Parallel()
-	const headSHA, baseSHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"
-	for _, name := range []string{"pull_request.opened.payload.json", "pull_request.synchronize.payload.json", "pull_request.labeled.payload.json", "pull_request.opened.with-null-body.json"} {
-		got, err := ParseEvent("pull_request", "Codertocat/Hello-World", events(t, name), cfg(t))
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+	for _, set := range payloadSets(t) {
+		for _, tt := range set.cases {
+			event := strings.SplitN(tt.file, ".", 2)[0]
+			t.Run(set.name+"/"+tt.file, func(t *testing.T) {
+				t.Parallel()
+				payload, err := os.ReadFile(filepath.Join(set.dir, tt.file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := ParseEvent(event, tt.repository, payload, cfg(t))
+				if tt.want == nil {
+					if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+						t.Errorf("err = %v, want %q", err, tt.wantErr)
+					}
+				} else if err != nil {
+					t.Fatal(err)
+				} else if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("ParseEvent (-want +got):\n%s", diff)
+				}
+				switch {
+				case event == "issue_comment":
+					checkIssueComment(t, payload, tt.onPR)
+				case event == "pull_request" && tt.want != nil && !tt.want.Fork:
+					// The same payload from a fork is refused by the caller:
+					// Fork is set.
+					var ev map[string]any
+					if err := json.Unmarshal(payload, &ev); err != nil {
+						t.Fatal(err)
+					}
+					ev["pull_request"].(map[string]any)["head"].(map[string]any)["repo"].(map[string]any)["full_name"] = "mallory/" + tt.want.Repo
+					forked, _ := json.Marshal(ev)
+					got, err := ParseEvent(event, tt.repository, forked, cfg(t))
+					if err != nil || !got.Fork || got.HeadRepo != "mallory/"+tt.want.Repo {
+						t.Errorf("fork variant: %+v, %v", got, err)
+					}
+				}
+			})
 		}
-		if got.PR != 2 || got.Base != baseSHA || got.Head != headSHA || got.Fork || got.Skip != "" {
-			t.Errorf("%s: %+v", name, got)
+	}
+}
+
+// checkIssueComment reads an issue_comment payload as the coming /perf
+// command will: the comment, its author and the issue, and whether that
+// issue is a pull request (issue.pull_request is set). An issue's payload
+// gives the PR variant once issue.pull_request is added.
+func checkIssueComment(t *testing.T, payload []byte, onPR bool) {
+	t.Helper()
+	variants := [][]byte{payload}
+	if !onPR {
+		var ev map[string]any
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			t.Fatal(err)
 		}
+		issue := ev["issue"].(map[string]any)
+		issue["pull_request"] = map[string]any{"url": fmt.Sprintf("https://api.github.com/repos/%s/pulls/%v", ev["repository"].(map[string]any)["full_name"], issue["number"])}
+		onPRPayload, _ := json.Marshal(ev)
+		variants = append(variants, onPRPayload)
 	}
-	// The same payload from a fork is refused by the caller: Fork is set.
-	var ev map[string]any
-	if err := json.Unmarshal(events(t, "pull_request.opened.payload.json"), &ev); err != nil {
-		t.Fatal(err)
-	}
-	ev["pull_request"].(map[string]any)["head"].(map[string]any)["repo"].(map[string]any)["full_name"] = "mallory/Hello-World"
-	forked, _ := json.Marshal(ev)
-	got, err := ParseEvent("pull_request", "Codertocat/Hello-World", forked, cfg(t))
-	if err != nil || !got.Fork || got.HeadRepo != "mallory/Hello-World" {
-		t.Errorf("fork variant: %+v, %v", got, err)
-	}
-	wd, err := ParseEvent("workflow_dispatch", "octo-org/octo-repo", events(t, "workflow_dispatch.payload.json"), cfg(t))
-	if err != nil || wd.Base != "master" || wd.Head != "refs/heads/master" || wd.PR != 0 {
-		t.Errorf("workflow_dispatch: %+v, %v", wd, err)
-	}
-	for _, name := range []string{"issue_comment.created.payload.json", "workflow_run.completed.with-pull-requests.payload.json"} {
-		event := strings.SplitN(name, ".", 2)[0]
-		if _, err := ParseEvent(event, "Codertocat/Hello-World", events(t, name), cfg(t)); err == nil || !strings.Contains(err.Error(), "not an event diffperf handles") {
-			t.Errorf("%s: err = %v", name, err)
+	for i, b := range variants {
+		var ev github.IssueCommentEvent
+		if err := json.Unmarshal(b, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if want := onPR || i == 1; ev.GetIssue().IsPullRequest() != want {
+			t.Errorf("variant %d: on a pull request = %v, want %v", i, !want, want)
+		}
+		if ev.GetAction() != "created" || ev.GetIssue().GetNumber() == 0 || ev.GetComment().GetID() == 0 || ev.GetComment().GetBody() == "" ||
+			ev.GetComment().GetUser().GetLogin() == "" || ev.GetComment().GetAuthorAssociation() == "" || ev.GetRepo().GetFullName() == "" {
+			t.Errorf("variant %d: action %q issue %d comment %d %q by %q (%s) in %q", i, ev.GetAction(), ev.GetIssue().GetNumber(), ev.GetComment().GetID(),
+				ev.GetComment().GetBody(), ev.GetComment().GetUser().GetLogin(), ev.GetComment().GetAuthorAssociation(), ev.GetRepo().GetFullName())
 		}
 	}
 }

@@ -16,16 +16,36 @@ import (
 	"github.com/diffperf/diffperf/internal/ghcomment/fakegithub"
 )
 
-// openAPI is the REST API subset in ../shared/github, or the test skips.
-func openAPI(t *testing.T) map[string]any {
+// apiDoc is an OpenAPI description of GitHub's REST API.
+type apiDoc struct {
+	name string
+	doc  map[string]any
+}
+
+// openAPIDocs are the project's hand-written excerpt (testdata, see its
+// README.md), always, and the REST API subset in ../shared/github (beside
+// the project root) when that folder is there; a plain clone has none, and
+// checks against the project's excerpt only.
+func openAPIDocs(t *testing.T) []apiDoc {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "github", "rest-api-subset.openapi.json"))
+	docs := []apiDoc{{"project", readOpenAPI(t, filepath.Join("testdata", "openapi-excerpt.json"))}}
+	shared := filepath.Join("..", "..", "..", "shared", "github", "rest-api-subset.openapi.json")
+	if _, err := os.Stat(shared); err != nil {
+		t.Logf("no ../shared/github here: checked against the project's excerpt only (%v)", err)
+		return docs
+	}
+	return append(docs, apiDoc{"shared", readOpenAPI(t, shared)})
+}
+
+func readOpenAPI(t *testing.T, path string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Skipf("no ../shared/github here (%v): contract tests skipped", err)
+		t.Fatal(err)
 	}
 	var doc map[string]any
 	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", path, err)
 	}
 	return doc
 }
@@ -151,7 +171,12 @@ func operation(t *testing.T, doc map[string]any, method, tmpl string) map[string
 
 func TestFakeAnswersAsGitHubDocuments(t *testing.T) {
 	t.Parallel()
-	doc := openAPI(t)
+	for _, d := range openAPIDocs(t) {
+		t.Run(d.name, func(t *testing.T) { fakeAnswersAsDocumented(t, d.doc) })
+	}
+}
+
+func fakeAnswersAsDocumented(t *testing.T, doc map[string]any) {
 	fake := fakegithub.New("octo", "perf", map[string]string{token: DefaultBot}, pr)
 	ts := httptest.NewServer(fake)
 	defer ts.Close()
@@ -226,7 +251,12 @@ func TestFakeAnswersAsGitHubDocuments(t *testing.T) {
 
 func TestRequestsCarryWhatGitHubRequires(t *testing.T) {
 	t.Parallel()
-	doc := openAPI(t)
+	for _, d := range openAPIDocs(t) {
+		t.Run(d.name, func(t *testing.T) { requestsCarryWhatIsRequired(t, d.doc) })
+	}
+}
+
+func requestsCarryWhatIsRequired(t *testing.T, doc map[string]any) {
 	fake, c, _ := newFake(t, false)
 	fake.AddComment(pr, DefaultBot, marker+"\na")
 	fake.AddComment(pr, DefaultBot, marker+"\nb")
@@ -285,13 +315,159 @@ func TestRequestsCarryWhatGitHubRequires(t *testing.T) {
 // must not pass.
 func TestSchemaCheckerRejects(t *testing.T) {
 	t.Parallel()
-	doc := openAPI(t)
-	schema := map[string]any{"$ref": "#/components/schemas/issue-comment"}
-	bad := map[string]any{"id": "42", "body": 3, "user": map[string]any{"login": 5}}
-	errs := check(doc, "c", schema, bad)
-	for _, want := range []string{"c.id: 42, want integer", "missing required node_id", "c.body: int, want string", "c.user: missing required id", "c.user.login: int, want string"} {
-		if !strings.Contains(strings.Join(errs, "\n"), want) {
-			t.Errorf("checker missed %q; it said:\n%s", want, strings.Join(errs, "\n"))
+	for _, d := range openAPIDocs(t) {
+		t.Run(d.name, func(t *testing.T) {
+			schema := map[string]any{"$ref": "#/components/schemas/issue-comment"}
+			bad := map[string]any{"id": "42", "body": 3, "user": map[string]any{"login": 5}}
+			errs := check(d.doc, "c", schema, bad)
+			for _, want := range []string{"c.id: 42, want integer", "c: missing required node_id", "c.body: int, want string", "c.user: missing required id", "c.user.login: int, want string"} {
+				if !strings.Contains(strings.Join(errs, "\n"), want) {
+					t.Errorf("checker missed %q; it said:\n%s", want, strings.Join(errs, "\n"))
+				}
+			}
+			// A deleted user is null, which the schema allows; a comment with
+			// no user at all is not.
+			var ok map[string]any
+			if err := json.Unmarshal([]byte(`{"id": 1, "node_id": "IC_1", "url": "u", "html_url": "h", "issue_url": "i", "user": null,
+				"created_at": "2025-01-02T03:04:05Z", "updated_at": "2025-01-02T03:04:05Z", "author_association": "NONE", "body": "b"}`), &ok); err != nil {
+				t.Fatal(err)
+			}
+			if errs := check(d.doc, "c", schema, ok); len(errs) != 0 {
+				t.Errorf("a valid comment rejected: %v", errs)
+			}
+			delete(ok, "user")
+			if errs := check(d.doc, "c", schema, ok); strings.Join(errs, "\n") != "c: missing required user" {
+				t.Errorf("a comment without user: %v", errs)
+			}
+		})
+	}
+}
+
+// TestExcerptAgreesWithGitHub keeps the hand-written excerpt in testdata
+// honest: its references resolve, it documents every operation diffperf uses
+// or is about to (the /perf command), and, where ../shared/github has the
+// real description, the same operation IDs, no status code GitHub does not
+// document, and no required field or property type GitHub does not.
+func TestExcerptAgreesWithGitHub(t *testing.T) {
+	t.Parallel()
+	docs := openAPIDocs(t)
+	excerpt := docs[0].doc
+	var walk func(any)
+	walk = func(n any) {
+		switch n := n.(type) {
+		case map[string]any:
+			if r, ok := n["$ref"].(string); ok {
+				var cur any = excerpt
+				for _, part := range strings.Split(strings.TrimPrefix(r, "#/"), "/") {
+					m, _ := cur.(map[string]any)
+					cur = m[part]
+				}
+				if cur == nil {
+					t.Errorf("%s does not resolve", r)
+				}
+			}
+			for _, v := range n {
+				walk(v)
+			}
+		case []any:
+			for _, v := range n {
+				walk(v)
+			}
+		}
+	}
+	walk(excerpt)
+	for _, op := range []struct{ method, tmpl, id, success string }{
+		{"GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments", "issues/list-comments", "200"},
+		{"POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", "issues/create-comment", "201"},
+		{"GET", "/repos/{owner}/{repo}/issues/comments/{comment_id}", "issues/get-comment", "200"},
+		{"PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}", "issues/update-comment", "200"},
+		{"DELETE", "/repos/{owner}/{repo}/issues/comments/{comment_id}", "issues/delete-comment", "204"},
+		{"GET", "/repos/{owner}/{repo}/issues/{issue_number}/labels", "issues/list-labels-on-issue", "200"},
+		{"GET", "/repos/{owner}/{repo}/collaborators/{username}/permission", "repos/get-collaborator-permission-level", "200"},
+		{"POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", "reactions/create-for-issue-comment", "201"},
+		{"GET", "/repos/{owner}/{repo}/pulls/{pull_number}", "pulls/get", "200"},
+		{"POST", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", "actions/create-workflow-dispatch", "204"},
+	} {
+		mine := operation(t, excerpt, op.method, op.tmpl)
+		if mine["operationId"] != op.id {
+			t.Errorf("%s %s: operationId %v, want %s", op.method, op.tmpl, mine["operationId"], op.id)
+		}
+		if _, ok := mine["responses"].(map[string]any)[op.success]; !ok {
+			t.Errorf("%s: no %s answer", op.id, op.success)
+		}
+		for _, d := range docs[1:] {
+			item, _ := d.doc["paths"].(map[string]any)[op.tmpl].(map[string]any)
+			real, ok := item[strings.ToLower(op.method)].(map[string]any)
+			if !ok {
+				t.Logf("%s: not in %s", op.id, d.name)
+				continue
+			}
+			if real["operationId"] != op.id {
+				t.Errorf("%s: %s calls it %v", op.id, d.name, real["operationId"])
+			}
+			realResponses := real["responses"].(map[string]any)
+			for code, r := range mine["responses"].(map[string]any) {
+				rr, ok := realResponses[code].(map[string]any)
+				if !ok {
+					t.Errorf("%s: %s does not document %s", op.id, d.name, code)
+					continue
+				}
+				sameSchema(t, op.id+" "+code, excerpt, d.doc, jsonSchema(excerpt, r.(map[string]any)), jsonSchema(d.doc, rr))
+			}
+			if rb, ok := mine["requestBody"].(map[string]any); ok {
+				sameSchema(t, op.id+" request", excerpt, d.doc, rb["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any),
+					real["requestBody"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any))
+			}
+		}
+	}
+}
+
+// jsonSchema is the JSON schema of a response, or nil when it has no body.
+func jsonSchema(doc, response map[string]any) map[string]any {
+	content, _ := ref(doc, response)["content"].(map[string]any)
+	js, _ := content["application/json"].(map[string]any)
+	s, _ := js["schema"].(map[string]any)
+	return s
+}
+
+// sameSchema reports what mine (in the excerpt) claims that real (in
+// GitHub's description) does not: a body, a type, a required field or a
+// property, one level of objects and array items deep.
+func sameSchema(t *testing.T, what string, mineDoc, realDoc, mine, real map[string]any) {
+	t.Helper()
+	if mine == nil {
+		if real != nil {
+			t.Errorf("%s: GitHub documents a body, the excerpt none", what)
+		}
+		return
+	}
+	if real == nil {
+		t.Errorf("%s: the excerpt documents a body, GitHub none", what)
+		return
+	}
+	mine, real = ref(mineDoc, mine), ref(realDoc, real)
+	if mine["type"] != real["type"] {
+		t.Errorf("%s: type %v, GitHub %v", what, mine["type"], real["type"])
+		return
+	}
+	if mine["type"] == "array" {
+		mine, real = ref(mineDoc, mine["items"].(map[string]any)), ref(realDoc, real["items"].(map[string]any))
+	}
+	realProps, _ := real["properties"].(map[string]any)
+	for _, r := range asList(mine["required"]) {
+		if !contains(asList(real["required"]), r) {
+			t.Errorf("%s: requires %s, GitHub does not", what, r)
+		}
+	}
+	myProps, _ := mine["properties"].(map[string]any)
+	for k, p := range myProps {
+		rp, ok := realProps[k].(map[string]any)
+		if !ok {
+			t.Errorf("%s: property %s, which GitHub does not document", what, k)
+			continue
+		}
+		if mt, rt := ref(mineDoc, p.(map[string]any))["type"], ref(realDoc, rp)["type"]; mt != rt {
+			t.Errorf("%s.%s: type %v, GitHub %v", what, k, mt, rt)
 		}
 	}
 }

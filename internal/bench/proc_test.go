@@ -45,10 +45,11 @@ func pids(t *testing.T, log string) []int {
 	return out
 }
 
-// gone waits briefly for the kernel to reap pid, then reports whether it
-// no longer runs. A zombie counts as gone: it holds no GPU and no pipe.
+// gone waits for the kernel to end pid, for up to 10 s (a killed process
+// on a loaded machine may wait its turn to die), and reports whether it no
+// longer runs. A zombie counts as gone: it holds no GPU and no pipe.
 func gone(pid int) bool {
-	for i := 0; i < 50; i++ {
+	for i := 0; i < 500; i++ {
 		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
 			return true
 		}
@@ -63,6 +64,9 @@ func gone(pid int) bool {
 func TestProcControl(t *testing.T) {
 	t.Parallel()
 	const grace = 300 * time.Millisecond
+	// The timeout leaves a loaded machine time to start the fake and let it
+	// print its pid (and ignore SIGTERM) before the timeout ends it.
+	const timeout = 3 * time.Second
 	tests := []struct {
 		name         string
 		behavior     string
@@ -70,8 +74,8 @@ func TestProcControl(t *testing.T) {
 		wantTimedOut bool
 		wantOK       bool
 	}{
-		{"past its timeout", "hang", 500 * time.Millisecond, true, false},
-		{"ignores SIGTERM", "ignore-term", 500 * time.Millisecond, true, false},
+		{"past its timeout", "hang", timeout, true, false},
+		{"ignores SIGTERM", "ignore-term", timeout, true, false},
 		{"grandchild keeps stdout open", "grandchild", time.Minute, false, true},
 		{"works", "ok", time.Minute, false, true},
 	}
@@ -82,6 +86,9 @@ func TestProcControl(t *testing.T) {
 			res := p.Run(context.Background())
 			if res.TimedOut != tt.wantTimedOut || res.Failed() == tt.wantOK {
 				t.Fatalf("timed out %v, failed %v (%s); want timed out %v, ok %v", res.TimedOut, res.Failed(), res.Describe(p.Timeout), tt.wantTimedOut, tt.wantOK)
+			}
+			if tt.behavior == "ignore-term" && !strings.Contains(res.Tail, "ignoring SIGTERM") {
+				t.Fatalf("the timeout came before the fake ignored SIGTERM: the test proves nothing; log:\n%s", res.Tail)
 			}
 			// Bounded: the timeout, the grace, the pipe wait, and slack for a
 			// loaded machine; a hang would take an hour.
@@ -105,7 +112,23 @@ func TestProcCanceled(t *testing.T) {
 	t.Parallel()
 	p, _ := fakeProc(t, "ignore-term", time.Minute, 200*time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(300*time.Millisecond, cancel)
+	// Cancel once the fake ignores SIGTERM, however long a loaded machine
+	// takes to start it: only then does the cancel need the SIGKILL.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			if b, _ := os.ReadFile(p.Log); strings.Contains(string(b), "ignoring SIGTERM") {
+				cancel()
+				return
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
 	res := p.Run(ctx)
 	if !res.Canceled || res.TimedOut {
 		t.Fatalf("canceled %v timed out %v, want canceled", res.Canceled, res.TimedOut)

@@ -8,8 +8,9 @@ import (
 	"runtime"
 )
 
-// Build compiles the fake as a program named sglang into dir, for tests, and
-// returns its path. It needs the go command, which `go test` has.
+// Build compiles the test build of the fake, internal/fakesglang/cmd/sglang
+// (the simulator plus faults on request), as a program named sglang into
+// dir, and returns its path. It needs the go command, which `go test` has.
 func Build(dir string) (string, error) {
 	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := os.Stat(goBin); err != nil {

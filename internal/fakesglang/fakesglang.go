@@ -1,62 +1,88 @@
 // Package fakesglang stands in for `sglang generate` on machines without a
-// GPU or sglang: it takes the same flags, runs a simulated pipeline (text
+// GPU or sglang: it takes the same flags, simulates a pipeline (text
 // encoding, a denoising loop, decoding) whose speed comes from a file in its
-// working directory, and writes a perf dump in sglang's format with the
-// durations it really took. Two commits that differ in that file differ in
-// speed by a known amount, which is what the demo and the tests need.
+// working directory, and writes a perf dump in sglang's format. Two commits
+// that differ in that file differ in speed by a known amount, which is what
+// `diffperf demo` and the tests need.
 //
-// The file is WorkloadFile, lines of key=value:
+// The dump holds the durations the file tells, each with seeded noise, and
+// never the time its own sleeps took: a verdict on the fake must not depend
+// on how loaded the machine is (DESIGN.md, "Tests"). The noise of a run
+// comes from the run's identity (DIFFPERF_SIDE, DIFFPERF_RUN, the dump's
+// base name, --seed), so the same run always writes the same numbers.
+//
+// The file is WorkloadFile, lines of key=value ("#" starts a comment):
 //
 //	step_ms=20        duration of one denoising step
 //	steps=8           number of denoising steps
 //	text_ms=5         text encoding
 //	decode_ms=10      decoding
-//	jitter=0.01       relative noise of each stage (deterministic per run)
+//	jitter=0.01       relative noise of each stage and step, at most ±jitter
 //	mem_mb=1000       peak allocated memory to report
 //	help=warmup-mode  advertise --warmup-mode and reject --warmup, like newer sglang
-//	behavior=ok       or fail, hang, ignore-term, grandchild, setsid-grandchild,
-//	                  nodump, baddump, hugedump, truncated, notjson, diffusers,
-//	                  flood, workflow-commands
-//	argv_file=PATH    append each argv, as JSON, to PATH
-//	env_file=PATH     write the environment, one variable a line, to PATH
 //	confirm_step_ms=  step_ms for runs whose dump is named confirm-*, to
 //	                  plant a change that a confirmation batch does not see
+//	sleep_scale=1     sleep this times the told durations, to look real;
+//	                  0 does not sleep (the dump is the same either way)
+//	behavior=ok       the only behaviour of this package
+//
+// Faults on request (behavior=fail, hang, flood, ...; argv_file=, env_file=)
+// are test-only: the program internal/fakesglang/cmd/sglang, which the tests
+// build with Build, adds them through a Hook. Main, which the release binary
+// runs as `diffperf fake-sglang`, has no hook and refuses those keys.
 package fakesglang
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
-	"math"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
-	"syscall"
+	"sync/atomic"
 	"time"
 )
 
 // WorkloadFile is read from the working directory.
 const WorkloadFile = "fake_workload.txt"
 
-// SleeperEnv makes the binary that embeds this package sleep for a long time
-// when set to "1": the grandchild of the grandchild behaviour.
-const SleeperEnv = "FAKESGLANG_SLEEPER"
+// Hook turns the workload's keys that the simulator does not know (and
+// behavior= other than ok) into a Behavior, or refuses them with an error
+// that names the key. Only test builds have one.
+type Hook func(extra map[string]string) (Behavior, error)
+
+// Behavior is how a test build departs from the simulation, at three points
+// of a run. Nil fields do nothing.
+type Behavior struct {
+	// Start runs before the arguments are parsed, so it sees every call,
+	// --help included.
+	Start func(args []string)
+	// Generate runs once the arguments are parsed, before the pipeline;
+	// stop ends the run there with exit status code.
+	Generate func(stdout, stderr io.Writer) (code int, stop bool)
+	// WriteDump may replace writing the dump (sglang's JSON in dump):
+	// done means it did, or withheld it, with exit status code.
+	WriteDump func(path string, dump []byte, stderr io.Writer) (code int, done bool)
+}
 
 type workload struct {
 	stepMs, textMs, decodeMs, jitter, memMB float64
-	confirmStepMs                           float64
+	confirmStepMs, sleepScale               float64
 	steps                                   int
-	help, behavior, argvFile, envFile       string
+	help                                    string
+	extra                                   map[string]string // keys for a Hook
 }
 
-func readWorkload() (workload, error) {
-	w := workload{stepMs: 20, textMs: 5, decodeMs: 10, steps: 8, jitter: 0.01, memMB: 1000, behavior: "ok"}
-	f, err := os.Open(WorkloadFile)
+func readWorkload(path string) (workload, error) {
+	w := workload{stepMs: 20, textMs: 5, decodeMs: 10, steps: 8, jitter: 0.01, memMB: 1000, sleepScale: 1,
+		extra: map[string]string{}}
+	f, err := os.Open(path)
 	if os.IsNotExist(err) {
 		return w, nil
 	}
@@ -70,10 +96,11 @@ func readWorkload() (workload, error) {
 		if !ok || strings.HasPrefix(k, "#") {
 			continue
 		}
+		// num reads a duration, size or factor: finite and not negative.
 		num := func(dst *float64) error {
 			x, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return fmt.Errorf("%s: %q is not a number", k, v)
+			if err != nil || !(x >= 0) || x > 1e9 {
+				return fmt.Errorf("%s: %q is not a number from 0 to 1e9", k, v)
 			}
 			*dst = x
 			return nil
@@ -86,21 +113,27 @@ func readWorkload() (workload, error) {
 		case "decode_ms":
 			err = num(&w.decodeMs)
 		case "jitter":
-			err = num(&w.jitter)
+			if err = num(&w.jitter); err == nil && w.jitter >= 1 {
+				err = fmt.Errorf("jitter: %q is not below 1", v)
+			}
 		case "mem_mb":
 			err = num(&w.memMB)
 		case "confirm_step_ms":
 			err = num(&w.confirmStepMs)
+		case "sleep_scale":
+			err = num(&w.sleepScale)
 		case "steps":
-			w.steps, err = strconv.Atoi(v)
+			if w.steps, err = strconv.Atoi(v); err != nil || w.steps < 0 {
+				err = fmt.Errorf("steps: %q is not a count", v)
+			}
 		case "help":
 			w.help = v
 		case "behavior":
-			w.behavior = v
-		case "argv_file":
-			w.argvFile = v
-		case "env_file":
-			w.envFile = v
+			if v != "ok" {
+				w.extra[k] = v
+			}
+		default:
+			w.extra[k] = v
 		}
 		if err != nil {
 			return w, err
@@ -110,26 +143,40 @@ func readWorkload() (workload, error) {
 }
 
 // Main runs the fake with args (without the program name) and returns its
-// exit status. args start with "generate", as sglang's do.
+// exit status. args start with "generate", as sglang's do. It is the
+// simulator alone: a workload that asks for a test-only fault is refused.
 func Main(args []string, stdout, stderr io.Writer) int {
-	if os.Getenv(SleeperEnv) == "1" {
-		time.Sleep(time.Hour)
-		return 0
+	return Run(args, stdout, stderr, nil)
+}
+
+// refuse is the Hook of Main: every key it gets is one it does not have.
+func refuse(extra map[string]string) (Behavior, error) {
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
 	}
-	w, err := readWorkload()
+	sort.Strings(keys)
+	k := keys[0]
+	return Behavior{}, fmt.Errorf("%s=%s: unknown key or behaviour; faults on request (behavior=, argv_file=, env_file=) exist only in the test build of the fake, internal/fakesglang/cmd/sglang", k, extra[k])
+}
+
+// Run is Main with a hook for the workload keys the simulator does not know;
+// a nil hook refuses them.
+func Run(args []string, stdout, stderr io.Writer, hook Hook) int {
+	w, err := readWorkload(WorkloadFile)
+	var b Behavior
+	if err == nil && len(w.extra) > 0 {
+		if hook == nil {
+			hook = refuse
+		}
+		b, err = hook(w.extra)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "fake sglang: %s: %v\n", WorkloadFile, err)
 		return 2
 	}
-	if w.argvFile != "" {
-		if f, err := os.OpenFile(w.argvFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-			b, _ := json.Marshal(args)
-			fmt.Fprintf(f, "%s\n", b)
-			f.Close()
-		}
-	}
-	if w.envFile != "" {
-		_ = os.WriteFile(w.envFile, []byte(strings.Join(os.Environ(), "\n")+"\n"), 0o644)
+	if b.Start != nil {
+		b.Start(args)
 	}
 	if len(args) == 0 || args[0] != "generate" {
 		fmt.Fprintln(stderr, "usage: sglang generate --model-path M --prompt P --perf-dump-path F [--warmup]")
@@ -162,65 +209,37 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if *steps < 0 {
+		fmt.Fprintf(stderr, "fake sglang: --num-inference-steps %d is negative\n", *steps)
+		return 2
+	}
 	fmt.Fprintf(stdout, "fake sglang: pid %d, model %s, %d steps\n", os.Getpid(), *model, *steps)
-
-	switch w.behavior {
-	case "fail":
-		fmt.Fprintln(stderr, "Traceback (most recent call last):\n  File \"generate.py\", line 42\nRuntimeError: CUDA error: out of memory")
-		return 1
-	case "hang":
-		time.Sleep(time.Hour)
-	case "ignore-term":
-		signal.Ignore(syscall.SIGTERM)
-		fmt.Fprintln(stdout, "ignoring SIGTERM")
-		time.Sleep(time.Hour)
-	case "diffusers":
-		fmt.Fprintln(stderr, "WARNING: Falling back to diffusers backend")
-	case "flood":
-		line := strings.Repeat("x", 1023) + "\n"
-		for i := 0; i < 64<<10; i++ { // 64 MiB
-			io.WriteString(stdout, line)
-		}
-	case "workflow-commands":
-		fmt.Fprintln(stdout, "::add-mask::secret\n::set-output name=verdict::no-change\n::error::fake\n::stop-commands::abc")
-	case "grandchild", "setsid-grandchild":
-		self, err := os.Executable()
-		if err == nil {
-			c := exec.Command(self)
-			c.Env = append(os.Environ(), SleeperEnv+"=1")
-			c.Stdout, c.Stderr = stdout, stderr
-			// setsid leaves the process group, which group kills then miss.
-			c.SysProcAttr = &syscall.SysProcAttr{Setsid: w.behavior == "setsid-grandchild"}
-			if err := c.Start(); err == nil {
-				fmt.Fprintf(stdout, "grandchild %d holds stdout\n", c.Process.Pid)
-			}
+	if b.Generate != nil {
+		if code, stop := b.Generate(stdout, stderr); stop {
+			return code
 		}
 	}
-
 	if *dump == "" {
 		return 0 // sglang collects timings only with --perf-dump-path
 	}
 	if w.confirmStepMs > 0 && strings.HasPrefix(filepath.Base(*dump), "confirm-") {
 		w.stepMs = w.confirmStepMs
 	}
-	d := simulate(w, *steps, *seed, *model, *prompt)
-	switch w.behavior {
-	case "nodump":
-		return 0
-	case "baddump":
-		return writeFile(*dump, []byte(`{"total_duration_ms": "fast"}`), stderr)
-	case "notjson":
-		return writeFile(*dump, []byte("Segmentation fault (core dumped)\n"), stderr)
-	case "truncated":
-		b, _ := json.Marshal(d)
-		return writeFile(*dump, b[:len(b)/2], stderr)
-	case "hugedump":
-		// 65 MiB of valid JSON: a dump no sglang writes.
-		b, _ := json.Marshal(map[string]any{"total_duration_ms": 1, "padding": strings.Repeat("x", 65<<20)})
-		return writeFile(*dump, b, stderr)
+	d := simulate(w, *steps, runID(os.Getenv, *dump, *seed))
+	d.Meta = map[string]string{"prompt": *prompt, "model": *model}
+	if d.CommitHash = os.Getenv("SGLANG_GIT_COMMIT"); d.CommitHash == "" {
+		d.CommitHash = "N/A"
 	}
-	b, _ := json.MarshalIndent(d, "", "  ")
-	return writeFile(*dump, b, stderr)
+	// Sleep to look like work; the dump does not depend on how long it took.
+	time.Sleep(time.Duration(d.TotalDurationMs * w.sleepScale * float64(time.Millisecond)))
+	d.Timestamp = time.Now().UTC().Format("2006-01-02T15:04:05.000000+00:00")
+	j, _ := json.MarshalIndent(d, "", "  ")
+	if b.WriteDump != nil {
+		if code, done := b.WriteDump(*dump, j, stderr); done {
+			return code
+		}
+	}
+	return writeFile(*dump, j, stderr)
 }
 
 func writeFile(path string, b []byte, stderr io.Writer) int {
@@ -229,6 +248,71 @@ func writeFile(path string, b []byte, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// calls numbers the runs of this process, for runID.
+var calls atomic.Int64
+
+// runID names a run for its noise. Under diffperf, the run's side and
+// number, the dump's base name (a confirmation batch's confirm-head-01.json
+// is not head-01.json) and --seed: the same run gets the same numbers on
+// any machine, and the sides of an A/A comparison get different ones.
+// Without diffperf's variables, the dump's path and a count of this
+// process's runs stand in. Never time or pid: they would make a verdict on
+// the fake a matter of chance.
+func runID(getenv func(string) string, dumpPath string, seed int64) string {
+	side, run := getenv("DIFFPERF_SIDE"), getenv("DIFFPERF_RUN")
+	if side == "" && run == "" {
+		return fmt.Sprintf("path=%s\x00call=%d\x00seed=%d", dumpPath, calls.Add(1), seed)
+	}
+	return fmt.Sprintf("side=%s\x00run=%s\x00dump=%s\x00seed=%d", side, run, filepath.Base(dumpPath), seed)
+}
+
+// noise is the pseudo-random u in [-1, 1) of item i of the run named id:
+// FNV-64a of both, through splitmix64's finaliser so that ids and indices
+// that differ in one byte still scatter over the whole range.
+func noise(id string, i int) float64 {
+	h := fnv.New64a()
+	io.WriteString(h, id)
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(i))
+	h.Write(b[:])
+	x := h.Sum64()
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	x ^= x >> 31
+	return float64(x>>11)/(1<<52) - 1 // 53 bits: [0, 2) - 1
+}
+
+// Items of a run, for noise: the stages, then the denoising steps.
+const (
+	itemText = iota
+	itemDecode
+	itemFirstStep
+)
+
+// simulate is the pipeline's dump, without timestamp, commit or meta: each
+// stage and step lasts what the workload says, times 1 + jitter × u, and the
+// total is the sum of the stages.
+func simulate(w workload, steps int, id string) dump {
+	told := func(ms float64, item int) float64 { return ms * (1 + w.jitter*noise(id, item)) }
+	d := dump{RequestID: "mocked_fake_id_for_offline_generate", Tag: "cli_generate"}
+	d.Steps = append(d.Steps, step{"InputValidationStage", 0}, step{"TextEncodingStage", told(w.textMs, itemText)})
+	loop := 0.0
+	for i := 0; i < steps; i++ {
+		ms := told(w.stepMs, itemFirstStep+i)
+		d.DenoiseStepsMs = append(d.DenoiseStepsMs, denoiseStep{i, ms})
+		loop += ms
+	}
+	d.Steps = append(d.Steps, step{"DenoisingStage", loop}, step{"DecodingStage", told(w.decodeMs, itemDecode)})
+	for _, s := range d.Steps {
+		d.TotalDurationMs += s.DurationMs
+	}
+	d.MemoryCheckpoints = map[string]mem{
+		"before_forward": {w.memMB * 0.8, w.memMB * 0.9, w.memMB * 0.8, w.memMB * 0.9},
+		"after_forward":  {w.memMB * 0.85, w.memMB * 1.2, w.memMB, w.memMB * 1.2},
+	}
+	return d
 }
 
 type step struct {
@@ -259,44 +343,4 @@ type dump struct {
 	DenoiseStepsMs    []denoiseStep     `json:"denoise_steps_ms"`
 	MemoryCheckpoints map[string]mem    `json:"memory_checkpoints"`
 	Meta              map[string]string `json:"meta"`
-}
-
-// simulate sleeps through the pipeline and measures how long each stage
-// really took.
-func simulate(w workload, steps int, seed int64, model, prompt string) dump {
-	// Noise that differs per run but needs no global random state.
-	noise := func(i int) float64 {
-		x := math.Sin(float64(time.Now().UnixNano()%1_000_003) + float64(i)*12.9898 + float64(seed))
-		return 1 + w.jitter*x
-	}
-	stage := func(name string, ms float64) step {
-		t := time.Now()
-		time.Sleep(time.Duration(ms * float64(time.Millisecond)))
-		return step{name, float64(time.Since(t).Nanoseconds()) / 1e6}
-	}
-	start := time.Now()
-	d := dump{
-		RequestID:  "mocked_fake_id_for_offline_generate",
-		CommitHash: os.Getenv("SGLANG_GIT_COMMIT"),
-		Tag:        "cli_generate",
-		Meta:       map[string]string{"prompt": prompt, "model": model},
-	}
-	if d.CommitHash == "" {
-		d.CommitHash = "N/A"
-	}
-	d.Steps = append(d.Steps, stage("InputValidationStage", 0), stage("TextEncodingStage", w.textMs*noise(1)))
-	t := time.Now()
-	for i := 0; i < steps; i++ {
-		s := stage("step", w.stepMs*noise(10+i))
-		d.DenoiseStepsMs = append(d.DenoiseStepsMs, denoiseStep{i, s.DurationMs})
-	}
-	d.Steps = append(d.Steps, step{"DenoisingStage", float64(time.Since(t).Nanoseconds()) / 1e6})
-	d.Steps = append(d.Steps, stage("DecodingStage", w.decodeMs*noise(2)))
-	d.TotalDurationMs = float64(time.Since(start).Nanoseconds()) / 1e6
-	d.MemoryCheckpoints = map[string]mem{
-		"before_forward": {w.memMB * 0.8, w.memMB * 0.9, w.memMB * 0.8, w.memMB * 0.9},
-		"after_forward":  {w.memMB * 0.85, w.memMB * 1.2, w.memMB, w.memMB * 1.2},
-	}
-	d.Timestamp = time.Now().UTC().Format("2006-01-02T15:04:05.000000+00:00")
-	return d
 }

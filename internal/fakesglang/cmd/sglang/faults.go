@@ -1,0 +1,124 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/diffperf/diffperf/internal/fakesglang"
+)
+
+// The workload keys this build adds to the simulator's:
+//
+//	behavior=...     fail, hang, ignore-term, grandchild, setsid-grandchild,
+//	                 diffusers, flood, workflow-commands (while running);
+//	                 nodump, baddump, hugedump, truncated, notjson (the dump)
+//	argv_file=PATH   append each argv, as JSON, to PATH
+//	env_file=PATH    write the environment, one variable a line, to PATH
+var (
+	runBehaviors  = map[string]bool{"fail": true, "hang": true, "ignore-term": true, "grandchild": true, "setsid-grandchild": true, "diffusers": true, "flood": true, "workflow-commands": true}
+	dumpBehaviors = map[string]bool{"nodump": true, "baddump": true, "hugedump": true, "truncated": true, "notjson": true}
+)
+
+// faults is the fakesglang.Hook of this build: it turns the keys above into
+// a Behavior and refuses any other.
+func faults(extra map[string]string) (fakesglang.Behavior, error) {
+	var b fakesglang.Behavior
+	for k, v := range extra {
+		switch {
+		case k == "behavior" && runBehaviors[v]:
+			b.Generate = func(stdout, stderr io.Writer) (int, bool) { return misbehave(v, stdout, stderr) }
+		case k == "behavior" && dumpBehaviors[v]:
+			b.WriteDump = func(path string, dump []byte, stderr io.Writer) (int, bool) {
+				return badDump(v, path, dump, stderr), true
+			}
+		case k == "behavior":
+			return b, fmt.Errorf("behavior=%s: unknown behaviour", v)
+		case k != "argv_file" && k != "env_file":
+			return b, fmt.Errorf("%s=%s: unknown key", k, v)
+		}
+	}
+	argvFile, envFile := extra["argv_file"], extra["env_file"]
+	b.Start = func(args []string) {
+		if argvFile != "" {
+			if f, err := os.OpenFile(argvFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+				j, _ := json.Marshal(args)
+				fmt.Fprintf(f, "%s\n", j)
+				f.Close()
+			}
+		}
+		if envFile != "" {
+			_ = os.WriteFile(envFile, []byte(strings.Join(os.Environ(), "\n")+"\n"), 0o644)
+		}
+	}
+	return b, nil
+}
+
+// misbehave acts out a behaviour of a running sglang; stop ends the run
+// with code, otherwise the run goes on to write its dump.
+func misbehave(behavior string, stdout, stderr io.Writer) (code int, stop bool) {
+	switch behavior {
+	case "fail":
+		fmt.Fprintln(stderr, "Traceback (most recent call last):\n  File \"generate.py\", line 42\nRuntimeError: CUDA error: out of memory")
+		return 1, true
+	case "hang":
+		time.Sleep(time.Hour)
+	case "ignore-term":
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Fprintln(stdout, "ignoring SIGTERM")
+		time.Sleep(time.Hour)
+	case "diffusers":
+		fmt.Fprintln(stderr, "WARNING: Falling back to diffusers backend")
+	case "flood":
+		line := strings.Repeat("x", 1023) + "\n"
+		for i := 0; i < 64<<10; i++ { // 64 MiB
+			io.WriteString(stdout, line)
+		}
+	case "workflow-commands":
+		fmt.Fprintln(stdout, "::add-mask::secret\n::set-output name=verdict::no-change\n::error::fake\n::stop-commands::abc")
+	case "grandchild", "setsid-grandchild":
+		self, err := os.Executable()
+		if err != nil {
+			break
+		}
+		c := exec.Command(self)
+		c.Env = append(os.Environ(), sleeperEnv+"=1")
+		c.Stdout, c.Stderr = stdout, stderr
+		// setsid leaves the process group, which group kills then miss.
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: behavior == "setsid-grandchild"}
+		if err := c.Start(); err == nil {
+			fmt.Fprintf(stdout, "grandchild %d holds stdout\n", c.Process.Pid)
+		}
+	}
+	return 0, false
+}
+
+// badDump writes (or withholds) a dump no healthy sglang writes, in place
+// of dump, and returns the exit status.
+func badDump(behavior, path string, dump []byte, stderr io.Writer) int {
+	var b []byte
+	switch behavior {
+	case "nodump":
+		return 0
+	case "baddump":
+		b = []byte(`{"total_duration_ms": "fast"}`)
+	case "notjson":
+		b = []byte("Segmentation fault (core dumped)\n")
+	case "truncated":
+		b = dump[:len(dump)/2]
+	case "hugedump":
+		// 65 MiB of valid JSON: a dump no sglang writes.
+		b, _ = json.Marshal(map[string]any{"total_duration_ms": 1, "padding": strings.Repeat("x", 65<<20)})
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		fmt.Fprintln(stderr, "fake sglang:", err)
+		return 1
+	}
+	return 0
+}

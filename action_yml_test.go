@@ -98,7 +98,7 @@ func TestActionYAML(t *testing.T) {
 		}
 	}
 	// Each output is one the binary sets.
-	src, err := os.ReadFile("cmd_action.go")
+	src, err := os.ReadFile(filepath.Join("internal", "command", "action.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestActionYAML(t *testing.T) {
 			t.Errorf("output %s = %q", name, o.Value)
 		}
 		if !strings.Contains(string(src), `"`+name+`"`) {
-			t.Errorf("output %s is never set by cmd_action.go", name)
+			t.Errorf("output %s is never set by internal/command/action.go", name)
 		}
 	}
 	var names []string

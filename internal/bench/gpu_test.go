@@ -70,9 +70,8 @@ func TestMeasureRecordsGPUs(t *testing.T) {
 	}
 	repo, _, _ := newRepo(t, workload("step_ms", "1"), workload("step_ms", "1"))
 	s := spec(t, repo, "main~1", "main")
-	s.Runs, s.MaxRuns = 1, 1
 	s.Env = append(s.Env, "PATH="+bin+":"+fakeDir+":"+os.Getenv("PATH"))
-	r := measure(t, s)
+	r := measure(t, s, 1)
 	if r.Env == nil || len(r.Env.Before) != 1 || len(r.Env.After) != 1 || r.Env.Before[0].Name != "NVIDIA H100 80GB HBM3" {
 		t.Errorf("environment = %+v, want one GPU before and after", r.Env)
 	}

@@ -2,15 +2,15 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/diffperf/diffperf/internal/fakesglang"
+	"github.com/diffperf/diffperf/internal/fakesglang/fakerepo"
 	"github.com/diffperf/diffperf/internal/report"
 )
 
@@ -38,48 +38,27 @@ func withFake() []string {
 	return append(os.Environ(), "PATH="+fakeDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 }
 
-// gitEnv makes git work the same on any machine, with no user config.
-func gitEnv() []string {
-	return append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.invalid",
-		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.invalid", "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_AUTHOR_DATE=2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE=2026-01-01T00:00:00Z")
-}
+// Test helpers from fakerepo, under short names.
+var (
+	gitEnv         = fakerepo.GitEnv
+	commitWorkload = fakerepo.Commit
+	workload       = fakerepo.Workload
+)
 
-// gitT runs git in dir and returns its trimmed output.
 func gitT(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir, cmd.Env = dir, gitEnv()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// commitWorkload writes the fake's workload file and commits it.
-func commitWorkload(t *testing.T, dir, workload, msg string) string {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(dir, fakesglang.WorkloadFile), []byte(workload), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	gitT(t, dir, "add", "-A")
-	gitT(t, dir, "commit", "-q", "--allow-empty", "-m", msg)
-	return gitT(t, dir, "rev-parse", "HEAD")
+	return fakerepo.Git(t, dir, args...)
 }
 
 // newRepo makes a repository whose base and head commits carry the given
 // workloads, and returns it with both SHAs.
 func newRepo(t *testing.T, base, head string) (dir, baseSHA, headSHA string) {
 	t.Helper()
-	dir = t.TempDir()
-	gitT(t, dir, "init", "-q", "-b", "main")
-	baseSHA = commitWorkload(t, dir, base, "base")
-	headSHA = commitWorkload(t, dir, head, "head")
-	return dir, baseSHA, headSHA
+	dir, shas := fakerepo.New(t, base, head)
+	return dir, shas[0], shas[1]
 }
 
-// spec is a measurement of the fake in repo with test-sized thresholds.
+// spec is a measurement of the fake in repo.
 func spec(t *testing.T, repo, base, head string) Spec {
 	t.Helper()
 	tmpl, err := ParseTemplate(DefaultTemplate)
@@ -87,12 +66,10 @@ func spec(t *testing.T, repo, base, head string) Spec {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	opt := report.DefaultOptions()
-	opt.MinDeltaMs = 5
 	return Spec{
 		Repo: repo, BaseRef: base, HeadRef: head, Template: tmpl, Model: "test/model", Prompt: "A curious raccoon",
-		PythonPath: "python", Runs: 5, MaxRuns: 5, Timeout: time.Minute, OutDir: mkdir(t, root, "out"),
-		WorktreeRoot: filepath.Join(root, "worktrees"), Env: withFake(), Options: opt,
+		PythonPath: "python", Timeout: time.Minute, OutDir: mkdir(t, root, "out"),
+		WorktreeRoot: filepath.Join(root, "worktrees"), Env: withFake(),
 	}
 }
 
@@ -105,32 +82,50 @@ func mkdir(t *testing.T, parts ...string) string {
 	return p
 }
 
-func measure(t *testing.T, s Spec) *report.Result {
+// measure takes pairs balanced pairs in a Session and compares them with
+// test-sized thresholds; a failed run ends it with a failed result, as the
+// protocol's would be. The worktrees must be gone afterwards.
+func measure(t *testing.T, s Spec, pairs int) *report.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	r, err := Measure(ctx, s)
+	r, err := session(ctx, s, pairs)
 	if err != nil {
-		t.Fatalf("Measure: %v", err)
+		t.Fatalf("measure: %v", err)
 	}
-	// Worktrees are gone afterwards, failures included.
-	if entries, _ := os.ReadDir(s.WorktreeRoot); len(entries) != 0 {
-		t.Errorf("worktrees left behind: %v", entries)
+	if s.WorktreeRoot != "" {
+		if entries, _ := os.ReadDir(s.WorktreeRoot); len(entries) != 0 {
+			t.Errorf("worktrees left behind: %v", entries)
+		}
 	}
 	return r
 }
 
-// workload is the fake's file: a 10 × 20 ms denoising loop by default.
-func workload(kv ...string) string {
-	base := map[string]string{"step_ms": "20", "steps": "10", "text_ms": "2", "decode_ms": "5", "jitter": "0.005", "mem_mb": "1000"}
-	for i := 0; i+1 < len(kv); i += 2 {
-		base[kv[i]] = kv[i+1]
+func session(ctx context.Context, s Spec, pairs int) (r *report.Result, err error) {
+	ss, err := Open(ctx, s)
+	if err != nil {
+		return nil, err
 	}
-	var b strings.Builder
-	for _, k := range []string{"step_ms", "steps", "text_ms", "decode_ms", "jitter", "mem_mb", "help", "behavior", "argv_file", "env_file", "confirm_step_ms"} {
-		if v, ok := base[k]; ok {
-			b.WriteString(k + "=" + v + "\n")
+	defer func() { err = errors.Join(err, ss.Close()) }()
+	opt := report.DefaultOptions()
+	opt.MinDeltaMs = 5
+	compare := func(f *report.Failure) *report.Result {
+		b, h := ss.Sides("")
+		r := report.Compare(b, h, opt)
+		if f != nil {
+			r.Fail(*f)
+		}
+		r.Env = ss.Environment(ctx)
+		return r
+	}
+	if f := ss.Prepare(ctx); f != nil {
+		return compare(f), ctx.Err()
+	}
+	ss.Expect(2 * pairs)
+	for range pairs {
+		if f := ss.Pair(ctx, ""); f != nil {
+			return compare(f), ctx.Err()
 		}
 	}
-	return b.String()
+	return compare(nil), nil
 }

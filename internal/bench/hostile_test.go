@@ -77,7 +77,7 @@ func TestHostileDumps(t *testing.T) {
 			t.Parallel()
 			repo, _, _ := newRepo(t, workload("step_ms", "1"), workload("step_ms", "1", "behavior", tt.behavior))
 			s := spec(t, repo, "main~1", "main")
-			r := measure(t, s)
+			r := measure(t, s, 5)
 			if r.Verdict != report.Failed || r.Failure.Side != "head" || r.Failure.Run != 1 || !strings.Contains(r.Failure.Reason, tt.want) {
 				t.Errorf("verdict %s, failure %+v; want failed at head run 1 with %q", r.Verdict, r.Failure, tt.want)
 			}
@@ -98,11 +98,10 @@ func TestTokenNeverReachesTheBenchmark(t *testing.T) {
 	w := workload("step_ms", "1", "env_file", envFile)
 	repo, _, _ := newRepo(t, w, w)
 	s := spec(t, repo, "main~1", "main")
-	s.Runs, s.MaxRuns = 1, 1
 	s.Env = append(s.Env, "GITHUB_TOKEN="+token, "INPUT_GITHUB-TOKEN="+token, "INPUT_MODEL-PATH=m", "MY_COPY=x"+token,
 		"GITHUB_ENV=/tmp/env", "GITHUB_OUTPUT=/tmp/out", "ACTIONS_RUNTIME_TOKEN=rt")
 	s.Secrets = []string{token}
-	if r := measure(t, s); r.Verdict == report.Failed {
+	if r := measure(t, s, 1); r.Verdict == report.Failed {
 		t.Fatalf("failed: %s", r.Reason)
 	}
 	b, err := os.ReadFile(envFile)

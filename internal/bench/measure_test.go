@@ -13,49 +13,10 @@ import (
 	"github.com/diffperf/diffperf/internal/report"
 )
 
-func TestMeasurePlantedSlowdownIsConfirmedRegression(t *testing.T) {
-	t.Parallel()
-	repo, _, _ := newRepo(t, workload(), workload("step_ms", "22"))
-	s := spec(t, repo, "main~1", "main")
-	s.Confirm = true
-	r := measure(t, s)
-	if r.Verdict != report.Regression {
-		t.Fatalf("verdict = %s (%s), want regression", r.Verdict, r.Reason)
-	}
-	e2e := r.Metric(report.MetricE2E)
-	if e2e.P >= 0.05 || e2e.DeltaPct < 5 {
-		t.Errorf("e2e change %.1f%% p=%.3f, want > 5%% with p < 0.05", e2e.DeltaPct, e2e.P)
-	}
-	if r.Confirmation == nil || r.Confirmation.Verdict != report.Regression {
-		t.Fatalf("confirmation = %+v, want a confirming regression batch", r.Confirmation)
-	}
-	if n := len(r.Confirmation.Base.Runs); n != 5 {
-		t.Errorf("confirmation batch has %d base runs, want 5", n)
-	}
-	// Each run left its dump and log; the batches do not share files.
-	for _, name := range []string{"base-01.json", "head-05.log", "confirm-base-01.json", "confirm-head-05.json"} {
-		if _, err := os.Stat(filepath.Join(s.OutDir, name)); err != nil {
-			t.Errorf("missing %s: %v", name, err)
-		}
-	}
-}
-
-func TestMeasureUnconfirmedRegressionIsInconclusive(t *testing.T) {
-	t.Parallel()
-	// Head is slow in the first batch only: the second batch refutes it.
-	repo, _, _ := newRepo(t, workload(), workload("step_ms", "22", "confirm_step_ms", "20"))
-	s := spec(t, repo, "main~1", "main")
-	s.Confirm = true
-	r := measure(t, s)
-	if r.Verdict != report.Inconclusive || !strings.Contains(r.Reason, "not confirmed") {
-		t.Errorf("verdict = %s (%s), want inconclusive: not confirmed", r.Verdict, r.Reason)
-	}
-}
-
 func TestMeasureAAIsNoChange(t *testing.T) {
 	t.Parallel()
 	repo, _, head := newRepo(t, workload(), workload())
-	r := measure(t, spec(t, repo, head, head))
+	r := measure(t, spec(t, repo, head, head), 5)
 	if r.Verdict != report.NoChange {
 		t.Errorf("A/A verdict = %s (%s), want no-change", r.Verdict, r.Reason)
 	}
@@ -68,8 +29,7 @@ func TestMeasureOrderIsBalanced(t *testing.T) {
 	t.Parallel()
 	repo, _, _ := newRepo(t, workload("step_ms", "1"), workload("step_ms", "1"))
 	s := spec(t, repo, "main~1", "main")
-	s.Runs, s.MaxRuns = 4, 4
-	r := measure(t, s)
+	r := measure(t, s, 4)
 	orders := func(runs []report.Run) (o []int) {
 		for _, r := range runs {
 			o = append(o, r.Order)
@@ -97,33 +57,16 @@ func equalInts(a, b []int) bool {
 	return true
 }
 
-func TestMeasureExtraPairsSettleAnUnclearResult(t *testing.T) {
-	t.Parallel()
-	// 3 runs a side cannot be significant; the clear slowdown earns extra
-	// pairs up to max-runs, where it can.
-	repo, _, _ := newRepo(t, workload(), workload("step_ms", "24"))
-	s := spec(t, repo, "main~1", "main")
-	s.Runs, s.MaxRuns = 3, 5
-	r := measure(t, s)
-	if n := len(r.Base.Runs); n != 5 {
-		t.Errorf("%d base runs, want 5 (3 + extra pairs)", n)
-	}
-	if r.Verdict != report.Regression {
-		t.Errorf("verdict = %s (%s), want regression after extra pairs", r.Verdict, r.Reason)
-	}
-}
-
 func TestMeasurePromptReachesProgramAsOneArgument(t *testing.T) {
 	t.Parallel()
 	argvFile := filepath.Join(t.TempDir(), "argv.jsonl")
 	w := workload("step_ms", "1", "argv_file", argvFile)
 	repo, _, _ := newRepo(t, w, w)
 	s := spec(t, repo, "main~1", "main")
-	s.Runs, s.MaxRuns = 1, 1
 	const prompt = `it's a "raccoon" $(touch pwned) ; touch pwned2 && echo ` + "`touch pwned3`" + ` | {dump} > x`
 	s.Prompt = prompt
 	s.Args = []string{"--seed", "42"}
-	r := measure(t, s)
+	r := measure(t, s, 1)
 	if r.Verdict == report.Failed {
 		t.Fatalf("failed: %s", r.Reason)
 	}
@@ -178,8 +121,7 @@ func TestMeasureWarmupModeProbe(t *testing.T) {
 	// The head's sglang knows only --warmup-mode and rejects --warmup.
 	repo, _, _ := newRepo(t, workload("step_ms", "1", "argv_file", argvFile), workload("step_ms", "1", "help", "warmup-mode", "argv_file", argvFile))
 	s := spec(t, repo, "main~1", "main")
-	s.Runs, s.MaxRuns = 1, 1
-	r := measure(t, s)
+	r := measure(t, s, 1)
 	if r.Verdict == report.Failed {
 		t.Fatalf("failed: %s\n%s", r.Reason, r.Failure.LogTail)
 	}
@@ -224,7 +166,7 @@ func TestMeasureFailures(t *testing.T) {
 				}
 				s.Template = tmpl
 			}
-			r := measure(t, s)
+			r := measure(t, s, 5)
 			if r.Verdict != report.Failed || r.Failure == nil {
 				t.Fatalf("verdict = %s, want failed", r.Verdict)
 			}
@@ -246,7 +188,7 @@ func TestMeasureFailures(t *testing.T) {
 func TestMeasureUnknownRef(t *testing.T) {
 	t.Parallel()
 	repo, _, _ := newRepo(t, workload(), workload())
-	_, err := Measure(context.Background(), spec(t, repo, "no-such-branch", "main"))
+	_, err := Open(context.Background(), spec(t, repo, "no-such-branch", "main"))
 	var re *RefError
 	if !errors.As(err, &re) || re.Ref != "no-such-branch" {
 		t.Fatalf("err = %v, want a RefError naming no-such-branch", err)
@@ -259,7 +201,7 @@ func TestMeasureCanceledCleansUp(t *testing.T) {
 	s := spec(t, repo, "main~1", "main")
 	ctx, cancel := context.WithCancel(context.Background())
 	s.Progress = cancelOnRun{cancel: cancel, side: "head"}
-	r, err := Measure(ctx, s)
+	r, err := session(ctx, s, 5)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -70,10 +69,9 @@ func BenchmarkMeasureOverhead(b *testing.B) {
 		}
 		p := &elapsedSum{}
 		s := Spec{Repo: repo, BaseRef: "main~1", HeadRef: "main", Template: tmpl, Model: "m", Prompt: "p", PythonPath: "python",
-			Runs: 5, MaxRuns: 5, Timeout: time.Minute, OutDir: out, WorktreeRoot: filepath.Join(root, "wt"),
-			Env: withFake(), Options: report.DefaultOptions(), Progress: p}
+			Timeout: time.Minute, OutDir: out, WorktreeRoot: filepath.Join(root, "wt"), Env: withFake(), Progress: p}
 		start := time.Now()
-		r, err := Measure(context.Background(), s)
+		r, err := session(context.Background(), s, 5)
 		wall := time.Since(start)
 		if err != nil || r.Verdict == report.Failed {
 			b.Fatalf("Measure: %v %+v", err, r)

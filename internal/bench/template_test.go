@@ -129,7 +129,7 @@ func TestFilterEnv(t *testing.T) {
 
 func TestChildEnv(t *testing.T) {
 	t.Parallel()
-	m := &measurement{Spec: Spec{PythonPath: "python"}, env: []string{"PATH=/bin", "PYTHONPATH=/site"}}
+	m := &runner{pythonPath: "python", env: []string{"PATH=/bin", "PYTHONPATH=/site"}}
 	got := m.childEnv(&side{name: "head", sha: "abc", worktree: "/wt/head"}, "/out/head-02.json", 2)
 	for _, want := range []string{"PYTHONPATH=/wt/head/python:/site", "DIFFPERF_SIDE=head", "DIFFPERF_RUN=2", "DIFFPERF_WORKTREE=/wt/head",
 		"DIFFPERF_DUMP=/out/head-02.json", "SGLANG_GIT_COMMIT=abc", "SGLANG_DIFFUSION_SYNC_STAGE_PROFILING=1", "PATH=/bin"} {
@@ -137,7 +137,7 @@ func TestChildEnv(t *testing.T) {
 			t.Errorf("child env lacks %s: %q", want, got)
 		}
 	}
-	m.PythonPath = ""
+	m.pythonPath = ""
 	m.env = []string{"PATH=/bin"}
 	for _, kv := range m.childEnv(&side{name: "base"}, "", 1) {
 		if strings.HasPrefix(kv, "PYTHONPATH=") {

@@ -13,6 +13,10 @@ import (
 )
 
 func main() {
+	if err := command.HideSecrets(os.Getenv); err != nil {
+		// Not fatal: the token is still redacted from all output.
+		os.Stderr.WriteString("diffperf: warning: could not hide the token from other processes: " + err.Error() + "\n")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := command.Main(ctx, os.Args[1:], command.Env{
 		Getenv: os.Getenv, Environ: os.Environ, Executable: os.Executable, Stdout: os.Stdout, Stderr: os.Stderr,

@@ -36,6 +36,7 @@ type actionRun struct {
 	extra   []string
 	retry   ghcomment.Retry
 	// results
+	runnerTemp                       string
 	code                             int
 	stdout, stderr, outputs, summary string
 }
@@ -70,6 +71,7 @@ func (a *actionRun) prPayload(headRepo string) string {
 func (a *actionRun) run() *actionRun {
 	a.t.Helper()
 	dir := a.t.TempDir()
+	a.runnerTemp = dir
 	files := map[string]string{"event": filepath.Join(dir, "event.json"), "out": filepath.Join(dir, "output"), "sum": filepath.Join(dir, "summary")}
 	if err := os.WriteFile(files["event"], []byte(a.payload), 0o644); err != nil {
 		a.t.Fatal(err)

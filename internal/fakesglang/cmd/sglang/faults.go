@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -17,13 +18,18 @@ import (
 // The workload keys this build adds to the simulator's:
 //
 //	behavior=...     fail, hang, ignore-term, grandchild, setsid-grandchild,
-//	                 diffusers, flood, workflow-commands (while running);
-//	                 nodump, baddump, hugedump, truncated, notjson (the dump)
+//	                 diffusers, flood, workflow-commands, leak-env (while
+//	                 running); nodump, baddump, hugedump, truncated, notjson,
+//	                 fifo, symlink, block-out, many-stages (the dump)
+//	say=TEXT         print TEXT before running, as a debugging benchmark
+//	                 might print a secret
 //	argv_file=PATH   append each argv, as JSON, to PATH
 //	env_file=PATH    write the environment, one variable a line, to PATH
+//	parent_env_file=PATH  write what /proc/<parent>/environ gave (or the
+//	                 error), as a benchmark that snoops on diffperf would
 var (
-	runBehaviors  = map[string]bool{"fail": true, "hang": true, "ignore-term": true, "grandchild": true, "setsid-grandchild": true, "diffusers": true, "flood": true, "workflow-commands": true}
-	dumpBehaviors = map[string]bool{"nodump": true, "baddump": true, "hugedump": true, "truncated": true, "notjson": true}
+	runBehaviors  = map[string]bool{"fail": true, "hang": true, "ignore-term": true, "grandchild": true, "setsid-grandchild": true, "diffusers": true, "flood": true, "workflow-commands": true, "leak-env": true}
+	dumpBehaviors = map[string]bool{"nodump": true, "baddump": true, "hugedump": true, "truncated": true, "notjson": true, "fifo": true, "symlink": true, "block-out": true, "many-stages": true}
 )
 
 // faults is the fakesglang.Hook of this build: it turns the keys above into
@@ -40,12 +46,16 @@ func faults(extra map[string]string) (fakesglang.Behavior, error) {
 			}
 		case k == "behavior":
 			return b, fmt.Errorf("behavior=%s: unknown behaviour", v)
-		case k != "argv_file" && k != "env_file":
+		case k == "say":
+		case k != "argv_file" && k != "env_file" && k != "parent_env_file":
 			return b, fmt.Errorf("%s=%s: unknown key", k, v)
 		}
 	}
-	argvFile, envFile := extra["argv_file"], extra["env_file"]
+	argvFile, envFile, parentEnvFile, say := extra["argv_file"], extra["env_file"], extra["parent_env_file"], extra["say"]
 	b.Start = func(args []string) {
+		if say != "" {
+			fmt.Println(say)
+		}
 		if argvFile != "" {
 			if f, err := os.OpenFile(argvFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
 				j, _ := json.Marshal(args)
@@ -55,6 +65,9 @@ func faults(extra map[string]string) (fakesglang.Behavior, error) {
 		}
 		if envFile != "" {
 			_ = os.WriteFile(envFile, []byte(strings.Join(os.Environ(), "\n")+"\n"), 0o644)
+		}
+		if parentEnvFile != "" {
+			_ = os.WriteFile(parentEnvFile, []byte(parentEnv()), 0o644)
 		}
 	}
 	return b, nil
@@ -80,6 +93,11 @@ func misbehave(behavior string, stdout, stderr io.Writer) (code int, stop bool) 
 		for i := 0; i < 64<<10; i++ { // 64 MiB
 			io.WriteString(stdout, line)
 		}
+	case "leak-env":
+		// A benchmark that dumps its environment and its parent's while
+		// debugging, then fails: all of it lands in the log tail.
+		fmt.Fprintf(stdout, "my environment:\n%s\nmy parent's:\n%s\n", strings.Join(os.Environ(), "\n"), parentEnv())
+		return 1, true
 	case "workflow-commands":
 		fmt.Fprintln(stdout, "::add-mask::secret\n::set-output name=verdict::no-change\n::error::fake\n::stop-commands::abc")
 	case "grandchild", "setsid-grandchild":
@@ -99,6 +117,16 @@ func misbehave(behavior string, stdout, stderr io.Writer) (code int, stop bool) 
 	return 0, false
 }
 
+// parentEnv is what this process can read of its parent's environment,
+// or why it cannot.
+func parentEnv() string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", os.Getppid()))
+	if err != nil {
+		return "unreadable: " + err.Error()
+	}
+	return strings.ReplaceAll(string(b), "\x00", "\n")
+}
+
 // badDump writes (or withholds) a dump no healthy sglang writes, in place
 // of dump, and returns the exit status.
 func badDump(behavior, path string, dump []byte, stderr io.Writer) int {
@@ -115,6 +143,40 @@ func badDump(behavior, path string, dump []byte, stderr io.Writer) int {
 	case "hugedump":
 		// 65 MiB of valid JSON: a dump no sglang writes.
 		b, _ = json.Marshal(map[string]any{"total_duration_ms": 1, "padding": strings.Repeat("x", 65<<20)})
+	case "fifo":
+		// A named pipe nobody writes: opening it for reading would block.
+		if err := syscall.Mkfifo(path, 0o644); err != nil {
+			fmt.Fprintln(stderr, "fake sglang:", err)
+			return 1
+		}
+		return 0
+	case "symlink":
+		// A link to a file elsewhere that is a valid dump.
+		elsewhere := filepath.Join(filepath.Dir(path), "..", "elsewhere-"+filepath.Base(path))
+		if err := os.WriteFile(elsewhere, dump, 0o644); err != nil {
+			fmt.Fprintln(stderr, "fake sglang:", err)
+			return 1
+		}
+		if err := os.Symlink(elsewhere, path); err != nil {
+			fmt.Fprintln(stderr, "fake sglang:", err)
+			return 1
+		}
+		return 0
+	case "many-stages":
+		// 30,000 distinct stages: a report of megabytes.
+		steps := make([]map[string]any, 30000)
+		for i := range steps {
+			steps[i] = map[string]any{"name": fmt.Sprintf("HostileStage%05d_%s", i, strings.Repeat("y", 40)), "duration_ms": 1}
+		}
+		b, _ = json.Marshal(map[string]any{"total_duration_ms": 100, "steps": steps})
+	case "block-out":
+		// A good dump, and a folder where diffperf will write result.json,
+		// so that its write fails as on a full disk.
+		if err := os.MkdirAll(filepath.Join(filepath.Dir(path), "result.json", "blocked"), 0o755); err != nil {
+			fmt.Fprintln(stderr, "fake sglang:", err)
+			return 1
+		}
+		b = dump
 	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		fmt.Fprintln(stderr, "fake sglang:", err)

@@ -71,6 +71,8 @@ func TestHostileDumps(t *testing.T) {
 		{"notjson", "not JSON"},
 		{"baddump", "field total_duration_ms: is a string"},
 		{"nodump", "wrote no dump"},
+		{"fifo", "not a regular file"}, // opening it would wait for a writer forever
+		{"symlink", "symbolic link instead of a dump"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.behavior, func(t *testing.T) {

@@ -121,6 +121,7 @@ func TestMeasureWarmupModeProbe(t *testing.T) {
 	// The head's sglang knows only --warmup-mode and rejects --warmup.
 	repo, _, _ := newRepo(t, workload("step_ms", "1", "argv_file", argvFile), workload("step_ms", "1", "help", "warmup-mode", "argv_file", argvFile))
 	s := spec(t, repo, "main~1", "main")
+	s.Prompt = "--warmup" // a value, not a word of the template: never rewritten
 	r := measure(t, s, 1)
 	if r.Verdict == report.Failed {
 		t.Fatalf("failed: %s\n%s", r.Reason, r.Failure.LogTail)
@@ -131,7 +132,17 @@ func TestMeasureWarmupModeProbe(t *testing.T) {
 	}
 	var sawOld, sawNew bool
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		sawOld = sawOld || strings.Contains(line, `"--warmup",`)
+		var argv []string
+		if err := json.Unmarshal([]byte(line), &argv); err != nil {
+			t.Fatal(err)
+		}
+		if argv[len(argv)-1] == "--help" {
+			continue // the probe
+		}
+		if i := indexOf(argv, "--prompt"); i < 0 || argv[i+1] != "--warmup" {
+			t.Errorf("argv %q: the prompt was rewritten", argv)
+		}
+		sawOld = sawOld || strings.Contains(line, `"--warmup","--perf-dump-path"`)
 		sawNew = sawNew || strings.Contains(line, `"--warmup-mode","request"`)
 	}
 	if !sawOld || !sawNew {

@@ -101,7 +101,7 @@ func TestGPUReadForTheKeyGetsNoToken(t *testing.T) {
 	t.Parallel()
 	bin := t.TempDir()
 	envFile := filepath.Join(bin, "env.txt")
-	script := "#!/bin/sh\nenv > " + envFile + "\nexit 9\n"
+	script := "#!/bin/sh\nenv >> " + envFile + "\nexit 9\n"
 	if err := os.WriteFile(filepath.Join(bin, "nvidia-smi"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -74,12 +74,15 @@ func (m *runner) runOne(ctx context.Context, sd *side, batch string) *report.Fai
 		return &report.Failure{Side: sd.name, Run: idx, Reason: reason, LogTail: res.Tail}
 	}
 	if res.Failed() {
-		return failure(fmt.Sprintf("run %d of %s: %s: %s (log: %s)", idx, sd.name, argv[0], res.Describe(m.timeout), logPath))
+		return failure(fmt.Sprintf("run %d of %s: %s: %s (log: %s)", idx, sd.name, filepath.Base(argv[0]), res.Describe(m.timeout), filepath.Base(logPath)))
 	}
 	if sign := fallbackSign(res); sign != "" {
 		return failure(fmt.Sprintf("run %d of %s fell back to the diffusers backend (%q in its log): the numbers are not sglang's", idx, sd.name, sign))
 	}
 	d, err := readRunDump(dump)
+	if err == nil {
+		d.Name = filepath.Base(dump) // relative to the out folder, for the report
+	}
 	if err != nil {
 		return failure(fmt.Sprintf("run %d of %s exited 0 but %v", idx, sd.name, err))
 	}
@@ -169,9 +172,9 @@ func readRunDump(path string) (*report.Dump, error) {
 	d, err := ReadDump(path)
 	switch {
 	case os.IsNotExist(err):
-		return nil, fmt.Errorf("wrote no dump at %s", path)
+		return nil, fmt.Errorf("wrote no dump at %s", filepath.Base(path))
 	case isSymlinkErr(err):
-		return nil, fmt.Errorf("left a symbolic link instead of a dump at %s", path)
+		return nil, fmt.Errorf("left a symbolic link instead of a dump at %s", filepath.Base(path))
 	case err != nil:
 		return nil, fmt.Errorf("wrote an unusable dump: %v", err)
 	}
@@ -245,7 +248,7 @@ func (s *Session) setup(ctx context.Context, sd *side) *report.Failure {
 	logPath := filepath.Join(s.outDir, "setup-"+sd.name+".log")
 	res := s.redact(Proc{Argv: []string{"/bin/sh", "-c", s.setupCmd}, Dir: sd.worktree, Env: s.childEnv(sd, "", 0), Log: logPath, Timeout: 2 * s.timeout}.Run(ctx), logPath)
 	if res.Failed() {
-		return &report.Failure{Side: sd.name, Reason: fmt.Sprintf("setup of %s: %s (log: %s)", sd.name, res.Describe(2*s.timeout), logPath), LogTail: res.Tail}
+		return &report.Failure{Side: sd.name, Reason: fmt.Sprintf("setup of %s: %s (log: %s)", sd.name, res.Describe(2*s.timeout), filepath.Base(logPath)), LogTail: res.Tail}
 	}
 	return nil
 }

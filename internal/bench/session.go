@@ -220,9 +220,19 @@ func (s *Session) Sides(batch string) (base, head report.Side) {
 		report.Side{Label: "New", Ref: h.ref, SHA: h.sha, Runs: h.runs[batch]}
 }
 
-// Command is the head's first command line, shell-quoted, for the report.
-func (s *Session) Command() string {
-	return QuoteWords(s.argv(s.sides[1], filepath.Join(s.outDir, "head-01.json"), 1))
+// Command is the command line of run (1-based) of side ("base" or
+// "head"), shell-quoted for the report, as it runs in the side's worktree:
+// the dump is named relative to the out folder and the worktree is ".", so
+// that no path of the machine that ran it shows.
+func (s *Session) Command(name string, run int) string {
+	sd := s.sides[1]
+	if name == "base" {
+		sd = s.sides[0]
+	}
+	run = max(run, 1)
+	dump := fmt.Sprintf("%s-%02d.json", sd.name, run)
+	argv := s.argv(&side{name: sd.name, sha: sd.sha, worktree: ".", template: sd.template}, dump, run)
+	return QuoteWords(argv)
 }
 
 // Notes are lines for the report's headline section.

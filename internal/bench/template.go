@@ -173,11 +173,16 @@ func QuoteWords(argv []string) string {
 	return strings.Join(out, " ")
 }
 
-var safeWord = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
+var (
+	safeWord = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
+	// A placeholder such as {dump} needs no quotes: braces expand in bash
+	// only around a comma or "..", which a placeholder never has.
+	placeholderWord = regexp.MustCompile(`^[A-Za-z0-9_@%+=:./-]*\{[a-z_]+\}[A-Za-z0-9_@%+=:./-]*$`)
+)
 
-// Quote quotes one word for a POSIX shell.
+// Quote quotes one word for a POSIX shell (and bash).
 func Quote(w string) string {
-	if safeWord.MatchString(w) {
+	if safeWord.MatchString(w) || placeholderWord.MatchString(w) {
 		return w
 	}
 	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"

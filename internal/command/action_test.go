@@ -174,6 +174,16 @@ func TestActionPullRequest(t *testing.T) {
 			t.Errorf("%s: %v, or it contains the token", path, err)
 		}
 	}
+	// The comment names files relative to the out folder: no path of the
+	// runner (out folder, worktrees, repository) shows.
+	for _, p := range []string{a.runnerTemp, a.repo, os.TempDir() + "/"} {
+		if strings.Contains(bot[0].Body, p) {
+			t.Errorf("the comment shows the runner's path %s", p)
+		}
+	}
+	if !strings.Contains(bot[0].Body, "| head-01.json |") || !strings.Contains(bot[0].Body, "--perf-dump-path head-01.json") {
+		t.Errorf("the comment does not name dumps relative to the out folder")
+	}
 	// A second run edits the same comment.
 	b := a.run()
 	if got := b.bot(); len(got) != 1 || got[0].ID != bot[0].ID {

@@ -138,7 +138,10 @@ func Measure(ctx context.Context, spec bench.Spec, p Plan) (res *report.Result, 
 		if r.Prompt == "" {
 			r.Prompt = spec.Prompt
 		}
-		r.Command = s.Command()
+		r.Command = s.Command("head", 1)
+		if f := res.Failure; f != nil && f.Side != "" {
+			r.Command = s.Command(f.Side, f.Run) // the command that failed
+		}
 	}
 	res.Env = s.Environment(ctx)
 	res.Notes = append(res.Notes, s.Notes()...)

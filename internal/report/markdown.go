@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -160,9 +161,12 @@ func (r *Result) headline() string {
 	if f := r.Failure; f != nil {
 		where := "The measurement failed"
 		if f.Side != "" {
-			where = fmt.Sprintf("Run %d of %s failed", f.Run, Escape(f.Side))
+			where = fmt.Sprintf("Run %d of %s failed", f.Run, f.Side)
 		}
-		fmt.Fprintf(&b, "\n**%s:** %s\n", where, Escape(f.Reason))
+		if f.Side != "" && strings.HasPrefix(f.Reason, fmt.Sprintf("run %d of %s", f.Run, f.Side)) {
+			where = "Failed" // the reason names the run; say it once
+		}
+		fmt.Fprintf(&b, "\n**%s:** %s\n", Escape(where), Escape(f.Reason))
 		if f.LogTail != "" {
 			fmt.Fprintf(&b, "\n<details open>\n<summary>Log tail</summary>\n\n<pre>\n%s\n</pre>\n</details>\n", EscapePre(tailLines(f.LogTail, 40, 8000)))
 		}
@@ -194,8 +198,12 @@ func (r *Result) tables(stages []string, n int) string {
 			len(e2e.Base.Values), len(e2e.Head.Values), statusOf(e2e))
 		fmt.Fprintf(&b, "| **Throughput** | %s req/s | %s req/s | - | - | - | - |\n", FormatMs(throughput(bm)), FormatMs(throughput(hm)))
 		if m := r.Metric(MetricPeakAllocated); m != nil {
-			fmt.Fprintf(&b, "| **Peak Allocated Memory** | %s MiB | %s MiB | **%s MiB (%s)** | %s | %d+%d | %s |\n",
-				FormatMs(m.Base.Median), FormatMs(m.Head.Median), FormatSigned(m.DeltaAbs), FormatPct(m.DeltaPct), FormatP(m.P),
+			diff := fmt.Sprintf("%s MiB (%s)", FormatSigned(m.DeltaAbs), FormatPct(m.DeltaPct))
+			if m.Verdict != NoChange {
+				diff = "**" + diff + "**" // bold only what moved
+			}
+			fmt.Fprintf(&b, "| **Peak Allocated Memory** | %s MiB | %s MiB | %s | %s | %d+%d | %s |\n",
+				FormatMs(m.Base.Median), FormatMs(m.Head.Median), diff, FormatP(m.P),
 				len(m.Base.Values), len(m.Head.Values), statusOf(m))
 		}
 	}
@@ -234,6 +242,14 @@ func (r *Result) tables(stages []string, n int) string {
 	if !r.single() {
 		b.WriteString("Medians over the runs of each side; p is the two-sided Mann-Whitney U test; ")
 		b.WriteString("❌/🔴 slower and ✅/🟢 faster past the thresholds with p < α, ❔ past the thresholds but not significant, ⚪️ no change.\n\n")
+	} else {
+		b.WriteString("One dump a side: the marks follow compare_perf.py's rules (E2E ±2 %; a stage ±10 % and 120 ms), while the verdict above needs several runs a side to be significant.\n\n")
+	}
+	for _, id := range stages[:n] {
+		if m := r.Metric(id); m.Name == DenoisingLoop && m.BaseCount != m.HeadCount {
+			fmt.Fprintf(&b, "The %s row compares %d steps with %d: the two sides' sglang versions record denoising steps differently (SGLANG.md, dump formats), so that row's change is not a change in speed.\n\n",
+				DenoisingLoop, m.BaseCount, m.HeadCount)
+		}
 	}
 	return b.String()
 }
@@ -280,35 +296,61 @@ func (r *Result) details() []section {
 	return out
 }
 
+// metricRows is the table of one kind of metric. The confidence-interval
+// columns appear only when some row has an interval (6 runs a side and
+// more); otherwise one line says so.
 func (r *Result) metricRows(kind Kind) string {
+	var ms []*Metric
+	withCI := false
+	for i := range r.Metrics {
+		if m := &r.Metrics[i]; m.Kind == kind {
+			ms = append(ms, m)
+			withCI = withCI || hasCI(m.Base) || hasCI(m.Head)
+		}
+	}
+	if len(ms) == 0 {
+		return ""
+	}
 	var b strings.Builder
-	for _, m := range r.Metrics {
-		if m.Kind != kind {
-			continue
-		}
-		if b.Len() == 0 {
-			b.WriteString("| Metric | Baseline | New | Diff | Diff (%) | 95% CI (base) | 95% CI (new) | p | Status |\n")
-			b.WriteString("| :--- | :--- | :--- | :--- | :--- | :--- | :--- | :--- | :--- |\n")
-		}
+	if withCI {
+		b.WriteString("| Metric | Baseline | New | Diff | Diff (%) | 95% CI (base) | 95% CI (new) | p | Status |\n")
+		b.WriteString("| :--- | :--- | :--- | :--- | :--- | :--- | :--- | :--- | :--- |\n")
+	} else {
+		b.WriteString("| Metric | Baseline | New | Diff | Diff (%) | p | Status |\n")
+		b.WriteString("| :--- | :--- | :--- | :--- | :--- | :--- | :--- |\n")
+	}
+	for _, m := range ms {
 		gate := ""
 		if m.Gated {
 			gate = " (gated)"
 		}
-		fmt.Fprintf(&b, "| %s%s | %s %s | %s %s | %s | %s | %s | %s | %s | %s |\n",
+		cis := ""
+		if withCI {
+			cis = fmt.Sprintf(" %s | %s |", ci(m.Base), ci(m.Head))
+		}
+		fmt.Fprintf(&b, "| %s%s | %s %s | %s %s | %s | %s |%s %s | %s |\n",
 			Escape(m.Name), gate, FormatMs(m.Base.Median), m.Unit, FormatMs(m.Head.Median), m.Unit,
-			FormatSigned(m.DeltaAbs), FormatPct(m.DeltaPct), ci(m.Base), ci(m.Head), FormatP(m.P), statusOf(&m))
+			FormatSigned(m.DeltaAbs), FormatPct(m.DeltaPct), cis, FormatP(m.P), statusOf(m))
+	}
+	if !withCI {
+		b.WriteString("\n95% confidence intervals of the medians appear from 6 runs a side.\n")
 	}
 	return b.String()
 }
 
+func hasCI(s Stats) bool {
+	return !(math.IsInf(s.Lo, 0) || math.IsInf(s.Hi, 0) || math.IsNaN(s.Lo) || math.IsNaN(s.Hi))
+}
+
 func ci(s Stats) string {
-	if math.IsInf(s.Lo, 0) || math.IsInf(s.Hi, 0) || math.IsNaN(s.Lo) || math.IsNaN(s.Hi) {
+	if !hasCI(s) {
 		return "needs ≥6 runs"
 	}
 	return FormatMs(s.Lo) + " – " + FormatMs(s.Hi)
 }
 
 type orderedRun struct {
+	batch string // "" for the first batch, "confirm" for the confirming one
 	side  string
 	index int
 	order int
@@ -316,18 +358,39 @@ type orderedRun struct {
 	file  string
 }
 
-// runsInOrder lists both sides' runs by their position in the measurement.
+// batches are the first batch and, when there is one, the confirming batch.
+func (r *Result) batches() []struct {
+	name       string
+	base, head []Run
+} {
+	out := []struct {
+		name       string
+		base, head []Run
+	}{{"", r.Base.Runs, r.Head.Runs}}
+	if c := r.Confirmation; c != nil {
+		out = append(out, struct {
+			name       string
+			base, head []Run
+		}{"confirm", c.Base.Runs, c.Head.Runs})
+	}
+	return out
+}
+
+// runsInOrder lists every run of both sides and both batches by its
+// position in the measurement.
 func (r *Result) runsInOrder() []orderedRun {
 	var runs []orderedRun
-	for _, s := range []struct {
-		name string
-		runs []Run
-	}{{"base", r.Base.Runs}, {"head", r.Head.Runs}} {
-		for _, run := range s.runs {
-			if run.Dump == nil {
-				continue
+	for _, bt := range r.batches() {
+		for _, s := range []struct {
+			name string
+			runs []Run
+		}{{"base", bt.base}, {"head", bt.head}} {
+			for _, run := range s.runs {
+				if run.Dump == nil {
+					continue
+				}
+				runs = append(runs, orderedRun{bt.name, s.name, run.Index, run.Order, run.Dump.TotalMs, displayPath(run.Dump.Name)})
 			}
-			runs = append(runs, orderedRun{s.name, run.Index, run.Order, run.Dump.TotalMs, run.Dump.Name})
 		}
 	}
 	// By order when every run's is known; otherwise in side order.
@@ -337,29 +400,68 @@ func (r *Result) runsInOrder() []orderedRun {
 	return runs
 }
 
+// displayPath is a dump's name as the report shows it: an absolute path
+// (of the machine that ran it) becomes its file name, which is relative to
+// the run's out folder.
+func displayPath(name string) string {
+	if filepath.IsAbs(name) {
+		return filepath.Base(name)
+	}
+	return name
+}
+
 func (r *Result) runsSection() string {
 	runs := r.runsInOrder()
 	if len(runs) == 0 {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("| # | Side | Run | E2E (ms) | Dump |\n| :--- | :--- | :--- | :--- | :--- |\n")
+	confirm := r.Confirmation != nil
+	if confirm {
+		b.WriteString("| # | Batch | Side | Run | E2E (ms) | Dump |\n| :--- | :--- | :--- | :--- | :--- | :--- |\n")
+	} else {
+		b.WriteString("| # | Side | Run | E2E (ms) | Dump |\n| :--- | :--- | :--- | :--- | :--- |\n")
+	}
 	for i, run := range runs {
-		fmt.Fprintf(&b, "| %d | %s | %d | %s | %s |\n", i+1, run.side, run.index, FormatMs(run.e2e), Escape(run.file))
+		batch := ""
+		if confirm {
+			batch = " first |"
+			if run.batch != "" {
+				batch = " " + run.batch + " |"
+			}
+		}
+		fmt.Fprintf(&b, "| %d |%s %s | %d | %s | %s |\n", i+1, batch, run.side, run.index, FormatMs(run.e2e), Escape(run.file))
 	}
 	b.WriteString("\n")
 	b.WriteString(r.chart())
 	return b.String()
 }
 
-// chart is a Mermaid xychart of each side's e2e by run number, so drift
-// and noise show at a glance. GitHub renders ```mermaid blocks.
+// chart is a Mermaid xychart of each side's e2e by run number, the
+// confirming batch after the first, so drift and noise show at a glance.
+// GitHub renders ```mermaid blocks.
 func (r *Result) chart() string {
-	e2e := r.Metric(MetricE2E)
-	if e2e == nil {
+	if r.Metric(MetricE2E) == nil {
 		return ""
 	}
-	n := max(len(e2e.Base.Values), len(e2e.Head.Values))
+	var base, head []float64
+	first := 0
+	for i, bt := range r.batches() {
+		for _, run := range bt.base {
+			if run.Dump != nil {
+				base = append(base, run.Dump.TotalMs)
+			}
+		}
+		for _, run := range bt.head {
+			if run.Dump != nil {
+				head = append(head, run.Dump.TotalMs)
+			}
+		}
+		if i == 0 {
+			first = max(len(base), len(head))
+		}
+	}
+	n := max(len(base), len(head))
 	var xs []string
 	for i := 1; i <= n; i++ {
 		xs = append(xs, fmt.Sprint(i))
@@ -371,15 +473,19 @@ func (r *Result) chart() string {
 		}
 		return "[" + strings.Join(s, ", ") + "]"
 	}
+	title := "E2E per run, ms (blue: base, red: head)"
+	if n > first {
+		title = fmt.Sprintf("E2E per run, ms (blue: base, red: head; runs %d-%d: the confirming batch)", first+1, n)
+	}
 	var b strings.Builder
 	b.WriteString("```mermaid\n")
 	b.WriteString("%%{init: {\"themeVariables\": {\"xyChart\": {\"plotColorPalette\": \"#2563eb, #dc2626\"}}}}%%\n")
 	b.WriteString("xychart-beta\n")
-	b.WriteString("    title \"E2E per run, ms (blue: base, red: head)\"\n")
+	fmt.Fprintf(&b, "    title \"%s\"\n", title)
 	fmt.Fprintf(&b, "    x-axis \"run of each side\" [%s]\n", strings.Join(xs, ", "))
 	b.WriteString("    y-axis \"ms\"\n")
-	fmt.Fprintf(&b, "    line %s\n", line(e2e.Base.Values))
-	fmt.Fprintf(&b, "    line %s\n", line(e2e.Head.Values))
+	fmt.Fprintf(&b, "    line %s\n", line(base))
+	fmt.Fprintf(&b, "    line %s\n", line(head))
 	b.WriteString("```\n")
 	return b.String()
 }

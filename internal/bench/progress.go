@@ -5,8 +5,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Progress hears about each step of a measurement.
@@ -26,15 +29,30 @@ func (NopProgress) Step(string)                                                 
 func (NopProgress) RunStart(int, int, string, int)                                    {}
 func (NopProgress) RunEnd(int, int, string, int, float64, ProcResult, string, string) {}
 
-// TextProgress prints one line per run for a terminal (`run 3/10 head
-// 7.01 s`), or, inside GitHub Actions, a collapsible group per run with the
-// end of its log. The benchmark's output is framed by ::stop-commands:: so
-// that none of its lines is read as a workflow command.
+// TextProgress prints a line when each run starts and one when it ends
+// (`run 3/10 head  7.01 s`), and, while a long run goes on, a heartbeat
+// with the time elapsed and an estimate of the time left, so that minutes
+// of model loading are not silence. Inside GitHub Actions each run is a
+// collapsible group that ends with the tail of its log, framed by
+// ::stop-commands:: so that none of its lines is read as a workflow
+// command. The heartbeat comes after Heartbeat, then at doubling intervals
+// up to ten times that: never every second.
 type TextProgress struct {
 	W       io.Writer
 	Actions bool
+	// Heartbeat is the delay before the first heartbeat line of a run;
+	// 0 means DefaultHeartbeat.
+	Heartbeat time.Duration
+
 	mu      sync.Mutex
+	stop    chan struct{} // ends the running run's heartbeat
+	started time.Time     // of the whole measurement
+	done    []time.Duration
 }
+
+// DefaultHeartbeat is how long a run goes quietly before the first
+// heartbeat line.
+const DefaultHeartbeat = 30 * time.Second
 
 // Step implements Progress.
 func (p *TextProgress) Step(msg string) {
@@ -45,25 +63,87 @@ func (p *TextProgress) Step(msg string) {
 
 // RunStart implements Progress.
 func (p *TextProgress) RunStart(n, total int, side string, run int) {
-	if !p.Actions {
-		return
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.W, "::group::run %d/%d %s\n", n, total, side)
+	if p.started.IsZero() {
+		p.started = time.Now()
+	}
+	if p.Actions {
+		fmt.Fprintf(p.W, "::group::run %d/%d %s\n", n, total, side)
+	} else {
+		fmt.Fprintf(p.W, "run %d/%d %-4s  started%s\n", n, total, side, p.eta(n, total, 0))
+	}
+	p.stopHeartbeat()
+	p.stop = make(chan struct{})
+	go p.heartbeat(p.stop, time.Now(), n, total, side)
+}
+
+// heartbeat prints a line now and then until stop is closed.
+func (p *TextProgress) heartbeat(stop chan struct{}, start time.Time, n, total int, side string) {
+	wait := p.Heartbeat
+	if wait <= 0 {
+		wait = DefaultHeartbeat
+	}
+	limit := 10 * wait
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		select {
+		case <-stop: // ended while we waited for the lock
+			p.mu.Unlock()
+			return
+		default:
+		}
+		elapsed := time.Since(start)
+		fmt.Fprintf(p.W, "run %d/%d %-4s  still running after %s%s\n", n, total, side, elapsed.Round(time.Second), p.eta(n, total, elapsed))
+		p.mu.Unlock()
+		wait = min(2*wait, limit)
+		t.Reset(wait)
+	}
+}
+
+// eta estimates the time left of the measurement from the median of the
+// runs that finished, given that the current run has gone elapsed; "" when
+// no run has finished yet.
+func (p *TextProgress) eta(n, total int, elapsed time.Duration) string {
+	if len(p.done) == 0 {
+		return ""
+	}
+	d := slices.Clone(p.done)
+	slices.Sort(d)
+	per := d[len(d)/2]
+	left := max(per-elapsed, 0) + time.Duration(total-n)*per
+	return fmt.Sprintf(", about %s left", left.Round(time.Second))
+}
+
+func (p *TextProgress) stopHeartbeat() {
+	if p.stop != nil {
+		close(p.stop)
+		p.stop = nil
+	}
 }
 
 // RunEnd implements Progress.
 func (p *TextProgress) RunEnd(n, total int, side string, run int, e2eMs float64, res ProcResult, log, failure string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.stopHeartbeat()
+	if res.Elapsed > 0 {
+		p.done = append(p.done, res.Elapsed)
+	}
 	status := fmt.Sprintf("%.2f s", e2eMs/1000)
 	if failure != "" {
 		status = "FAILED: " + oneLine(failure)
 	}
 	if p.Actions {
 		WriteUntrusted(p.W, lastLines(res.Tail, 40))
-		fmt.Fprintf(p.W, "run %d/%d %s  %s  (log: %s)\n::endgroup::\n", n, total, side, status, log)
+		fmt.Fprintf(p.W, "run %d/%d %s  %s  (log: %s)\n::endgroup::\n", n, total, side, status, filepath.Base(log))
 		return
 	}
 	fmt.Fprintf(p.W, "run %d/%d %-4s  %s\n", n, total, side, status)

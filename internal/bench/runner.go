@@ -73,6 +73,9 @@ func (m *runner) runOne(ctx context.Context, sd *side, batch string) *report.Fai
 		m.progress.RunEnd(m.order, m.total, sd.name, idx, 0, res, logPath, reason)
 		return &report.Failure{Side: sd.name, Run: idx, Reason: reason, LogTail: res.Tail}
 	}
+	if res.Canceled {
+		return failure(fmt.Sprintf("run %d of %s was interrupted (the measurement was canceled), so nothing was decided", idx, sd.name))
+	}
 	if res.Failed() {
 		return failure(fmt.Sprintf("run %d of %s: %s: %s (log: %s)", idx, sd.name, filepath.Base(argv[0]), res.Describe(m.timeout), filepath.Base(logPath)))
 	}
@@ -337,7 +340,7 @@ func Repeat(ctx context.Context, s RepeatSpec) ([]report.Run, *report.Failure, e
 		s.Progress = NopProgress{}
 	}
 	m := newRunner(s.Template, s.Model, s.Prompt, s.Args, "", s.Timeout, s.OutDir, s.Env, s.Secrets, s.Progress)
-	sd := &side{name: "run", worktree: s.Dir, runs: map[string][]report.Run{}}
+	sd := &side{name: "bench", worktree: s.Dir, runs: map[string][]report.Run{}}
 	if sha, err := (Git{Dir: s.Dir}).run(ctx, "rev-parse", "HEAD"); err == nil {
 		sd.sha = sha
 	}

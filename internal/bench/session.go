@@ -83,6 +83,9 @@ func Open(ctx context.Context, s Spec) (*Session, error) {
 	}
 	ss := &Session{runner: newRunner(s.Template, s.Model, s.Prompt, s.Args, s.PythonPath, s.Timeout, s.OutDir, s.Env, s.Secrets, s.Progress),
 		setupCmd: s.Setup, git: Git{Dir: s.Repo}}
+	if fi, err := os.Stat(s.Repo); err != nil || !fi.IsDir() {
+		return nil, input.Errorf("repo", "%s is not a folder: give the path of a git checkout", s.Repo)
+	}
 	if _, err := ss.git.Toplevel(ctx); err != nil {
 		return nil, input.Errorf("repo", "%s is not a git checkout: %v", s.Repo, err)
 	}

@@ -38,9 +38,9 @@ Exit status: 0 finished, 1 regression established with --fail-on-regression,
 2 unusable input, 3 runtime failure.
 `
 
-// Run runs the command that args name (the Action when there are none
-// inside GitHub Actions).
-func Run(ctx context.Context, args []string, e Env) error {
+// dispatch runs the command that args name (the Action when there are
+// none inside GitHub Actions).
+func dispatch(ctx context.Context, args []string, e Env) error {
 	if len(args) == 0 && e.Getenv("GITHUB_ACTIONS") == "true" {
 		return cmdAction(ctx, e)
 	}
@@ -78,6 +78,19 @@ func Run(ctx context.Context, args []string, e Env) error {
 	return input.Errorf("command", "%q is not one of diffperf's commands", cmd)
 }
 
+// Run runs the command that args name (the Action when there are none
+// inside GitHub Actions). Asked for help (-h, --help), a command prints it
+// on stdout, usage line first, and that is no error.
+func Run(ctx context.Context, args []string, e Env) error {
+	err := dispatch(ctx, args, e)
+	var h *helpRequest
+	if errors.As(err, &h) {
+		_, werr := fmt.Fprintln(e.Stdout, h.text)
+		return werr
+	}
+	return err
+}
+
 // verdictFlags are the thresholds and output flags shared by the commands
 // that compare.
 type verdictFlags struct {
@@ -109,18 +122,60 @@ func (v *verdictFlags) check() error {
 	return nil
 }
 
+// usages are each command's usage lines and what it does, for --help.
+var usages = map[string]string{
+	"compare": `usage: diffperf compare [flags] BASE HEAD
+       diffperf compare BASELINE NEW [NEW...]
+
+Compares the perf dumps of two sides and prints the report. BASE and HEAD
+are each a dump file, a folder of dumps (one per run), or the --out folder
+of a run (its sides and batches told apart by file name; with its
+result.json the run's report is rendered again). With three or more files,
+one column per file, like sglang's compare_perf.py.`,
+	"extract": `usage: diffperf extract DUMP|DIR
+
+Prints the e2e latency in seconds, two decimals: of one dump, the median of
+a folder of dumps, or each side's median of a run's --out folder.`,
+	"bench": `usage: diffperf bench [MODEL] [flags] [-- extra generate arguments]
+
+Runs the benchmark command --runs times in the current checkout, each a
+fresh process, and prints the median e2e; with --baseline, compares against
+earlier dumps. MODEL fills {model} and is needed only when the command
+uses it.`,
+	"run": `usage: diffperf run --base REF --head REF [flags]
+
+Benchmarks the merge base of REF and HEAD against HEAD in worktrees of the
+checkout, interleaved, with the measurement protocol (extra pairs while
+unclear, a confirming batch for a regression), and prints the report.`,
+	"demo": `usage: diffperf demo [flags]
+
+Runs the whole pipeline here, with no GPU and no GitHub: a throwaway
+repository whose head commit slows a simulated denoising step, measured
+with a fake sglang.`,
+}
+
+// helpRequest carries a command's help text up to Run, which prints it on
+// stdout and exits 0.
+type helpRequest struct{ text string }
+
+func (h *helpRequest) Error() string { return h.text }
+
 // parseFlags parses flags anywhere among the arguments (Go's flag package
 // stops at the first argument) and returns the positional ones. Everything
-// after "--" is positional.
+// after "--" is positional. -h and --help return a *helpRequest.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, input.Errorf(fs.Name(), "flags:\n%s", flagUsage(fs))
+				u, ok := usages[fs.Name()]
+				if !ok {
+					u = "usage: diffperf " + fs.Name() + " [flags]"
+				}
+				return nil, &helpRequest{u + "\n\nFlags:\n" + flagUsage(fs)}
 			}
-			return nil, input.Wrap(fs.Name(), err)
+			return nil, flagError(fs, err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -137,9 +192,88 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 func flagUsage(fs *flag.FlagSet) string {
 	var b strings.Builder
 	fs.VisitAll(func(f *flag.Flag) {
-		fmt.Fprintf(&b, "  --%s (default %q): %s\n", f.Name, f.DefValue, f.Usage)
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			def = fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(&b, "  --%s\n        %s%s\n", f.Name, f.Usage, def)
 	})
 	return b.String()
+}
+
+// flagError rewrites the flag package's errors so that they point to the
+// fix: an unknown flag gets the nearest known one as a suggestion.
+func flagError(fs *flag.FlagSet, err error) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		name = strings.TrimLeft(name, "-")
+		hint := fmt.Sprintf("see diffperf %s --help", fs.Name())
+		if near := nearestFlag(fs, name); near != "" {
+			hint = fmt.Sprintf("did you mean --%s? (%s)", near, hint)
+		}
+		return input.Errorf("--"+name, "no such flag of %s; %s", fs.Name(), hint)
+	}
+	// `invalid value "x" for flag -name: why`
+	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
+		if i := strings.Index(rest, " for flag -"); i >= 0 {
+			name, why, _ := strings.Cut(rest[i+len(" for flag -"):], ": ")
+			return input.Errorf("--"+name, "%s", why)
+		}
+	}
+	return input.Wrap(fs.Name(), err)
+}
+
+// nearestFlag is the flag of fs nearest to name by edit distance, if it
+// is near enough to be a typo.
+func nearestFlag(fs *flag.FlagSet, name string) string {
+	best, bestD := "", 3
+	fs.VisitAll(func(f *flag.Flag) {
+		if d := editDistance(name, f.Name); d < bestD {
+			best, bestD = f.Name, d
+		}
+	})
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// durationFlag reads a duration such as 30m, with an error that says how
+// to write one.
+type durationFlag struct{ d *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f durationFlag) Set(s string) error {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%q is not a positive duration: write it like 30m, 90s or 1h30m", s)
+	}
+	*f.d = d
+	return nil
 }
 
 // percentFlag reads "5%" into 5. The % is required so that 0.05 (a
@@ -191,8 +325,21 @@ func cmdCompare(args []string, e Env) error {
 	if err := vf.check(); err != nil {
 		return err
 	}
+	if len(pos) == 1 {
+		// A run's --out folder: its report again, batches as they ran.
+		out, ok, err := readOutFolder(pos[0])
+		if err != nil {
+			return input.Wrap("compare", err)
+		}
+		if r, both := out.result(vf.opt); ok && both {
+			if err := writeResult(e.Stdout, r, vf.format); err != nil {
+				return err
+			}
+			return verdictError(r, vf.failOnRegression, nil)
+		}
+	}
 	if len(pos) < 2 {
-		return input.Errorf("compare", "need BASE and HEAD (files or directories of dumps), got %d argument(s)", len(pos))
+		return input.Errorf("compare", "need BASE and HEAD (files or directories of dumps), or the --out folder of a run, got %d argument(s)", len(pos))
 	}
 	if len(pos) > 2 {
 		return compareMany(pos, vf, e)
@@ -262,6 +409,13 @@ func cmdExtract(args []string, e Env) error {
 	if len(pos) != 1 {
 		return input.Errorf("extract", "need one dump file or directory, got %d argument(s)", len(pos))
 	}
+	out, ok, err := readOutFolder(pos[0])
+	if err != nil {
+		return input.Wrap("extract", err)
+	}
+	if ok && len(out.sides("")) > 1 {
+		return out.extract(e.Stdout)
+	}
 	runs, err := loadSide(pos[0])
 	if err != nil {
 		return err
@@ -297,6 +451,13 @@ func loadSide(path string) ([]report.Run, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, input.Wrap("dump "+path, errors.Unwrap(err))
+	}
+	if fi.IsDir() {
+		if out, ok, err := readOutFolder(path); err != nil {
+			return nil, input.Wrap("dump directory "+path, err)
+		} else if ok {
+			return out.newest(), nil
+		}
 	}
 	files := []string{path}
 	if fi.IsDir() {

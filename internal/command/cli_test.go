@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,10 +52,14 @@ func TestCompareCLI(t *testing.T) {
 		{"flags after arguments", []string{"compare", d + "runs/base", d + "runs/head", "--fail-on-regression", "--threshold", "15%"}, 0, "no-change", ""},
 		{"A/A is no change", []string{"compare", "--fail-on-regression", d + "runs/base", d + "runs/base"}, 0, "## ⚪️ diffperf: no-change", ""},
 		{"three files", []string{"compare", d + "old_nov2025.json", d + "dec2025.json", d + "newest_spans.json"}, 0, "| Metric | Baseline | dec2025.json | newest_spans.json |", ""},
-		{"threshold without %", []string{"compare", "--threshold", "5", d + "server.json", d + "server.json"}, 2, "", `invalid value "5" for flag -threshold: "5" is not a percentage`},
+		{"threshold without %", []string{"compare", "--threshold", "5", d + "server.json", d + "server.json"}, 2, "", `--threshold: "5" is not a percentage (write it like 5%)`},
+		{"negative threshold", []string{"compare", "--threshold", "-5%", d + "server.json", d + "server.json"}, 2, "", `--threshold: "-5%" is negative`},
+		{"a typo in a flag", []string{"compare", "--treshold", "3%", d + "server.json", d + "server.json"}, 2, "", "--treshold: no such flag of compare; did you mean --threshold?"},
+		{"timeout without a unit", []string{"run", "--base", "a", "--head", "b", "--timeout", "5"}, 2, "", `--timeout: "5" is not a positive duration: write it like 30m`},
+		{"a repository that is not there", []string{"run", "--base", "a", "--head", "b", "--model", "m", "--repo", "/nonexistent", "--out", "OUTDIR"}, 2, "", "repo: /nonexistent is not a folder"},
 		{"alpha out of range", []string{"compare", "--alpha", "1.5", d + "server.json", d + "server.json"}, 2, "", "alpha: 1.5 is not in (0, 1)"},
 		{"unknown format", []string{"compare", "--format", "html", d + "server.json", d + "server.json"}, 2, "", `--format: "html"`},
-		{"unknown flag", []string{"compare", "--nope", d + "server.json", d + "server.json"}, 2, "", "flag provided but not defined: -nope"},
+		{"unknown flag", []string{"compare", "--nope", d + "server.json", d + "server.json"}, 2, "", "--nope: no such flag of compare; see diffperf compare --help"},
 		{"NaN dump", []string{"compare", d + "bad/nan.json", d + "server.json"}, 2, "", "dump ../../testdata/dumps/bad/nan.json: field total_duration_ms: is NaN"},
 		{"missing file", []string{"compare", d + "nope.json", d + "server.json"}, 2, "", "dump ../../testdata/dumps/nope.json: no such file or directory"},
 		{"empty directory", []string{"compare", "../../internal", d + "server.json"}, 2, "", "dump directory ../../internal: no *.json files"},
@@ -67,7 +74,11 @@ func TestCompareCLI(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			code, out, stderr := runCLI(t, nil, tt.args...)
+			args := slices.Clone(tt.args)
+			if i := slices.Index(args, "OUTDIR"); i >= 0 {
+				args[i] = filepath.Join(t.TempDir(), "out")
+			}
+			code, out, stderr := runCLI(t, nil, args...)
 			if code != tt.wantCode {
 				t.Errorf("exit code = %d, want %d; stderr: %s", code, tt.wantCode, stderr)
 			}
@@ -120,6 +131,42 @@ func TestParsePercent(t *testing.T) {
 	for _, in := range []string{"5", "0.05", "-1%", "abc%", "NaN%", ""} {
 		if _, err := report.ParsePercent(in); err == nil {
 			t.Errorf("report.ParsePercent(%q) succeeded, want an error", in)
+		}
+	}
+}
+
+// TestHelp: every command answers -h and --help on stdout with exit 0, its
+// usage line first, and lists its flags.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"compare", "extract", "bench", "run", "demo"} {
+		for _, flag := range []string{"--help", "-h"} {
+			code, out, stderr := runCLI(t, nil, cmd, flag)
+			if code != 0 || stderr != "" {
+				t.Errorf("%s %s: exit %d, stderr %q; want 0 and nothing", cmd, flag, code, stderr)
+			}
+			if !strings.HasPrefix(out, "usage: diffperf "+cmd) {
+				t.Errorf("%s %s: stdout starts %.40q, want the usage line", cmd, flag, out)
+			}
+		}
+	}
+	_, out, _ := runCLI(t, nil, "compare", "--help")
+	for _, want := range []string{"BASE HEAD", "--threshold\n", "(default 5%)", "--fail-on-regression"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("compare --help lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestNearestFlag(t *testing.T) {
+	t.Parallel()
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	for _, n := range []string{"threshold", "min-delta-ms", "memory-threshold", "runs", "max-runs"} {
+		fs.String(n, "", "")
+	}
+	for in, want := range map[string]string{"treshold": "threshold", "run": "runs", "max-run": "max-runs", "min-delta": "", "frobnicate": ""} {
+		if got := nearestFlag(fs, in); got != want {
+			t.Errorf("nearestFlag(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

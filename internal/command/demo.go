@@ -66,7 +66,9 @@ func cmdDemo(ctx context.Context, args []string, e Env) error {
 		WorktreeRoot: filepath.Join(root, "worktrees"), Env: e.Environ(), Progress: progressFor(e),
 	}
 	plan := protocol.Plan{Runs: *runs, MaxRuns: *runs, Confirm: true, Options: vf.opt}
-	return measureAndReport(ctx, spec, plan, "diffperf demo", vf, e)
+	err = measureAndReport(ctx, spec, plan, "diffperf demo", vf, e)
+	fmt.Fprintf(e.Stderr, "demo: all of it is in %s (repository, out folder); remove it with: rm -rf %s\n", root, bench.Quote(root))
+	return err
 }
 
 // demoStepMs is the base's denoising step: 12 steps make a 600 ms loop, so

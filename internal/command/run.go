@@ -31,7 +31,8 @@ func (f *measureFlags) register(fs *flag.FlagSet, withModel bool) {
 	fs.StringVar(&f.prompt, "prompt", "A curious raccoon", "generation prompt ({prompt})")
 	fs.StringVar(&f.command, "command", bench.DefaultTemplate, "benchmark command template, split into words once, never run by a shell")
 	fs.IntVar(&f.runs, "runs", 5, "runs per side")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "limit for one run")
+	f.timeout = 30 * time.Minute
+	fs.Var(durationFlag{&f.timeout}, "timeout", "limit for one run, e.g. 30m")
 }
 
 func (f *measureFlags) template() (*bench.Template, []string, error) {
@@ -166,6 +167,8 @@ func measureAndReport(ctx context.Context, spec bench.Spec, plan protocol.Plan, 
 // verdictError maps a finished measurement to the exit status of DESIGN.md.
 func verdictError(r *report.Result, gate bool, err error) error {
 	switch {
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("interrupted: the measurement was canceled before it could decide (%d+%d runs measured; the dumps and logs are kept)", len(r.Base.Runs), len(r.Head.Runs))
 	case err != nil:
 		return err
 	case r.Verdict == report.Failed:
@@ -184,16 +187,20 @@ func cmdBench(ctx context.Context, args []string, e Env) error {
 	vf.register(fs)
 	var baseline string
 	fs.StringVar(&baseline, "baseline", "", "dump file or folder to compare against")
-	fs.StringVar(&mf.out, "out", "diffperf-bench", "folder for the dumps and logs")
+	fs.StringVar(&mf.out, "out", "", "folder for the dumps and logs (default: a new temporary folder, named at the end)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) == 0 {
-		return input.Errorf("bench", "need MODEL")
+	// MODEL is the first argument when the command uses {model}; the rest
+	// are extra generate arguments.
+	if strings.Contains(mf.command, "{model}") {
+		if len(pos) == 0 {
+			return input.Errorf("MODEL", "needed, since the command uses {model}: diffperf bench MODEL [flags]")
+		}
+		mf.model, pos = pos[0], pos[1:]
 	}
-	mf.model = pos[0]
-	mf.args = bench.QuoteWords(pos[1:])
+	mf.args = bench.QuoteWords(pos)
 	if err := vf.check(); err != nil {
 		return err
 	}
@@ -204,6 +211,12 @@ func cmdBench(ctx context.Context, args []string, e Env) error {
 	var base []report.Run
 	if baseline != "" {
 		if base, err = loadSide(baseline); err != nil {
+			return err
+		}
+	}
+	if mf.out == "" {
+		// Not in the checkout, where it would show as untracked files.
+		if mf.out, err = os.MkdirTemp("", "diffperf-bench-"); err != nil {
 			return err
 		}
 	}
@@ -230,8 +243,8 @@ func cmdBench(ctx context.Context, args []string, e Env) error {
 	vals := make([]float64, len(runs))
 	for i, r := range runs {
 		vals[i] = r.Dump.TotalMs
-		fmt.Fprintf(e.Stdout, "run %d: %.2f s\n", r.Index, r.Dump.TotalMs/1000)
 	}
+	fmt.Fprintf(e.Stderr, "dumps and logs: %s\n", mf.out)
 	fmt.Fprintf(e.Stdout, "median e2e: %.2f s over %d runs (min %.2f s, max %.2f s)\n", report.Median(vals)/1000, len(vals), slices.Min(vals)/1000, slices.Max(vals)/1000)
 	if base == nil {
 		return nil

@@ -83,6 +83,25 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo left no %s: %v", f, err)
 		}
 	}
+	if !strings.Contains(stderr, "demo: all of it is in "+dir) {
+		t.Errorf("the demo does not say where it left its files:\n%s", stderr)
+	}
+
+	// diffperf reads its own out folder back.
+	outDir := filepath.Join(dir, "out")
+	code, got, stderr := runCLI(t, nil, "extract", outDir)
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	if code != 0 || len(lines) != 4 || !strings.HasPrefix(lines[0], "base: 0.6") || !strings.HasPrefix(lines[3], "confirm head: 0.6") {
+		t.Errorf("extract OUT: exit %d, %q; want each side's median of both batches; stderr:\n%s", code, got, stderr)
+	}
+	code, again, stderr := runCLI(t, nil, "compare", "--fail-on-regression", outDir)
+	if code != ExitRegression || !strings.Contains(again, "A second, independent batch confirmed it") || !strings.Contains(again, "| 16 | confirm | base | 4 |") {
+		t.Errorf("compare OUT: exit %d, want the run's report again with both batches; stderr:\n%s\n%s", code, stderr, again)
+	}
+	code, base, stderr := runCLI(t, nil, "compare", filepath.Join(outDir, "head-01.json"), outDir)
+	if code != 0 || !strings.Contains(base, "n=1+4") {
+		t.Errorf("compare DUMP OUT (OUT as the newest side): exit %d; stderr:\n%s\n%.300s", code, stderr, base)
+	}
 }
 
 func TestRunCLI(t *testing.T) {
@@ -170,13 +189,51 @@ func TestBenchCLI(t *testing.T) {
 		t.Fatalf("bench: %v\n%s", err, b)
 	}
 	s := string(b)
-	for _, want := range []string{"run 1: ", "run 3: ", "median e2e: ", "over 3 runs", "### Performance Comparison Report", "improvement"} {
+	for _, want := range []string{"run 1/3 bench  started", "run 3/3 bench  ", "median e2e: ", "over 3 runs", "### Performance Comparison Report", "improvement"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("bench output lacks %q:\n%s", want, s)
 		}
 	}
-	d, err := os.ReadFile(filepath.Join(out, "run-01.json"))
-	if err != nil || !strings.Contains(string(d), `"model": "test/model"`) {
-		t.Errorf("run-01.json: %v\n%s", err, d)
+	if n := strings.Count(s, "run 2/3 bench  0."); n != 1 {
+		t.Errorf("run 2 reported %d times, want once:\n%s", n, s)
 	}
+	d, err := os.ReadFile(filepath.Join(out, "bench-01.json"))
+	if err != nil || !strings.Contains(string(d), `"model": "test/model"`) {
+		t.Errorf("bench-01.json: %v\n%s", err, d)
+	}
+}
+
+// TestBenchWithoutModel: a command without {model} needs no MODEL, and
+// with no --out the dumps go to a temporary folder, not the checkout.
+func TestBenchWithoutModel(t *testing.T) {
+	t.Parallel()
+	repo := repoWith(t, "step_ms=5\n", "step_ms=5\n")
+	cmd := exec.Command(diffperfBin, "bench", "--runs", "2", "--command", "sglang generate --perf-dump-path {dump} {args}", "--", "--seed", "3")
+	cmd.Dir = repo
+	cmd.Env = fakeEnviron()
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, b)
+	}
+	if st := gitStatus(t, repo); st != "" {
+		t.Errorf("bench left files in the checkout:\n%s", st)
+	}
+	_, dir, ok := strings.Cut(string(b), "dumps and logs: ")
+	dir, _, _ = strings.Cut(dir, "\n")
+	if !ok || !strings.HasPrefix(filepath.Base(dir), "diffperf-bench-") {
+		t.Fatalf("no temporary folder named:\n%s", b)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if _, err := os.Stat(filepath.Join(dir, "bench-02.json")); err != nil {
+		t.Error(err)
+	}
+}
+
+func gitStatus(t *testing.T, dir string) string {
+	t.Helper()
+	out, err := exec.Command("git", "-C", dir, "status", "--porcelain").CombinedOutput()
+	if err != nil {
+		t.Fatalf("git status: %v\n%s", err, out)
+	}
+	return strings.TrimSpace(string(out))
 }

@@ -57,8 +57,11 @@ func FormatNum(v float64) string {
 func ParsePercent(s string) (float64, error) {
 	num, ok := strings.CutSuffix(strings.TrimSpace(s), "%")
 	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if !ok || err != nil || v < 0 || math.IsNaN(v) {
+	switch {
+	case !ok || err != nil || math.IsNaN(v) || math.IsInf(v, 0):
 		return 0, fmt.Errorf("%q is not a percentage (write it like 5%%)", s)
+	case v < 0:
+		return 0, fmt.Errorf("%q is negative: a threshold is the size of a change, either way (write it like 5%%)", s)
 	}
 	return v, nil
 }

@@ -1,0 +1,112 @@
+package command
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+
+	"github.com/diffperf/diffperf/internal/report"
+)
+
+// outRun is one run's dump in a --out folder, as its file name tells it.
+var outRun = regexp.MustCompile(`^(?:(confirm)-)?(base|head|bench)-(\d+)\.json$`)
+
+// outFolder is the --out folder of a run or bench: its dumps by batch (""
+// or "confirm") and side ("base", "head" or "bench").
+type outFolder map[string]map[string][]report.Run
+
+// readOutFolder reads dir as a --out folder when diffperf made it (its
+// marker file is there); ok is false for any other folder.
+func readOutFolder(dir string) (out outFolder, ok bool, err error) {
+	if _, err := os.Lstat(filepath.Join(dir, outMarker)); err != nil {
+		return nil, false, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, true, err
+	}
+	out = outFolder{}
+	for _, e := range entries { // in name order
+		m := outRun.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		d, err := readDump(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, true, err
+		}
+		d.Name = e.Name()
+		batch, side := m[1], m[2]
+		idx, _ := strconv.Atoi(m[3])
+		if out[batch] == nil {
+			out[batch] = map[string][]report.Run{}
+		}
+		out[batch][side] = append(out[batch][side], report.Run{Index: idx, Dump: d})
+	}
+	if len(out) == 0 {
+		return nil, true, fmt.Errorf("%s holds no dumps", dir)
+	}
+	return out, true, nil
+}
+
+// sides are the folder's sides in report order.
+func (o outFolder) sides(batch string) []string {
+	var s []string
+	for _, name := range []string{"base", "head", "bench"} {
+		if len(o[batch][name]) > 0 {
+			s = append(s, name)
+		}
+	}
+	return s
+}
+
+// result compares base and head as the run did, the confirming batch
+// included, with the runs in the order they ran.
+func (o outFolder) result(opt report.Options) (*report.Result, bool) {
+	if len(o[""]["base"]) == 0 || len(o[""]["head"]) == 0 {
+		return nil, false
+	}
+	compare := func(batch string) *report.Result {
+		base, head := o[batch]["base"], o[batch]["head"]
+		orderRuns(base, head)
+		return report.Compare(report.Side{Label: "Baseline", Runs: base}, report.Side{Label: "New", Runs: head}, opt)
+	}
+	r := compare("")
+	if len(o["confirm"]["base"]) > 0 && len(o["confirm"]["head"]) > 0 {
+		report.Confirm(r, compare("confirm"))
+	}
+	return r, true
+}
+
+// extract prints each side's median e2e in seconds, a line a side.
+func (o outFolder) extract(w io.Writer) error {
+	for _, batch := range []string{"", "confirm"} {
+		for _, side := range o.sides(batch) {
+			label := side
+			if batch != "" {
+				label = batch + " " + side
+			}
+			vals := make([]float64, 0, len(o[batch][side]))
+			for _, r := range o[batch][side] {
+				vals = append(vals, r.Dump.TotalMs)
+			}
+			if _, err := fmt.Fprintf(w, "%s: %.2f\n", label, report.Median(vals)/1000); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// newest is the side a baseline takes from a --out folder: bench's runs,
+// or else the head of the first batch (the newest code measured).
+func (o outFolder) newest() []report.Run {
+	if runs := o[""]["bench"]; len(runs) > 0 {
+		return runs
+	}
+	return slices.Clone(o[""]["head"])
+}

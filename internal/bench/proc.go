@@ -46,7 +46,10 @@ type ProcResult struct {
 	Canceled bool
 	Elapsed  time.Duration
 	Tail     string // the end of the output, for reports
-	Head     []byte // the start of the output (up to MaxLogBytes), for log checks
+	Head     []byte // the start of the output (up to 1 MiB), for --help probes
+	// FallbackSign is the first of FallbackSigns found anywhere in the
+	// output, however long, or "".
+	FallbackSign string
 }
 
 // Failed reports whether the process did not exit 0 in time.
@@ -85,7 +88,7 @@ func (p Proc) Run(ctx context.Context) ProcResult {
 		return ProcResult{Err: fmt.Errorf("create log: %w", err)}
 	}
 	defer logf.Close()
-	out := &cappedLog{f: logf}
+	out := &cappedLog{f: logf, signs: newSignScanner(FallbackSigns)}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -151,6 +154,7 @@ func (p Proc) Run(ctx context.Context) ProcResult {
 	}
 	out.finish()
 	res.Tail, res.Head = out.tail(), out.headBytes()
+	res.FallbackSign = out.sign()
 	return res
 }
 
@@ -190,14 +194,16 @@ func lookPath(name string, env []string, dir string) (string, error) {
 
 // cappedLog writes output to the log file up to MaxLogBytes, then keeps only
 // a ring of the last TailBytes, so a flood of output keeps memory and disk
-// bounded. It is an io.Writer used from exec's copying goroutine.
+// bounded. Every byte passes its sign scanner on the way, dropped ones
+// too. It is an io.Writer used from exec's copying goroutine.
 type cappedLog struct {
 	mu      sync.Mutex
 	f       *os.File
 	written int64
 	dropped int64
-	head    bytes.Buffer // first bytes, up to headKeep, for log checks
+	head    bytes.Buffer // first bytes, up to headKeep, for --help probes
 	ring    []byte       // last TailBytes
+	signs   *signScanner // nil for none
 }
 
 const headKeep = 1 << 20
@@ -206,6 +212,9 @@ func (c *cappedLog) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := len(p)
+	if c.signs != nil {
+		c.signs.Write(p)
+	}
 	if c.head.Len() < headKeep {
 		c.head.Write(p[:min(len(p), headKeep-c.head.Len())])
 	}
@@ -243,6 +252,72 @@ func (c *cappedLog) headBytes() []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]byte(nil), c.head.Bytes()...)
+}
+
+func (c *cappedLog) sign() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.signs == nil {
+		return ""
+	}
+	return c.signs.found
+}
+
+// signScanner finds the first of its signs in a stream of writes, wherever
+// the stream is cut: between writes it keeps the last len(longest sign)-1
+// bytes, so a sign split across two writes is found, and its memory stays
+// that small whatever the stream's length.
+type signScanner struct {
+	signs []string
+	keep  int
+	carry []byte // the last keep bytes seen
+	joint []byte // scratch: carry and the start of the next write
+	found string
+}
+
+func newSignScanner(signs []string) *signScanner {
+	s := &signScanner{signs: signs}
+	for _, sign := range signs {
+		s.keep = max(s.keep, len(sign)-1)
+	}
+	return s
+}
+
+// Write scans p; it never fails.
+func (s *signScanner) Write(p []byte) (int, error) {
+	if s.found != "" || len(p) == 0 {
+		return len(p), nil
+	}
+	// A sign that straddles the cut begins in carry and ends within the
+	// first keep bytes of p.
+	if len(s.carry) > 0 {
+		s.joint = append(append(s.joint[:0], s.carry...), p[:min(len(p), s.keep)]...)
+		if s.match(s.joint) {
+			return len(p), nil
+		}
+	}
+	if s.match(p) {
+		return len(p), nil
+	}
+	if len(p) >= s.keep {
+		s.carry = append(s.carry[:0], p[len(p)-s.keep:]...)
+	} else {
+		s.carry = append(s.carry, p...)
+		if extra := len(s.carry) - s.keep; extra > 0 {
+			s.carry = append(s.carry[:0], s.carry[extra:]...)
+		}
+	}
+	return len(p), nil
+}
+
+func (s *signScanner) match(b []byte) bool {
+	for _, sign := range s.signs {
+		if sign != "" && bytes.Contains(b, []byte(sign)) {
+			s.found = sign
+			return true
+		}
+	}
+	return false
 }
 
 // ensure cappedLog is a Writer.

@@ -16,7 +16,8 @@
 //	help=warmup-mode  advertise --warmup-mode and reject --warmup, like newer sglang
 //	behavior=ok       or fail, hang, ignore-term, grandchild, setsid-grandchild,
 //	                  nodump, baddump, hugedump, truncated, notjson, diffusers,
-//	                  flood, workflow-commands
+//	                  diffusers-late (the sign after 5 MiB of output), flood,
+//	                  workflow-commands
 //	argv_file=PATH    append each argv, as JSON, to PATH
 //	env_file=PATH     write the environment, one variable a line, to PATH
 //	confirm_step_ms=  step_ms for runs whose dump is named confirm-*, to
@@ -176,6 +177,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		time.Sleep(time.Hour)
 	case "diffusers":
 		fmt.Fprintln(stderr, "WARNING: Falling back to diffusers backend")
+	case "diffusers-late":
+		// The sign at byte 5 MiB, past any fixed head, then 1 MiB more,
+		// past any fixed tail.
+		line := strings.Repeat("x", 1023) + "\n"
+		for i := 0; i < 5<<10; i++ {
+			io.WriteString(stdout, line)
+		}
+		fmt.Fprintln(stdout, "WARNING: Falling back to diffusers backend")
+		for i := 0; i < 1<<10; i++ {
+			io.WriteString(stdout, line)
+		}
 	case "flood":
 		line := strings.Repeat("x", 1023) + "\n"
 		for i := 0; i < 64<<10; i++ { // 64 MiB

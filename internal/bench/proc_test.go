@@ -214,3 +214,20 @@ func TestSignScannerAcrossWrites(t *testing.T) {
 		t.Errorf("found %q in text without a sign", s.found)
 	}
 }
+
+func TestParseStat(t *testing.T) {
+	t.Parallel()
+	// comm may hold spaces and parentheses; fields count from the last ')'.
+	line := "4242 (evil) (x y) S 1 4242 4242 0 -1 4194304 215 0 0 0 0 0 0 0 20 0 4 0 120057 1256869888 578 18446744073709551615 1 1 0\n"
+	st, ok := parseStat([]byte(line))
+	if want := (procStat{state: 'S', ppid: 1, pgid: 4242, sid: 4242, start: 120057}); !ok || st != want {
+		t.Errorf("parseStat = %+v, %v; want %+v", st, ok, want)
+	}
+	if _, ok := parseStat([]byte("4242 (short) S 1 2")); ok {
+		t.Error("parseStat accepted a short line")
+	}
+	self, ok := readStat(os.Getpid())
+	if !ok || self.state == 'Z' || self.start == 0 {
+		t.Errorf("readStat(self) = %+v, %v", self, ok)
+	}
+}

@@ -264,10 +264,22 @@ const ForkRefusal = "this pull request comes from a fork (%s), and benchmarking 
 	"no network to internal services), and gate the job on a maintainer's label or an environment with required reviewers; see README, \"Forks\""
 
 // CaseKey derives the comment key from the case, so that a matrix over
-// models, GPUs or arguments keeps one comment per cell: the model, the GPU
-// when known, and a short hash of the prompt, arguments and command.
+// models, GPUs or arguments keeps one comment per cell. The key is a
+// readable prefix (the model and the GPU when known, sanitised for the
+// marker) and a hash of the whole case as given: model path, GPU, prompt,
+// command and arguments, each length-prefixed. The sanitising maps
+// "org/m v1" and "org/m-v1" to the same prefix, and a separator could
+// appear inside a field; neither reaches the hash, which alone tells cases
+// apart. The prefix is only for a reader.
 func CaseKey(c *Config, gpu string) string {
-	h := sha256.Sum256([]byte(c.Prompt + "\x00" + strings.Join(c.Args, "\x00") + "\x00" + c.CommandRaw))
+	h := sha256.New()
+	// A sequence of length-prefixed byte strings decodes one way only, so
+	// no shift of bytes between fields (or into another argument) keeps
+	// the hash. "v1" names this layout.
+	for _, f := range append([]string{"diffperf-case-v1", c.ModelPath, gpu, c.Prompt, c.CommandRaw}, c.Args...) {
+		fmt.Fprintf(h, "%d:%s", len(f), f)
+	}
+	sum := h.Sum(nil)
 	parts := []string{}
 	if c.ModelPath != "" {
 		parts = append(parts, c.ModelPath)
@@ -275,6 +287,13 @@ func CaseKey(c *Config, gpu string) string {
 	if gpu != "" {
 		parts = append(parts, gpu)
 	}
-	parts = append(parts, hex.EncodeToString(h[:4]))
+	prefix := strings.Join(parts, "-")
+	if r := []rune(prefix); len(r) > 80 {
+		prefix = string(r[:80])
+	}
+	parts = []string{hex.EncodeToString(sum[:8])}
+	if prefix != "" {
+		parts = append([]string{prefix}, parts...)
+	}
 	return report.SanitizeKey(strings.ReplaceAll(strings.Join(parts, "-"), " ", "-"))
 }

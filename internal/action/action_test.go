@@ -13,6 +13,8 @@ import (
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-github/v62/github"
+
+	"github.com/diffperf/diffperf/internal/report"
 )
 
 func getter(m map[string]string) func(string) (string, bool) {
@@ -341,5 +343,37 @@ func TestCaseKey(t *testing.T) {
 	}
 	if k := CaseKey(cfg(t, "model-path", "x --> <script>"), ""); strings.ContainsAny(k, "<> ") {
 		t.Errorf("key %q can end its HTML comment", k)
+	}
+}
+
+// TestCaseKeyDoesNotCollide: the key's hash covers the whole case as
+// given, so cases whose readable prefixes sanitise alike, or whose fields
+// shift bytes across a boundary, still get different comments.
+func TestCaseKeyDoesNotCollide(t *testing.T) {
+	t.Parallel()
+	const gpu = "NVIDIA H100 80GB HBM3"
+	pairs := []struct {
+		name       string
+		a, b       *Config
+		gpuA, gpuB string
+	}{
+		{"space and hyphen", cfg(t, "model-path", "org/m v1"), cfg(t, "model-path", "org/m-v1"), gpu, gpu},
+		{"@ and +", cfg(t, "model-path", "Qwen-Image@v1"), cfg(t, "model-path", "Qwen-Image+v1"), gpu, gpu},
+		{"non-ASCII", cfg(t, "model-path", "/models/模型"), cfg(t, "model-path", "/models/图像"), gpu, gpu},
+		{"prompt into args", cfg(t, "prompt", "x\x00--foo", "args", "bar"), cfg(t, "prompt", "x", "args", "--foo bar"), gpu, gpu},
+		{"model into GPU", cfg(t, "model-path", "a b"), cfg(t, "model-path", "a"), "", "b"},
+	}
+	for _, p := range pairs {
+		ka, kb := CaseKey(p.a, p.gpuA), CaseKey(p.b, p.gpuB)
+		if ka == kb {
+			t.Errorf("%s: both cases get the key %q", p.name, ka)
+		}
+		if report.MarkerLine(ka) == report.MarkerLine(kb) {
+			t.Errorf("%s: both cases get the marker %q", p.name, report.MarkerLine(ka))
+		}
+	}
+	// The readable prefix stays.
+	if k := CaseKey(cfg(t, "model-path", "/models/模型"), gpu); !strings.HasPrefix(k, "/models/__-NVIDIA-H100-80GB-HBM3-") {
+		t.Errorf("key %q lost its readable prefix", k)
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,13 +25,18 @@ type Git struct {
 	Env []string // environment of git; nil means ours
 }
 
-// RefError says a ref could not be resolved to a commit: unusable input.
+// RefError says a ref is unusable input: malformed (Invalid), or not a
+// commit in the repository or on origin.
 type RefError struct {
-	Ref string
-	Err error
+	Ref     string
+	Err     error
+	Invalid bool // the ref is malformed; git was never asked
 }
 
 func (e *RefError) Error() string {
+	if e.Invalid {
+		return fmt.Sprintf("ref %q: not a usable ref: %v", e.Ref, e.Err)
+	}
 	return fmt.Sprintf("ref %q: not a commit in %s: %v", e.Ref, "the repository", e.Err)
 }
 
@@ -86,11 +93,18 @@ func (g Git) hasCommit(ctx context.Context, rev string) (string, bool) {
 }
 
 // ResolveCommit returns the SHA of ref. A ref or SHA missing from a shallow
-// or partial clone is fetched from origin first. An unknown ref is a
-// *RefError.
+// or partial clone is fetched from origin first: in a shallow clone with
+// --depth=1, as actions/checkout would, in a full clone in full, so the
+// clone stays complete. A malformed or unknown ref is a *RefError (unusable
+// input); a fetch that fails for another reason (origin unreachable, a
+// stale lock) or a git that is too old is a plain error (a runtime
+// failure).
 func (g Git) ResolveCommit(ctx context.Context, ref string) (string, error) {
-	if ref == "" || strings.HasPrefix(ref, "-") {
-		return "", &RefError{Ref: ref, Err: errors.New("empty or starts with '-'")}
+	if err := ValidateRef(ref); err != nil {
+		return "", err
+	}
+	if err := checkGitVersion(ctx); err != nil {
+		return "", err
 	}
 	if sha, ok := g.hasCommit(ctx, ref); ok {
 		return sha, nil
@@ -98,9 +112,21 @@ func (g Git) ResolveCommit(ctx context.Context, ref string) (string, error) {
 	if !g.hasRemote(ctx, "origin") {
 		return "", &RefError{Ref: ref, Err: errors.New("unknown, and there is no origin remote to fetch it from")}
 	}
-	// actions/checkout fetches one commit; fetch what we need by name.
-	if _, err := g.run(ctx, "fetch", "--no-tags", "--depth=1", "origin", "--end-of-options", ref); err != nil {
-		return "", &RefError{Ref: ref, Err: err}
+	if revSuffix.MatchString(ref) {
+		// main~1 names a commit relative to another; origin cannot send it
+		// by that name.
+		return "", &RefError{Ref: ref, Err: errors.New("unknown here, and a revision expression cannot be fetched from origin")}
+	}
+	args := []string{"fetch", "--no-tags"}
+	if g.IsShallow(ctx) {
+		// actions/checkout fetches one commit; fetch what we need by name.
+		args = append(args, "--depth=1")
+	}
+	if _, err := g.run(ctx, append(args, "origin", "--end-of-options", ref)...); err != nil {
+		if fetchFoundNoRef(err) {
+			return "", &RefError{Ref: ref, Err: err}
+		}
+		return "", fmt.Errorf("fetch %q from origin: %w", ref, err)
 	}
 	if sha, ok := g.hasCommit(ctx, "FETCH_HEAD"); ok && (sha == ref || !isHex(ref)) {
 		return sha, nil
@@ -109,6 +135,142 @@ func (g Git) ResolveCommit(ctx context.Context, ref string) (string, error) {
 		return sha, nil
 	}
 	return "", &RefError{Ref: ref, Err: errors.New("not found after fetching from origin")}
+}
+
+// fetchFoundNoRef reports whether a failed fetch says the remote has no
+// such ref or object (the ref is wrong), as opposed to a fetch that could
+// not run (no network, no such remote repository, a lock left behind).
+// These are git's messages, unchanged since before 2.30.
+func fetchFoundNoRef(err error) bool {
+	var ge *GitError
+	if !errors.As(err, &ge) {
+		return false
+	}
+	for _, msg := range []string{"couldn't find remote ref", "not our ref", "unadvertised object", "no such remote ref"} {
+		if strings.Contains(ge.Stderr, msg) {
+			return true
+		}
+	}
+	return false
+}
+
+// revSuffix is the ~N and ^N suffixes of a revision expression (main~1,
+// HEAD^2), which ValidateRef allows after a ref name.
+var revSuffix = regexp.MustCompile(`([~^][0-9]*)+$`)
+
+// ValidateRef refuses, before git sees it, a ref that git would read as
+// something other than one commit: an option (-x), a fetch refspec
+// (src:dst, or +src to force), a range (a..b), a pattern, or text with
+// control characters or spaces. What is allowed is a SHA, or a ref name by
+// the rules of git check-ref-format --allow-onelevel, optionally followed
+// by ~N and ^N (main~1).
+func ValidateRef(ref string) error {
+	bad := func(why string) error { return &RefError{Ref: ref, Err: errors.New(why), Invalid: true} }
+	name := revSuffix.ReplaceAllString(ref, "")
+	switch {
+	case name == "":
+		return bad("empty")
+	case name[0] == '-':
+		return bad("starts with '-', which git would read as an option")
+	case name[0] == '+':
+		return bad("starts with '+', which a fetch reads as a forced refspec")
+	case strings.Contains(name, ".."):
+		return bad("contains '..', a range")
+	case strings.Contains(name, "@{"):
+		return bad("contains '@{'")
+	case name == "@":
+		return bad("is '@'")
+	case strings.Contains(name, "//") || strings.HasSuffix(name, "/") || strings.HasSuffix(name, "."):
+		return bad("is not a ref name (an empty component, or a trailing '/' or '.')")
+	}
+	for _, r := range name {
+		switch {
+		case r < 0x20 || r == 0x7f:
+			return bad("contains a control character")
+		case r == ' ':
+			return bad("contains a space")
+		case r == ':':
+			return bad("contains ':', which a fetch reads as a refspec src:dst")
+		case strings.ContainsRune(`~^?*[\`, r):
+			return bad(fmt.Sprintf("contains %q", r))
+		}
+	}
+	for _, c := range strings.Split(name, "/") {
+		if strings.HasPrefix(c, ".") || strings.HasSuffix(c, ".lock") {
+			return bad("has a component that starts with '.' or ends with '.lock'")
+		}
+	}
+	return nil
+}
+
+// MinGitVersion is the oldest git diffperf works with: rev-parse
+// --end-of-options, which keeps a ref from being read as an option, came
+// in git 2.30.
+var MinGitVersion = [2]int{2, 30}
+
+var gitVersion struct {
+	sync.Mutex
+	ok bool
+}
+
+// checkGitVersion asks git for its version once per process (the git on
+// our PATH is the one every Git runs) and fails, naming the minimum, when
+// it is older than MinGitVersion.
+func checkGitVersion(ctx context.Context) error {
+	gitVersion.Lock()
+	defer gitVersion.Unlock()
+	if gitVersion.ok {
+		return nil
+	}
+	out, err := Git{}.run(ctx, "version")
+	if err != nil {
+		return fmt.Errorf("git: %w", err)
+	}
+	if err := gitVersionError(out); err != nil {
+		return err
+	}
+	gitVersion.ok = true
+	return nil
+}
+
+// gitVersionError says why the git that printed out (git version) cannot
+// serve, or nil.
+func gitVersionError(out string) error {
+	v, err := parseGitVersion(out)
+	if err != nil {
+		return err
+	}
+	if v[0] < MinGitVersion[0] || v[0] == MinGitVersion[0] && v[1] < MinGitVersion[1] {
+		return fmt.Errorf("git %d.%d.%d is too old: diffperf needs git %d.%d or newer (for rev-parse --end-of-options)",
+			v[0], v[1], v[2], MinGitVersion[0], MinGitVersion[1])
+	}
+	return nil
+}
+
+// parseGitVersion reads the output of git version: "git version 2.39.5",
+// "git version 2.30.0.windows.1", "git version 2.37.1 (Apple Git-137.1)".
+func parseGitVersion(out string) ([3]int, error) {
+	var v [3]int
+	rest, ok := strings.CutPrefix(strings.TrimSpace(out), "git version ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) == 0 {
+		return v, fmt.Errorf("git version: cannot read %q", out)
+	}
+	parts := strings.Split(fields[0], ".")
+	for i := 0; i < len(v) && i < len(parts); i++ {
+		n, err := strconv.Atoi(parts[i])
+		if err != nil {
+			if i < 2 {
+				return v, fmt.Errorf("git version: cannot read %q", out)
+			}
+			break // 2.40.rc0: no patch number
+		}
+		v[i] = n
+	}
+	if len(parts) < 2 {
+		return v, fmt.Errorf("git version: cannot read %q", out)
+	}
+	return v, nil
 }
 
 func (g Git) hasRemote(ctx context.Context, name string) bool {

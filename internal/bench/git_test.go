@@ -135,3 +135,155 @@ func TestGitErrorsCarryStderr(t *testing.T) {
 		t.Errorf("err = %v, want a GitError with git's message", err)
 	}
 }
+
+// clone makes a full clone of origin, as a developer's checkout, and
+// returns it.
+func clone(t *testing.T, origin string, args ...string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "clone")
+	gitT(t, filepath.Dir(dir), append(append([]string{"clone", "-q"}, args...), "file://"+origin, dir)...)
+	return dir
+}
+
+// TestFullCloneStaysComplete: a ref missing from a full clone (a branch
+// whose tip only origin has) is fetched in full, so the clone does not
+// turn shallow.
+func TestFullCloneStaysComplete(t *testing.T) {
+	t.Parallel()
+	origin, fork, mainTip, _ := branched(t, 3)
+	dir := clone(t, origin)
+	// A push to origin after the clone: the new tip is not here yet.
+	gitT(t, origin, "checkout", "-q", "feature")
+	featureTip := commitWorkload(t, origin, "step_ms=5\n", "f3")
+	g := Git{Dir: dir}
+	ctx := context.Background()
+	head, err := g.ResolveCommit(ctx, "feature") // only origin/feature here
+	if err != nil || head != featureTip {
+		t.Fatalf("ResolveCommit(feature) = %s, %v; want %s", head, err, featureTip)
+	}
+	base, err := g.ResolveCommit(ctx, "main")
+	if err != nil || base != mainTip {
+		t.Fatalf("ResolveCommit(main) = %s, %v; want %s", base, err, mainTip)
+	}
+	// Checked before the merge base: deepening a clone that turned
+	// shallow can make it whole again, but an A/A run (--base main --head
+	// main) never deepens.
+	if g.IsShallow(ctx) {
+		t.Error("the full clone turned shallow")
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".git", "shallow")); err == nil {
+		t.Error(".git/shallow exists")
+	}
+	if mb, err := g.MergeBase(ctx, base, head); err != nil || mb != fork {
+		t.Errorf("MergeBase = %s, %v; want %s", mb, err, fork)
+	}
+}
+
+// TestRefspecRefsAreRefused: a ref that a fetch would read as a refspec
+// (src:dst, +src:dst) is refused before git sees it, naming the ref; no
+// branch is created or moved.
+func TestRefspecRefsAreRefused(t *testing.T) {
+	t.Parallel()
+	origin, _, mainTip, _ := branched(t, 1)
+	dir := clone(t, origin)
+	gitT(t, dir, "branch", "keep", mainTip)
+	g := Git{Dir: dir}
+	for _, ref := range []string{"main:README.md", "+feature:keep", "feature:keep"} {
+		_, err := g.ResolveCommit(context.Background(), ref)
+		var re *RefError
+		if !errors.As(err, &re) || re.Ref != ref || !re.Invalid || !strings.Contains(err.Error(), ref) {
+			t.Errorf("ResolveCommit(%q) = %v, want an invalid-ref RefError naming it", ref, err)
+		}
+	}
+	if out, err := exec.Command("git", "-C", dir, "rev-parse", "--verify", "--quiet", "refs/heads/README.md").Output(); err == nil {
+		t.Errorf("a branch README.md was created at %s", out)
+	}
+	if got := gitT(t, dir, "rev-parse", "keep"); got != mainTip {
+		t.Errorf("branch keep moved to %s, want %s", got, mainTip)
+	}
+}
+
+func TestValidateRef(t *testing.T) {
+	t.Parallel()
+	sha1 := strings.Repeat("0123456789", 4)
+	sha256 := strings.Repeat("abcdef0123456789", 4)
+	for _, ref := range []string{"main", "HEAD", "main~1", "HEAD^", "HEAD^2~3", "feature/x-1.2", "v1.0", "refs/pull/7/head", sha1, sha256, "abc1234", "模型"} {
+		if err := ValidateRef(ref); err != nil {
+			t.Errorf("ValidateRef(%q) = %v, want nil", ref, err)
+		}
+	}
+	for _, ref := range []string{"", "-x", "--upload-pack=x", "+main", "+main:main", "main:README.md", ":main", "a..b", "main main",
+		"a\x00b", "a\tb", "a\x7fb", "refs/heads/*", "a?", "a[b]", `a\b`, "main@{1}", "@", ".hidden", "a/.b", "x.lock", "a//b", "a/", "a.", "main^{tree}", "~1"} {
+		var re *RefError
+		if err := ValidateRef(ref); !errors.As(err, &re) || !re.Invalid || re.Ref != ref {
+			t.Errorf("ValidateRef(%q) = %v, want an invalid-ref RefError", ref, err)
+		}
+	}
+}
+
+// TestFetchFailureIsNotARefError: a fetch that cannot run (origin
+// unreachable, a lock a killed git left) is a runtime failure (exit 3),
+// not a ref that does not exist (exit 2); a ref origin lacks still is.
+func TestFetchFailureIsNotARefError(t *testing.T) {
+	t.Parallel()
+	origin, _, mainTip, _ := branched(t, 2)
+	ctx := context.Background()
+
+	reachable := clone(t, origin)
+	_, err := Git{Dir: reachable}.ResolveCommit(ctx, "no-such-branch")
+	var re *RefError
+	if !errors.As(err, &re) {
+		t.Errorf("a branch origin lacks: %v, want a RefError", err)
+	}
+
+	unreachable := clone(t, origin)
+	gitT(t, unreachable, "remote", "set-url", "origin", filepath.Join(t.TempDir(), "no-such-repo"))
+	_, err = Git{Dir: unreachable}.ResolveCommit(ctx, "feature")
+	if err == nil || errors.As(err, &re) || !strings.Contains(err.Error(), "fetch") {
+		t.Errorf("origin unreachable: %v, want a fetch error that is no RefError", err)
+	}
+
+	locked := clone(t, origin, "--depth=1", "--branch", "feature")
+	if err := os.WriteFile(filepath.Join(locked, ".git", "shallow.lock"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Git{Dir: locked}.ResolveCommit(ctx, mainTip)
+	if err == nil || errors.As(err, &re) || !strings.Contains(err.Error(), "shallow.lock") {
+		t.Errorf("stale shallow.lock: %v, want a fetch error that is no RefError", err)
+	}
+}
+
+func TestParseGitVersion(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		out     string
+		want    [3]int
+		tooOld  bool
+		badText bool
+	}{
+		{"git version 2.39.5", [3]int{2, 39, 5}, false, false},
+		{"git version 2.30.0.windows.1", [3]int{2, 30, 0}, false, false},
+		{"git version 2.29.2", [3]int{2, 29, 2}, true, false},
+		{"git version 2.37.1 (Apple Git-137.1)\n", [3]int{2, 37, 1}, false, false},
+		{"git version 2.45.0.rc1", [3]int{2, 45, 0}, false, false},
+		{"git version 3.0.0", [3]int{3, 0, 0}, false, false},
+		{"git version 1.9.1", [3]int{1, 9, 1}, true, false},
+		{"hub version 2.14", [3]int{}, false, true},
+		{"git version x.y", [3]int{}, false, true},
+	} {
+		got, err := parseGitVersion(tt.out)
+		if tt.badText {
+			if err == nil {
+				t.Errorf("parseGitVersion(%q) = %v, want an error", tt.out, got)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("parseGitVersion(%q) = %v, %v; want %v", tt.out, got, err, tt.want)
+		}
+		verr := gitVersionError(tt.out)
+		if tt.tooOld != (verr != nil) || tt.tooOld && !strings.Contains(verr.Error(), "2.30 or newer") {
+			t.Errorf("gitVersionError(%q) = %v, too old: %v", tt.out, verr, tt.tooOld)
+		}
+	}
+}

@@ -161,6 +161,7 @@ func TestMeasureFailures(t *testing.T) {
 	}{
 		{"crash", workload("behavior", "fail"), "", "run 1 of head: ", "CUDA error: out of memory"},
 		{"diffusers fallback", workload("behavior", "diffusers"), "", "fell back to the diffusers backend", ""},
+		{"diffusers fallback after 5 MiB of output", workload("behavior", "diffusers-late"), "", "fell back to the diffusers backend", ""},
 		{"no dump", workload("behavior", "nodump"), "", "exited 0 but wrote no dump", ""},
 		{"bad dump", workload("behavior", "baddump"), "", "unusable dump", ""},
 		{"command not found", workload(), "no-such-sglang-binary generate --perf-dump-path {dump}", `"no-such-sglang-binary" not found`, ""},

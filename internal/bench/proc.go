@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,7 +47,10 @@ type ProcResult struct {
 	Canceled bool
 	Elapsed  time.Duration
 	Tail     string // the end of the output, for reports
-	Head     []byte // the start of the output (up to MaxLogBytes), for log checks
+	Head     []byte // the start of the output (up to 1 MiB), for --help probes
+	// FallbackSign is the first of FallbackSigns found anywhere in the
+	// output, however long, or "".
+	FallbackSign string
 }
 
 // Failed reports whether the process did not exit 0 in time.
@@ -85,7 +89,7 @@ func (p Proc) Run(ctx context.Context) ProcResult {
 		return ProcResult{Err: fmt.Errorf("create log: %w", err)}
 	}
 	defer logf.Close()
-	out := &cappedLog{f: logf}
+	out := &cappedLog{f: logf, signs: newSignScanner(FallbackSigns)}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -125,17 +129,20 @@ func (p Proc) Run(ctx context.Context) ProcResult {
 	// stops waiting for a grandchild that holds the pipe open.
 	cmd.WaitDelay = grace + time.Second
 
+	// Orphans of the run (a daemon's double fork) become our children
+	// rather than init's, where endRun can find them.
+	_ = becomeSubreaper()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return ProcResult{Err: err}
 	}
+	born, _ := readStat(cmd.Process.Pid)
 	err = cmd.Wait()
 	elapsed := time.Since(start)
 	// Whatever is left in the group (a grandchild) goes now, and so does
-	// any descendant that left the group with setsid: it still carries the
-	// run's tag in its environment.
+	// any descendant that left the group with setsid: see endRun.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	killTagged(tag)
+	endRun(tag, cmd.Process.Pid, born.start)
 	mu.Lock()
 	if killTimer != nil {
 		killTimer.Stop()
@@ -151,6 +158,7 @@ func (p Proc) Run(ctx context.Context) ProcResult {
 	}
 	out.finish()
 	res.Tail, res.Head = out.tail(), out.headBytes()
+	res.FallbackSign = out.sign()
 	return res
 }
 
@@ -190,14 +198,16 @@ func lookPath(name string, env []string, dir string) (string, error) {
 
 // cappedLog writes output to the log file up to MaxLogBytes, then keeps only
 // a ring of the last TailBytes, so a flood of output keeps memory and disk
-// bounded. It is an io.Writer used from exec's copying goroutine.
+// bounded. Every byte passes its sign scanner on the way, dropped ones
+// too. It is an io.Writer used from exec's copying goroutine.
 type cappedLog struct {
 	mu      sync.Mutex
 	f       *os.File
 	written int64
 	dropped int64
-	head    bytes.Buffer // first bytes, up to headKeep, for log checks
+	head    bytes.Buffer // first bytes, up to headKeep, for --help probes
 	ring    []byte       // last TailBytes
+	signs   *signScanner // nil for none
 }
 
 const headKeep = 1 << 20
@@ -206,6 +216,9 @@ func (c *cappedLog) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := len(p)
+	if c.signs != nil {
+		c.signs.Write(p)
+	}
 	if c.head.Len() < headKeep {
 		c.head.Write(p[:min(len(p), headKeep-c.head.Len())])
 	}
@@ -245,6 +258,72 @@ func (c *cappedLog) headBytes() []byte {
 	return append([]byte(nil), c.head.Bytes()...)
 }
 
+func (c *cappedLog) sign() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.signs == nil {
+		return ""
+	}
+	return c.signs.found
+}
+
+// signScanner finds the first of its signs in a stream of writes, wherever
+// the stream is cut: between writes it keeps the last len(longest sign)-1
+// bytes, so a sign split across two writes is found, and its memory stays
+// that small whatever the stream's length.
+type signScanner struct {
+	signs []string
+	keep  int
+	carry []byte // the last keep bytes seen
+	joint []byte // scratch: carry and the start of the next write
+	found string
+}
+
+func newSignScanner(signs []string) *signScanner {
+	s := &signScanner{signs: signs}
+	for _, sign := range signs {
+		s.keep = max(s.keep, len(sign)-1)
+	}
+	return s
+}
+
+// Write scans p; it never fails.
+func (s *signScanner) Write(p []byte) (int, error) {
+	if s.found != "" || len(p) == 0 {
+		return len(p), nil
+	}
+	// A sign that straddles the cut begins in carry and ends within the
+	// first keep bytes of p.
+	if len(s.carry) > 0 {
+		s.joint = append(append(s.joint[:0], s.carry...), p[:min(len(p), s.keep)]...)
+		if s.match(s.joint) {
+			return len(p), nil
+		}
+	}
+	if s.match(p) {
+		return len(p), nil
+	}
+	if len(p) >= s.keep {
+		s.carry = append(s.carry[:0], p[len(p)-s.keep:]...)
+	} else {
+		s.carry = append(s.carry, p...)
+		if extra := len(s.carry) - s.keep; extra > 0 {
+			s.carry = append(s.carry[:0], s.carry[extra:]...)
+		}
+	}
+	return len(p), nil
+}
+
+func (s *signScanner) match(b []byte) bool {
+	for _, sign := range s.signs {
+		if sign != "" && bytes.Contains(b, []byte(sign)) {
+			s.found = sign
+			return true
+		}
+	}
+	return false
+}
+
 // ensure cappedLog is a Writer.
 var _ io.Writer = (*cappedLog)(nil)
 
@@ -259,35 +338,150 @@ func newTag() string {
 	return hex.EncodeToString(b[:])
 }
 
-// killTagged sends SIGKILL to every process whose environment carries the
-// run's tag, repeating while new ones appear (a fork in flight). It reads
-// /proc, so it works on Linux for processes of our own user (or all, as
-// root); a process that rewrote its environment escapes it.
-func killTagged(tag string) {
+// prSetChildSubreaper is prctl's PR_SET_CHILD_SUBREAPER (linux/prctl.h).
+const prSetChildSubreaper = 36
+
+var subreaper struct {
+	once sync.Once
+	err  error
+}
+
+// becomeSubreaper makes this process a child subreaper, once per process:
+// a descendant whose parent exits (the double fork of a daemon) becomes
+// our child instead of init's, so it stays in our process tree, where
+// endRun finds it by its parent chain in /proc/<pid>/stat, which even a
+// process that made itself non-dumpable cannot hide. It is process-wide
+// and stays on: orphans of any child (a detached git gc, say) become ours
+// too. endRun kills and reaps those of a run; a session leader that
+// exited on its own is reaped there as well; nothing else waits for a
+// process that os/exec did not start, and nothing here ever waits for
+// any child (wait4 of -1), which would take exit statuses that os/exec
+// waits for.
+func becomeSubreaper() error {
+	subreaper.once.Do(func() {
+		if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); e != 0 {
+			subreaper.err = e
+		}
+	})
+	return subreaper.err
+}
+
+// procStat is what endRun reads of a process in /proc/<pid>/stat, which
+// any user may read, whatever the process's dumpable flag.
+type procStat struct {
+	state           byte
+	ppid, pgid, sid int
+	start           uint64 // clock ticks after boot
+}
+
+func readStat(pid int) (procStat, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, false
+	}
+	return parseStat(b)
+}
+
+// parseStat reads proc(5)'s "pid (comm) state ppid pgrp session ...
+// starttime ...": comm may hold spaces and parentheses, so the fields are
+// counted from the last ')'.
+func parseStat(b []byte) (procStat, bool) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return procStat{}, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 || len(f[0]) != 1 {
+		return procStat{}, false
+	}
+	var st procStat
+	var err [4]error
+	st.state = f[0][0]
+	st.ppid, err[0] = strconv.Atoi(f[1])
+	st.pgid, err[1] = strconv.Atoi(f[2])
+	st.sid, err[2] = strconv.Atoi(f[3])
+	st.start, err[3] = strconv.ParseUint(f[19], 10, 64)
+	return st, errors.Join(err[:]...) == nil
+}
+
+// endRun sends SIGKILL to what is left of a run whose main process (pid
+// root, started at tick born) has been waited for, repeating while
+// processes of the run remain (a fork in flight), and reaps those that
+// were our children. A process belongs to the run when
+//   - it is in our process tree and in the run's process group;
+//   - its environment carries the run's tag (anywhere in /proc, for the
+//     case that we could not become a subreaper); or
+//   - it is in our process tree, started after the run, and hides its
+//     environment: a process that made itself non-dumpable (or runs as
+//     another user) does, even from its own user. The subreaper keeps it
+//     in our tree after setsid and a double fork.
+//
+// Several runs at once in one process (tests) keep apart by group and
+// tag; only a hidden process started during two runs could be ended by
+// the wrong one.
+func endRun(tag string, root int, born uint64) {
 	needle := []byte(tagVar + "=" + tag + "\x00")
 	self := os.Getpid()
-	for round := 0; round < 5; round++ {
-		entries, err := os.ReadDir("/proc")
-		if err != nil {
-			return
-		}
-		killed := 0
-		for _, e := range entries {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil || pid == self {
-				continue
-			}
-			env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-			if err != nil || !bytes.Contains(env, needle) {
-				continue
-			}
-			if syscall.Kill(pid, syscall.SIGKILL) == nil {
-				killed++
+	killed := map[int]bool{}
+	for round := 0; round < 100; round++ { // 2 s at most
+		stats := map[int]procStat{}
+		if entries, err := os.ReadDir("/proc"); err == nil {
+			for _, e := range entries {
+				if pid, err := strconv.Atoi(e.Name()); err == nil && pid != self {
+					if st, ok := readStat(pid); ok {
+						stats[pid] = st
+					}
+				}
 			}
 		}
-		if killed == 0 {
+		tree := descendants(self, stats)
+		alive := 0
+		for pid, st := range stats {
+			if st.state == 'Z' {
+				// A zombie that is our child and the run's, or a session
+				// leader (a daemon) that exited on its own: os/exec waits
+				// for neither.
+				if st.ppid == self && (killed[pid] || tree[pid] && st.pgid == root || st.sid == pid) {
+					var ws syscall.WaitStatus
+					_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+				}
+				continue
+			}
+			ours := tree[pid] && st.pgid == root
+			if !ours {
+				env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+				ours = err == nil && bytes.Contains(env, needle) ||
+					tree[pid] && born > 0 && st.start >= born && errors.Is(err, fs.ErrPermission)
+			}
+			if ours && syscall.Kill(pid, syscall.SIGKILL) == nil {
+				killed[pid] = true
+				alive++
+			}
+		}
+		if alive == 0 {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// descendants is the set of processes below root in stats' parent links.
+func descendants(root int, stats map[int]procStat) map[int]bool {
+	children := map[int][]int{}
+	for pid, st := range stats {
+		children[st.ppid] = append(children[st.ppid], pid)
+	}
+	out := map[int]bool{}
+	queue := []int{root}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			if !out[c] {
+				out[c] = true
+				queue = append(queue, c)
+			}
+		}
+	}
+	return out
 }

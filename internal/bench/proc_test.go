@@ -179,3 +179,78 @@ func TestCappedLog(t *testing.T) {
 		t.Error("the log lacks the note or the tail")
 	}
 }
+
+// TestSignScannerAcrossWrites: the fallback sign is found wherever it
+// falls in the output: split across two writes, one byte a write, or
+// after 5 MiB of output, cut inside it; the scanner keeps
+// no more than the longest sign between writes.
+func TestSignScannerAcrossWrites(t *testing.T) {
+	t.Parallel()
+	sign := FallbackSigns[0]
+	filler := []byte(strings.Repeat("x", 1023) + "\n")
+	for _, tt := range []struct {
+		name   string
+		writes [][]byte
+	}{
+		{"split across two writes", [][]byte{[]byte("INFO: ok\nWARNING: " + sign[:7]), []byte(sign[7:] + "\nmore\n")}},
+		{"one byte a write", func() [][]byte {
+			var w [][]byte
+			for i := range len(sign) {
+				w = append(w, []byte{sign[i]})
+			}
+			return w
+		}()},
+		{"at byte 5 MiB of a flood", func() [][]byte {
+			var stream []byte
+			for range 5 << 10 {
+				stream = append(stream, filler...)
+			}
+			stream = append(stream, sign...)
+			for range 1 << 10 {
+				stream = append(stream, filler...)
+			}
+			var w [][]byte
+			for len(stream) > 0 {
+				n := min(len(stream), 512<<10+1) // the 10th chunk ends 10 bytes into the sign
+				w = append(w, stream[:n])
+				stream = stream[n:]
+			}
+			return w
+		}()},
+	} {
+		s := newSignScanner(FallbackSigns)
+		for _, w := range tt.writes {
+			s.Write(w)
+			if len(s.carry) > s.keep || cap(s.joint) > 4*s.keep {
+				t.Fatalf("%s: the scanner keeps %d bytes, %d of scratch", tt.name, len(s.carry), cap(s.joint))
+			}
+		}
+		if s.found != sign {
+			t.Errorf("%s: found %q, want %q", tt.name, s.found, sign)
+		}
+	}
+	// No sign, no finding: a near miss split the same way.
+	s := newSignScanner(FallbackSigns)
+	s.Write([]byte("Falling back to diff"))
+	s.Write([]byte("erent backend"))
+	if s.found != "" {
+		t.Errorf("found %q in text without a sign", s.found)
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	t.Parallel()
+	// comm may hold spaces and parentheses; fields count from the last ')'.
+	line := "4242 (evil) (x y) S 1 4242 4242 0 -1 4194304 215 0 0 0 0 0 0 0 20 0 4 0 120057 1256869888 578 18446744073709551615 1 1 0\n"
+	st, ok := parseStat([]byte(line))
+	if want := (procStat{state: 'S', ppid: 1, pgid: 4242, sid: 4242, start: 120057}); !ok || st != want {
+		t.Errorf("parseStat = %+v, %v; want %+v", st, ok, want)
+	}
+	if _, ok := parseStat([]byte("4242 (short) S 1 2")); ok {
+		t.Error("parseStat accepted a short line")
+	}
+	self, ok := readStat(os.Getpid())
+	if !ok || self.state == 'Z' || self.start == 0 {
+		t.Errorf("readStat(self) = %+v, %v", self, ok)
+	}
+}

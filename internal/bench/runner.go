@@ -190,15 +190,11 @@ func isSymlinkErr(err error) bool {
 	return err != nil && errors.As(err, &pe) && pe.Err == syscall.ELOOP
 }
 
+// fallbackSign is the sign of the diffusers fallback in the run's output,
+// or "". Proc scans the whole output as it is written, not just the part
+// the log keeps.
 func fallbackSign(res ProcResult) string {
-	for _, text := range []string{string(res.Head), res.Tail} {
-		for _, s := range FallbackSigns {
-			if strings.Contains(text, s) {
-				return s
-			}
-		}
-	}
-	return ""
+	return res.FallbackSign
 }
 
 func (m *runner) argv(sd *side, dump string, idx int) []string {

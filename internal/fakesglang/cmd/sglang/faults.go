@@ -18,7 +18,8 @@ import (
 // The workload keys this build adds to the simulator's:
 //
 //	behavior=...     fail, hang, ignore-term, grandchild, setsid-grandchild,
-//	                 diffusers, flood, workflow-commands, leak-env (while
+//	                 diffusers, diffusers-late (the sign after 5 MiB of
+//	                 output), flood, workflow-commands, leak-env (while
 //	                 running); nodump, baddump, hugedump, truncated, notjson,
 //	                 fifo, symlink, block-out, many-stages (the dump)
 //	say=TEXT         print TEXT before running, as a debugging benchmark
@@ -28,7 +29,7 @@ import (
 //	parent_env_file=PATH  write what /proc/<parent>/environ gave (or the
 //	                 error), as a benchmark that snoops on diffperf would
 var (
-	runBehaviors  = map[string]bool{"fail": true, "hang": true, "ignore-term": true, "grandchild": true, "setsid-grandchild": true, "diffusers": true, "flood": true, "workflow-commands": true, "leak-env": true}
+	runBehaviors  = map[string]bool{"fail": true, "hang": true, "ignore-term": true, "grandchild": true, "setsid-grandchild": true, "diffusers": true, "flood": true, "workflow-commands": true, "leak-env": true, "diffusers-late": true}
 	dumpBehaviors = map[string]bool{"nodump": true, "baddump": true, "hugedump": true, "truncated": true, "notjson": true, "fifo": true, "symlink": true, "block-out": true, "many-stages": true}
 )
 
@@ -88,6 +89,17 @@ func misbehave(behavior string, stdout, stderr io.Writer) (code int, stop bool) 
 		time.Sleep(time.Hour)
 	case "diffusers":
 		fmt.Fprintln(stderr, "WARNING: Falling back to diffusers backend")
+	case "diffusers-late":
+		// The sign at byte 5 MiB, past any fixed head, then 1 MiB more,
+		// past any fixed tail.
+		line := strings.Repeat("x", 1023) + "\n"
+		for i := 0; i < 5<<10; i++ {
+			io.WriteString(stdout, line)
+		}
+		fmt.Fprintln(stdout, "WARNING: Falling back to diffusers backend")
+		for i := 0; i < 1<<10; i++ {
+			io.WriteString(stdout, line)
+		}
 	case "flood":
 		line := strings.Repeat("x", 1023) + "\n"
 		for i := 0; i < 64<<10; i++ { // 64 MiB

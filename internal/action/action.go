@@ -184,6 +184,9 @@ type Target struct {
 	Labels []string
 	// Skip, when set, says why this event needs no benchmark.
 	Skip string
+	// Action and Label are the pull_request activity and, for labeled,
+	// the label that was added.
+	Action, Label string
 }
 
 // pullRequestActions are the pull_request activities that change what is
@@ -210,6 +213,7 @@ func ParseEvent(event, repository string, payload []byte, c *Config) (*Target, e
 			t.Skip = fmt.Sprintf("pull_request %q changes nothing to measure (diffperf runs on opened, synchronize, reopened and labeled)", ev.GetAction())
 			return t, nil
 		}
+		t.Action, t.Label = ev.GetAction(), ev.GetLabel().GetName()
 		t.PR = pr.GetNumber()
 		if t.PR == 0 {
 			t.PR = ev.GetNumber()

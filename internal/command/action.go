@@ -29,17 +29,74 @@ func cmdAction(ctx context.Context, e Env) error {
 	if err != nil || j.tgt.Skip != "" {
 		return err
 	}
+	if err := j.newCommenter(); err != nil {
+		return err
+	}
+	j.deriveKey(ctx)
+	if done, err := j.acceptWithoutMeasuring(ctx); done {
+		return err
+	}
 	r, merr := j.measure(ctx)
 	if r == nil {
 		j.setOutput("verdict", string(report.Failed))
 		j.addSummary(fmt.Sprintf("## 💥 diffperf: failed\n\n%s\n", report.Escape(j.redact(merr.Error()))))
 		return merr
 	}
-	if err := j.newCommenter(); err != nil {
-		return errors.Join(merr, err)
-	}
 	j.acceptLabel(ctx, r)
 	return j.publish(ctx, r, merr)
+}
+
+// deriveKey sets the comment key: the input, or one derived from the case
+// and the GPU.
+func (j *actionJob) deriveKey(ctx context.Context) {
+	j.key = j.cfg.CommentKey
+	if j.key != "" {
+		return
+	}
+	gpus, _ := bench.ReadGPUs(ctx, bench.FilterEnv(j.e.Environ(), j.secrets()))
+	gpu := ""
+	if len(gpus) > 0 {
+		gpu = gpus[0].Name
+	}
+	j.key = action.CaseKey(j.cfg, gpu)
+}
+
+// acceptWithoutMeasuring handles the accept label being added to a pull
+// request whose comment already holds an established regression for its
+// current head: the comment and the gate flip to accepted, and nothing is
+// measured again (that would take the GPU for nothing). done is false when
+// a measurement is needed after all.
+func (j *actionJob) acceptWithoutMeasuring(ctx context.Context) (done bool, err error) {
+	if j.tgt.Action != "labeled" || j.tgt.Label != j.cfg.AcceptLabel || j.commenter == nil || j.cfg.Comment == "never" {
+		return false, nil
+	}
+	marker := report.MarkerLine(j.key)
+	body, ok, err := j.commenter.Find(ctx, j.tgt.PR, marker)
+	if err != nil {
+		j.gha.Warningf("diffperf: could not read the comment, measuring again: %v", err)
+		return false, nil
+	}
+	state, ok := report.ParseState(body)
+	if !ok || state.Head != j.tgt.Head || state.Verdict != report.Regression {
+		return false, nil // no verdict for this head: measure
+	}
+	if state.Accepted {
+		return true, nil // accepted already: nothing to change
+	}
+	accepted, err := report.Accept(body, j.cfg.AcceptLabel)
+	if err != nil {
+		return false, nil
+	}
+	res, err := j.commenter.Upsert(ctx, j.tgt.PR, marker, false, func(int) string { return accepted })
+	if err != nil {
+		return true, fmt.Errorf("PR comment: %w", err)
+	}
+	j.setOutput("verdict", string(report.Regression))
+	j.setOutput("comment-url", res.URL)
+	j.addSummary(fmt.Sprintf("## ❌ diffperf: regression (accepted with the label **%s**)\n\nThe regression measured at %s is accepted; nothing was measured again.\n",
+		report.Escape(j.cfg.AcceptLabel), report.Code(state.Head)))
+	fmt.Fprintf(j.e.Stderr, "diffperf: the regression measured at %s is accepted with the label %s; not measuring again\n", state.Head, j.cfg.AcceptLabel)
+	return true, nil
 }
 
 // actionJob is one run of the Action, step by step.
@@ -114,15 +171,6 @@ func (j *actionJob) measure(ctx context.Context) (*report.Result, error) {
 		tmp = os.TempDir()
 	}
 	secrets := j.secrets()
-	j.key = cfg.CommentKey
-	if j.key == "" {
-		gpus, _ := bench.ReadGPUs(ctx, bench.FilterEnv(e.Environ(), secrets))
-		gpu := ""
-		if len(gpus) > 0 {
-			gpu = gpus[0].Name
-		}
-		j.key = action.CaseKey(cfg, gpu)
-	}
 	j.out = filepath.Join(tmp, "diffperf", report.SanitizeKey(strings.ReplaceAll(j.key, "/", "_")))
 	if err := prepareOut(j.out); err != nil {
 		return nil, err
@@ -202,7 +250,7 @@ func (j *actionJob) publish(ctx context.Context, r *report.Result, merr error) e
 	if j.commenter != nil && j.cfg.Comment != "never" {
 		create := j.cfg.Comment == "always" || r.Verdict != report.NoChange
 		res, err := j.commenter.Upsert(ctx, j.tgt.PR, report.MarkerLine(j.key), create, func(max int) string {
-			return j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: max}))
+			return j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: max, State: true}))
 		})
 		switch {
 		case err != nil:

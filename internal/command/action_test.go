@@ -204,6 +204,40 @@ func TestActionAcceptLabel(t *testing.T) {
 	}
 }
 
+// TestActionAcceptLabelWithoutMeasuring: adding the accept label after a
+// regression was reported for the PR's head flips the comment and the gate
+// from the comment alone; with no verdict for the head, it measures.
+func TestActionAcceptLabelWithoutMeasuring(t *testing.T) {
+	t.Parallel()
+	a := newActionRun(t, slowWL)
+	if a.run(); a.code != ExitRegression {
+		t.Fatalf("first run: exit %d, want 1; stderr:\n%s", a.code, a.stderr)
+	}
+	first := a.bot()
+	labeled := strings.Replace(a.payload, `"action": "synchronize"`, `"action": "labeled", "label": {"name": "perf-regression-accepted"}`, 1)
+	a.payload = labeled
+	a.run()
+	if a.code != ExitOK || !strings.Contains(a.stderr, "not measuring again") || strings.Contains(a.stderr+a.stdout, "run 1/") {
+		t.Fatalf("labeled: exit %d, want 0 without a run; stderr:\n%s", a.code, a.stderr)
+	}
+	bot := a.bot()
+	if len(bot) != 1 || bot[0].ID != first[0].ID || !strings.Contains(bot[0].Body, "## ❌ diffperf: regression (accepted with the label **perf-regression-accepted**)") {
+		t.Fatalf("comment after the label: %+v", bot)
+	}
+	if a.output("verdict") != "regression" || !strings.Contains(a.summary, "nothing was measured again") {
+		t.Errorf("outputs %q, summary %q", a.outputs, a.summary)
+	}
+
+	// A label event for a PR with no verdict yet measures (and accepts).
+	b := newActionRun(t, slowWL)
+	b.payload = strings.Replace(b.payload, `"action": "synchronize"`, `"action": "labeled", "label": {"name": "perf-regression-accepted"}`, 1)
+	b.fake.SetLabels(7, "perf-regression-accepted")
+	b.run()
+	if b.code != ExitOK || !strings.Contains(b.stderr+b.stdout, "run 1/") {
+		t.Errorf("labeled without a comment: exit %d, want 0 after measuring; stderr:\n%s", b.code, b.stderr)
+	}
+}
+
 func TestActionNoChangeAndModes(t *testing.T) {
 	t.Parallel()
 	a := newActionRun(t, baseWL)

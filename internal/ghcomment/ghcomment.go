@@ -165,6 +165,17 @@ func (c *Commenter) Upsert(ctx context.Context, pr int, marker string, create bo
 	return out, nil
 }
 
+// Find returns the body of diffperf's comment whose first line is marker
+// (the one Upsert keeps: the lowest ID), and whether there is one.
+func (c *Commenter) Find(ctx context.Context, pr int, marker string) (string, bool, error) {
+	c.waited = 0
+	mine, err := c.find(ctx, pr, marker)
+	if err != nil || len(mine) == 0 {
+		return "", false, err
+	}
+	return mine[0].GetBody(), true, nil
+}
+
 // writeFailed turns a 403 or 404 on writing into a warning: the read-only
 // token of a fork's pull request may not comment.
 func (c *Commenter) writeFailed(err error) (Outcome, error) {

@@ -21,6 +21,9 @@ type RenderOptions struct {
 	// MaxChars bounds the output in characters; 0 means MaxCommentChars.
 	// Collapsed details are dropped first, with a note, then stage rows.
 	MaxChars int
+	// State, with Marker, writes the hidden StateLine second, so that a
+	// later accept label can flip the gate without measuring again.
+	State bool
 }
 
 // MarkerLine is the first line of every comment diffperf writes for key.
@@ -60,6 +63,9 @@ func Markdown(r *Result, opt RenderOptions) string {
 	head := ""
 	if opt.Marker != "" {
 		head = MarkerLine(opt.Marker) + "\n"
+		if opt.State {
+			head += StateLine(r) + "\n"
+		}
 	}
 	head += r.headline()
 	stages := r.stageRows()
@@ -115,11 +121,12 @@ var verdictEmoji = map[Verdict]string{
 
 func (r *Result) headline() string {
 	var b strings.Builder
-	verdict := string(r.Verdict)
 	if r.Accepted && r.Verdict == Regression {
-		verdict += fmt.Sprintf(" (accepted with the label **%s**)", Escape(r.AcceptLabel))
+		b.WriteString(acceptedHeading(r.AcceptLabel))
+	} else {
+		fmt.Fprintf(&b, "## %s diffperf: %s\n", verdictEmoji[r.Verdict], r.Verdict)
 	}
-	fmt.Fprintf(&b, "## %s diffperf: %s\n\n", verdictEmoji[r.Verdict], verdict)
+	b.WriteString("\n")
 
 	var facts []string
 	if e2e := r.Metric(MetricE2E); e2e != nil {
@@ -137,9 +144,6 @@ func (r *Result) headline() string {
 	b.WriteString("\n\n")
 	if r.Reason != "" && r.Failure == nil {
 		fmt.Fprintf(&b, "%s.\n", Escape(upperFirst(r.Reason)))
-	}
-	if r.Accepted && r.Verdict == Regression {
-		fmt.Fprintf(&b, "\nThe regression is accepted: the PR carries the label **%s**, so the check passes.\n", Escape(r.AcceptLabel))
 	}
 	if c := r.Confirmation; c != nil {
 		what := "confirmed"

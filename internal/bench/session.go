@@ -68,7 +68,9 @@ type Session struct {
 	git      Git
 	tempRoot string // the worktrees' folder when Open made it
 	sides    [2]*side
-	notes    []string
+	// mergeBase is true when the base side is the merge base of the refs
+	// rather than the base ref itself.
+	mergeBase bool
 	env      *report.Environment
 }
 
@@ -102,7 +104,7 @@ func Open(ctx context.Context, s Spec) (*Session, error) {
 		return nil, err
 	}
 	if mb != baseSHA {
-		ss.notes = append(ss.notes, fmt.Sprintf("The base side is the merge base %s of %s and %s.", short(mb), s.BaseRef, s.HeadRef))
+		ss.mergeBase = true
 	}
 	ss.sides = [2]*side{
 		{name: "base", ref: s.BaseRef, sha: mb, runs: map[string][]report.Run{}},
@@ -238,8 +240,9 @@ func (s *Session) Command(name string, run int) string {
 	return QuoteWords(argv)
 }
 
-// Notes are lines for the report's headline section.
-func (s *Session) Notes() []string { return s.notes }
+// MergeBase reports whether the base side is the merge base of the base
+// and head refs, rather than the base ref's own commit.
+func (s *Session) MergeBase() bool { return s.mergeBase }
 
 // Environment reads the GPU state after the runs and returns it with the
 // state before; nil before Prepare.

@@ -144,6 +144,6 @@ func Measure(ctx context.Context, spec bench.Spec, p Plan) (res *report.Result, 
 		}
 	}
 	res.Env = s.Environment(ctx)
-	res.Notes = append(res.Notes, s.Notes()...)
+	res.MergeBase = s.MergeBase()
 	return res, ctx.Err()
 }

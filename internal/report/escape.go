@@ -138,4 +138,18 @@ func Code(s string) string {
 	return Escape(s)
 }
 
+// plainRef is what Ref shows as inline code: characters that mean nothing
+// inside a code span (HTML tags win over code spans, so no < or &).
+var plainRef = regexp.MustCompile(`^[A-Za-z0-9._/~^@+=,-]+$`)
+
+// Ref renders a git ref as inline code, which reads the same on a terminal
+// and on GitHub (main~1, not main\~1), when it can; any other ref is
+// escaped text.
+func Ref(s string) string {
+	if plainRef.MatchString(s) {
+		return "`" + s + "`"
+	}
+	return Escape(s)
+}
+
 func isAlnum(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }

@@ -156,6 +156,9 @@ func (r *Result) headline() string {
 		}
 		fmt.Fprintf(&b, "\n%s.\n", line)
 	}
+	if r.MergeBase {
+		fmt.Fprintf(&b, "\nThe base side is the merge base %s of %s and %s.\n", Code(short(r.Base.SHA)), Ref(r.Base.Ref), Ref(r.Head.Ref))
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "\n%s\n", Escape(n))
 	}
@@ -557,7 +560,7 @@ func (r *Result) metadata() string {
 		}
 		fmt.Fprintf(&b, "- %s Commit: %s", s.label, commitList(commits))
 		if s.side.Ref != "" {
-			fmt.Fprintf(&b, " (ref %s)", Escape(s.side.Ref))
+			fmt.Fprintf(&b, " (ref %s)", Ref(s.side.Ref))
 		}
 		if s.side.SHA != "" && s.side.SHA != commits {
 			fmt.Fprintf(&b, ", checked out %s", Code(s.side.SHA))
@@ -667,4 +670,12 @@ func tailLines(s string, n, max int) string {
 		}
 	}
 	return out
+}
+
+// short is a SHA's first 12 characters.
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
 }

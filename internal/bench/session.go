@@ -71,7 +71,7 @@ type Session struct {
 	// mergeBase is true when the base side is the merge base of the refs
 	// rather than the base ref itself.
 	mergeBase bool
-	env      *report.Environment
+	env       *report.Environment
 }
 
 // Open resolves the refs and the merge base and checks both sides out in

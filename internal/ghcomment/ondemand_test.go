@@ -149,7 +149,9 @@ func TestOnDemandFaults(t *testing.T) {
 			}
 			return err
 		}},
-		{"react", regexp.MustCompile(`/reactions$`), func(c *Commenter, _ *fakegithub.Server, id int64) error { return c.React(context.Background(), id, "eyes") }},
+		{"react", regexp.MustCompile(`/reactions$`), func(c *Commenter, _ *fakegithub.Server, id int64) error {
+			return c.React(context.Background(), id, "eyes")
+		}},
 		{"pull request", regexp.MustCompile(`/pulls/7$`), func(c *Commenter, _ *fakegithub.Server, _ int64) error {
 			_, err := c.PullRequest(context.Background(), pr)
 			return err

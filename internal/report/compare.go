@@ -189,6 +189,7 @@ type Result struct {
 	AcceptLabel   string   // the label that accepts it
 	Confirmation  *Result  // the independent batch that confirmed or refuted a regression
 	Notes         []string // extra lines for the headline section
+	Request       *Request // the /perf comment that asked for this run, if one did
 
 	metricIndex map[string]int // ID -> position in Metrics, set by Compare
 }

@@ -61,12 +61,18 @@ func (c *Config) parsePerfInputs(in func(string) string) error {
 		if c.PRNumber == 0 {
 			return input.Errorf("pr-number", "required with request-comment (the pull request the /perf comment is on)")
 		}
-		if !fullSHA.MatchString(c.HeadRef) {
+		if !IsFullSHA(c.HeadRef) {
 			return input.Errorf("head-ref", "%q: with request-comment, the full commit SHA the request pinned", c.HeadRef)
 		}
 	}
 	return nil
 }
+
+// IsFullSHA reports whether s is a whole commit SHA as GitHub writes it:
+// 40 lower-case hex digits (64 in a SHA-256 repository). A run that a
+// /perf comment asked for measures such a SHA, never a branch that may
+// move.
+func IsFullSHA(s string) bool { return fullSHA.MatchString(s) }
 
 // CommentEvent is an issue_comment event as mode command reads it.
 // https://docs.github.com/en/webhooks/webhook-events-and-payloads#issue_comment

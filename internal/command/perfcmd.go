@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,8 +34,6 @@ func (j *actionJob) configureCommand(payload []byte) (*actionJob, error) {
 // listed in perf-users.
 // https://docs.github.com/en/organizations/managing-user-access-to-your-organizations-repositories/managing-repository-roles/repository-roles-for-an-organization
 var writeRoles = []string{"admin", "maintain", "write"}
-
-var fullSHA = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 
 // perfCommand answers a /perf comment: ignored events leave no trace; a
 // commenter who may not ask gets 👎; a request it cannot read gets 👎 and
@@ -79,7 +76,7 @@ func (j *actionJob) perfCommand(ctx context.Context) error {
 		return err
 	}
 	sha := pr.GetHead().GetSHA()
-	if !fullSHA.MatchString(sha) {
+	if !action.IsFullSHA(sha) {
 		return fmt.Errorf("pull request #%d: GitHub gave no head SHA (%q)", ev.PR, sha)
 	}
 	ref := ev.DefaultBranch

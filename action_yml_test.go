@@ -97,17 +97,22 @@ func TestActionYAML(t *testing.T) {
 			t.Errorf("env %s = %q, want %q", key, got, want)
 		}
 	}
-	// Each output is one the binary sets.
-	src, err := os.ReadFile(filepath.Join("internal", "command", "action.go"))
-	if err != nil {
-		t.Fatal(err)
+	// Each output is one the binary sets, in the Action's files of
+	// internal/command.
+	var src []byte
+	for _, f := range []string{"action.go", "perfcmd.go"} {
+		b, err := os.ReadFile(filepath.Join("internal", "command", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	for name, o := range a.Outputs {
 		if o.Value != "${{ steps.diffperf.outputs."+name+" }}" {
 			t.Errorf("output %s = %q", name, o.Value)
 		}
 		if !strings.Contains(string(src), `"`+name+`"`) {
-			t.Errorf("output %s is never set by internal/command/action.go", name)
+			t.Errorf("output %s is never set by internal/command/action.go or perfcmd.go", name)
 		}
 	}
 	var names []string
@@ -115,7 +120,7 @@ func TestActionYAML(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	want := []string{"base-e2e-ms", "comment-url", "e2e-delta-pct", "head-e2e-ms", "p-value", "report-path", "result-path", "verdict"}
+	want := []string{"base-e2e-ms", "comment-url", "dispatched", "e2e-delta-pct", "head-e2e-ms", "head-sha", "p-value", "report-path", "result-path", "verdict"}
 	if !slices.Equal(names, want) {
 		t.Errorf("outputs %v, want DESIGN.md's %v", names, want)
 	}

@@ -47,6 +47,13 @@ type Config struct {
 	WorkingDirectory string
 	AllowForks       bool
 	Token            string
+	// Mode is what the Action does: generate (the default) or command.
+	Mode Mode
+	// PerfUsers, PerfWorkflow and RequestComment are for the /perf
+	// command and the run it dispatches (see perfcmd.go).
+	PerfUsers      []string
+	PerfWorkflow   string
+	RequestComment int64
 }
 
 // Inputs with their defaults, as action.yml declares them.
@@ -56,6 +63,7 @@ var Defaults = map[string]string{
 	"min-delta-ms": "50", "memory-threshold": "2%", "alpha": "0.05", "fail-on-regression": "true",
 	"accept-label": "perf-regression-accepted", "comment": "always", "comment-key": "", "comment-author": "github-actions[bot]",
 	"base-ref": "", "head-ref": "", "pr-number": "", "working-directory": ".", "allow-forks": "false", "github-token": "",
+	"mode": "generate", "perf-users": "", "perf-workflow": "perf-dispatch.yml", "request-comment": "",
 }
 
 // ParseInputs reads every input through get, which says whether the input
@@ -78,10 +86,13 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 		c.PythonPath = ""
 	}
 	var err error
+	if c.Mode, err = ParseMode(in("mode")); err != nil {
+		return nil, err
+	}
 	if c.Command, err = bench.ParseTemplate(c.CommandRaw); err != nil {
 		return nil, err // an *input.Error named "command"
 	}
-	if strings.Contains(c.CommandRaw, "{model}") && c.ModelPath == "" {
+	if c.Mode != ModeCommand && strings.Contains(c.CommandRaw, "{model}") && c.ModelPath == "" {
 		return nil, input.Errorf("model-path", "required, since the command uses {model}")
 	}
 	if c.Args, err = bench.SplitWords(in("args")); err != nil {
@@ -132,6 +143,9 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 		if c.PRNumber, err = count(v); err != nil {
 			return nil, input.Wrap("pr-number", err)
 		}
+	}
+	if err := c.parsePerfInputs(in); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -257,7 +271,7 @@ func ParseEvent(event, repository string, payload []byte, c *Config) (*Target, e
 	case "pull_request_target":
 		return nil, input.Errorf("event", "pull_request_target is refused: it runs with a write token, and benchmarking runs the pull request's code; use pull_request (see README, \"Forks\")")
 	default:
-		return nil, input.Errorf("event", "%q is not an event diffperf handles: use pull_request or workflow_dispatch", event)
+		return nil, input.Errorf("event", "%q is not an event diffperf handles: use pull_request or workflow_dispatch (issue_comment with mode: command)", event)
 	}
 	return t, nil
 }

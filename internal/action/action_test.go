@@ -12,6 +12,7 @@ import (
 
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/go-github/v62/github"
 
 	"github.com/diffperf/diffperf/internal/report"
@@ -166,7 +167,7 @@ func TestParseEvent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			if diff := cmp.Diff(tt.want, got, ignoreActivity); diff != "" {
 				t.Errorf("ParseEvent (-want +got):\n%s", diff)
 			}
 		})
@@ -270,7 +271,7 @@ func TestRealPayloads(t *testing.T) {
 					}
 				} else if err != nil {
 					t.Fatal(err)
-				} else if diff := cmp.Diff(tt.want, got); diff != "" {
+				} else if diff := cmp.Diff(tt.want, got, ignoreActivity); diff != "" {
 					t.Errorf("ParseEvent (-want +got):\n%s", diff)
 				}
 				switch {
@@ -375,5 +376,27 @@ func TestCaseKeyDoesNotCollide(t *testing.T) {
 	// The readable prefix stays.
 	if k := CaseKey(cfg(t, "model-path", "/models/模型"), gpu); !strings.HasPrefix(k, "/models/__-NVIDIA-H100-80GB-HBM3-") {
 		t.Errorf("key %q lost its readable prefix", k)
+	}
+}
+
+// ignoreActivity leaves the pull_request activity and label to
+// TestParseEventActivity.
+var ignoreActivity = cmpopts.IgnoreFields(Target{}, "Action", "Label")
+
+func TestParseEventActivity(t *testing.T) {
+	t.Parallel()
+	c, err := ParseInputs(getter(map[string]string{"model-path": "m"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := []byte(`{"action": "labeled", "number": 7, "label": {"name": "perf-regression-accepted"},
+		"pull_request": {"number": 7, "base": {"sha": "aaaa", "repo": {"full_name": "octo/perf"}},
+		"head": {"sha": "bbbb", "repo": {"full_name": "octo/perf"}}}}`)
+	got, err := ParseEvent("pull_request", "octo/perf", payload, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Action != "labeled" || got.Label != "perf-regression-accepted" {
+		t.Errorf("action %q, label %q; want labeled and the label added", got.Action, got.Label)
 	}
 }

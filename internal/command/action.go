@@ -26,7 +26,15 @@ import (
 // comment), in an order that loses nothing when GitHub fails.
 func cmdAction(ctx context.Context, e Env) error {
 	j, err := configure(e)
-	if err != nil || j.tgt.Skip != "" {
+	switch {
+	case err != nil:
+		return err
+	case j.comment != nil:
+		return j.perfCommand(ctx)
+	case j.tgt.Skip != "":
+		return nil
+	}
+	if err := j.requestBase(ctx); err != nil {
 		return err
 	}
 	if err := j.newCommenter(); err != nil {
@@ -43,6 +51,7 @@ func cmdAction(ctx context.Context, e Env) error {
 		return merr
 	}
 	j.acceptLabel(ctx, r)
+	j.describeRequest(ctx, r)
 	return j.publish(ctx, r, merr)
 }
 
@@ -108,6 +117,7 @@ type actionJob struct {
 	key       string // the comment key
 	out       string // the out folder
 	commenter *ghcomment.Commenter
+	comment   *action.CommentEvent // mode command: the /perf comment
 }
 
 // configure reads the inputs and the event. The token is masked before
@@ -132,6 +142,9 @@ func configure(e Env) (*actionJob, error) {
 	payload, err := os.ReadFile(e.Getenv("GITHUB_EVENT_PATH"))
 	if err != nil {
 		return nil, input.Errorf("event", "GITHUB_EVENT_PATH %q: %v", e.Getenv("GITHUB_EVENT_PATH"), err)
+	}
+	if cfg.Mode == action.ModeCommand {
+		return j.configureCommand(payload)
 	}
 	if j.tgt, err = action.ParseEvent(e.Getenv("GITHUB_EVENT_NAME"), e.Getenv("GITHUB_REPOSITORY"), payload, cfg); err != nil {
 		return nil, err
@@ -195,7 +208,7 @@ func (j *actionJob) measure(ctx context.Context) (*report.Result, error) {
 // newCommenter makes the GitHub client when there is a PR to comment on
 // and a token to do it with.
 func (j *actionJob) newCommenter() error {
-	if j.tgt.PR == 0 || j.cfg.Token == "" {
+	if j.commenter != nil || j.tgt.PR == 0 || j.cfg.Token == "" {
 		return nil
 	}
 	gh, err := ghcomment.NewGitHub(j.e.Getenv("GITHUB_API_URL"), j.cfg.Token, &http.Client{Timeout: time.Minute})

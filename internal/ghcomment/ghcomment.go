@@ -1,7 +1,8 @@
 // Package ghcomment does diffperf's GitHub REST I/O: it keeps one perf
 // comment per pull request and case (create, edit in place, remove copies),
-// reads the pull request's labels, and retries what GitHub asks to be
-// retried, within bounds.
+// reads the pull request's labels, does the calls of the /perf command
+// (permission, reaction, pull request, workflow dispatch, reply; see
+// ondemand.go), and retries what GitHub asks to be retried, within bounds.
 //
 // The comment is an issue comment on the pull request:
 // https://docs.github.com/en/rest/issues/comments

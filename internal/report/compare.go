@@ -189,6 +189,7 @@ type Result struct {
 	AcceptLabel   string   // the label that accepts it
 	Confirmation  *Result  // the independent batch that confirmed or refuted a regression
 	Notes         []string // extra lines for the headline section
+	Request       *Request // the /perf comment that asked for this run, if one did
 	// MergeBase is true when Base.SHA is the merge base of Base.Ref and
 	// Head.Ref, as a pull request is measured, not Base.Ref's own commit.
 	MergeBase bool

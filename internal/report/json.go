@@ -29,6 +29,7 @@ type JSON struct {
 	Command      string       `json:"command,omitempty"`
 	Reproduce    string       `json:"reproduce,omitempty"`
 	Confirmation *JSON        `json:"confirmation,omitempty"`
+	Request      *Request     `json:"request,omitempty"`
 }
 
 // JSONOptions are the thresholds the verdict used.
@@ -129,6 +130,7 @@ func ToJSON(r *Result) *JSON {
 		Environment: r.Env,
 		Command:     r.Command,
 		Reproduce:   r.Reproduce,
+		Request:     r.Request,
 	}
 	for _, m := range r.Metrics {
 		j.Metrics = append(j.Metrics, JSONMetric{

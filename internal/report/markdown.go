@@ -142,6 +142,9 @@ func (r *Result) headline() string {
 	}
 	b.WriteString(strings.Join(facts, " · "))
 	b.WriteString("\n\n")
+	if r.Request != nil {
+		b.WriteString(r.Request.markdown() + "\n")
+	}
 	if r.Reason != "" && r.Failure == nil {
 		fmt.Fprintf(&b, "%s.\n", Escape(upperFirst(r.Reason)))
 	}

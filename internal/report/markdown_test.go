@@ -106,6 +106,11 @@ func TestMarkdownGolden(t *testing.T) {
 	failed.Fail(Failure{Side: "head", Run: 3, Reason: "exit status 1 after 12.3 s",
 		LogTail: "Loading pipeline...\nTraceback (most recent call last):\n  File \"x.py\", line 1\nRuntimeError: CUDA out of memory <b>@oncall</b>"})
 
+	// A /perf request at a commit the pull request has moved on from.
+	requested := severalRuns(t)
+	requested.Request = &Request{By: "alice", URL: "https://github.com/octo/perf/pull/42#issuecomment-3100000001",
+		SHA: "8e8c1ccc065f520f2f9eff69cfa287dd279e59b4", CurrentHead: "0123456789abcdef0123456789abcdef01234567", Moved: true}
+
 	tests := []struct {
 		name string
 		r    *Result
@@ -116,6 +121,7 @@ func TestMarkdownGolden(t *testing.T) {
 		{"runs_regression", severalRuns(t), RenderOptions{Marker: "flux-h100"}},
 		{"runs_accepted_with_env", accepted, RenderOptions{Marker: "flux-h100"}},
 		{"runs_failed", failed, RenderOptions{Marker: "flux-h100"}},
+		{"runs_requested_moved", requested, RenderOptions{Marker: "flux-h100"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -385,4 +391,42 @@ func FuzzMarkdown(f *testing.F) {
 		}
 		checkTables(t, out)
 	})
+}
+
+// TestRequestIsEscaped: what a /perf request brings into the headline (the
+// login, the comment's URL, the SHAs) can neither ping, nor link elsewhere
+// than a web address, nor break the Markdown.
+func TestRequestIsEscaped(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name     string
+		q        Request
+		want     []string
+		mustNots []string
+	}{
+		{"plain", Request{By: "alice", URL: "https://github.com/o/r/pull/1#issuecomment-5", SHA: strings.Repeat("a", 40)},
+			[]string{"by @\u200balice in [a comment](https://github.com/o/r/pull/1#issuecomment-5); measured at `aaaaaaaaaaaa`."}, []string{"moved on"}},
+		{"hostile", Request{By: "org/team <img src=x>", URL: "javascript:alert(1)", SHA: "$(id)", CurrentHead: "`x` [y](z)", Moved: true},
+			[]string{"by @\u200borg/team &lt;img src=x&gt; in a comment; measured at &#36;(id).", "its head is now &#96;x&#96; \\[y\\](z)."},
+			[]string{"<img", "javascript:", "](javascript", "`x`"}},
+		{"link that would close", Request{By: "a", URL: "https://x.test/a) [b](https://evil.test", SHA: "abc1234"},
+			[]string{"in a comment; measured at `abc1234`."}, []string{"evil.test"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := severalRuns(t)
+			r.Request = &tt.q
+			md := Markdown(r, RenderOptions{})
+			for _, w := range tt.want {
+				if !strings.Contains(md, w) {
+					t.Errorf("missing %q in\n%.900s", w, md)
+				}
+			}
+			for _, bad := range tt.mustNots {
+				if strings.Contains(md, bad) {
+					t.Errorf("contains %q", bad)
+				}
+			}
+		})
+	}
 }

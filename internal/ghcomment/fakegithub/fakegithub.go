@@ -1,9 +1,11 @@
 // Package fakegithub is a GitHub REST API stand-in for tests: issue
-// comments (list with Link pagination, create, get, edit, delete) and issue
-// labels, with the status codes, headers and shapes GitHub documents, token
-// checks, and scripted faults (5xx, rate limits, a write that lands but
-// answers an error, resets). It runs inside httptest or as a process (see
-// cmd/fakegithub) for end-to-end tests with act.
+// comments (list with Link pagination, create, get, edit, delete), issue
+// labels, and what the /perf command uses (collaborator permissions,
+// reactions to comments, pull requests, workflow dispatches; see
+// ondemand.go), with the status codes, headers and shapes GitHub documents,
+// token checks, and scripted faults (5xx, rate limits, a write that lands
+// but answers an error, resets). It runs inside httptest or as a process
+// (see cmd/fakegithub) for end-to-end tests with act.
 package fakegithub
 
 import (
@@ -69,6 +71,8 @@ type Server struct {
 	BaseURL string
 	// OnChange, when set, is called after every write with the state.
 	OnChange func(State)
+	// The /perf endpoints' data (see ondemand.go).
+	onDemand
 }
 
 // Request is one recorded request.
@@ -79,14 +83,16 @@ type Request struct {
 
 // State is the stored data, for tests and for the process's state file.
 type State struct {
-	Comments []Comment        `json:"comments"`
-	Labels   map[int][]string `json:"labels"`
+	Comments   []Comment        `json:"comments"`
+	Labels     map[int][]string `json:"labels"`
+	Reactions  []Reaction       `json:"reactions"`
+	Dispatches []Dispatch       `json:"dispatches"`
 }
 
 // New serves owner/repo with pull requests prs. tokens maps each accepted
 // token to the login its comments are written by.
 func New(owner, repo string, tokens map[string]string, prs ...int) *Server {
-	s := &Server{owner: owner, repo: repo, tokens: tokens, labels: map[int][]string{}, prs: map[int]bool{}, nextID: 1000}
+	s := &Server{owner: owner, repo: repo, tokens: tokens, labels: map[int][]string{}, prs: map[int]bool{}, nextID: 1000, onDemand: newOnDemand()}
 	for _, p := range prs {
 		s.prs[p] = true
 	}
@@ -150,7 +156,8 @@ func (s *Server) State() State {
 }
 
 func (s *Server) state() State {
-	st := State{Comments: append([]Comment{}, s.comments...), Labels: map[int][]string{}}
+	st := State{Comments: append([]Comment{}, s.comments...), Labels: map[int][]string{},
+		Reactions: append([]Reaction{}, s.reactions...), Dispatches: append([]Dispatch{}, s.dispatches...)}
 	for k, v := range s.labels {
 		st.Labels[k] = append([]string(nil), v...)
 	}
@@ -187,6 +194,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.SetLabels(n, labels...)
 		writeJSON(w, http.StatusOK, nil, labels)
+		return
+	}
+	if strings.HasPrefix(path, "/_fake/") {
+		s.control(w, r.Method, path, body)
 		return
 	}
 	if fault != nil && fault.Delay > 0 {
@@ -390,6 +401,9 @@ func (s *Server) route(w http.ResponseWriter, method, path string, q map[string]
 		})
 		return
 	}
+	if s.routeOnDemand(w, method, path, body, login, &changed) {
+		return
+	}
 	writeJSON(w, http.StatusNotFound, nil, apiError("Not Found", "https://docs.github.com/rest"))
 }
 
@@ -451,22 +465,10 @@ func (s *Server) apiURL(path string) string {
 }
 
 func (s *Server) commentJSON(c Comment) map[string]any {
-	web := strings.Replace(strings.TrimRight(s.BaseURL, "/"), "/api/v3", "", 1)
+	web := s.web()
 	var user any
 	if c.User != "" {
-		typ := "User"
-		if strings.HasSuffix(c.User, "[bot]") {
-			typ = "Bot"
-		}
-		user = map[string]any{
-			"login": c.User, "id": 41898282, "node_id": "MDM6Qm90NDE4OTgyODI=", "avatar_url": web + "/avatars/" + c.User,
-			"gravatar_id": "", "url": s.apiURL("/users/" + c.User), "html_url": web + "/" + c.User,
-			"followers_url": s.apiURL("/users/" + c.User + "/followers"), "following_url": s.apiURL("/users/" + c.User + "/following{/other_user}"),
-			"gists_url": s.apiURL("/users/" + c.User + "/gists{/gist_id}"), "starred_url": s.apiURL("/users/" + c.User + "/starred{/owner}{/repo}"),
-			"subscriptions_url": s.apiURL("/users/" + c.User + "/subscriptions"), "organizations_url": s.apiURL("/users/" + c.User + "/orgs"),
-			"repos_url": s.apiURL("/users/" + c.User + "/repos"), "events_url": s.apiURL("/users/" + c.User + "/events{/privacy}"),
-			"received_events_url": s.apiURL("/users/" + c.User + "/received_events"), "type": typ, "site_admin": false,
-		}
+		user = s.userJSON(c.User)
 	}
 	return map[string]any{
 		"id": c.ID, "node_id": fmt.Sprintf("IC_%d", c.ID),
@@ -475,6 +477,29 @@ func (s *Server) commentJSON(c Comment) map[string]any {
 		"issue_url": s.apiURL(fmt.Sprintf("/repos/%s/%s/issues/%d", s.owner, s.repo, c.Issue)),
 		"body":      c.Body, "user": user, "created_at": c.CreatedAt, "updated_at": c.UpdatedAt,
 		"author_association": "NONE", "performed_via_github_app": nil,
+	}
+}
+
+// web is the web address that html_url fields start with.
+func (s *Server) web() string {
+	return strings.Replace(strings.TrimRight(s.BaseURL, "/"), "/api/v3", "", 1)
+}
+
+// userJSON is a simple-user: a login ending in [bot] is of type Bot.
+func (s *Server) userJSON(login string) map[string]any {
+	web := s.web()
+	typ := "User"
+	if strings.HasSuffix(login, "[bot]") {
+		typ = "Bot"
+	}
+	return map[string]any{
+		"login": login, "id": 41898282, "node_id": "MDM6Qm90NDE4OTgyODI=", "avatar_url": web + "/avatars/" + login,
+		"gravatar_id": "", "url": s.apiURL("/users/" + login), "html_url": web + "/" + login,
+		"followers_url": s.apiURL("/users/" + login + "/followers"), "following_url": s.apiURL("/users/" + login + "/following{/other_user}"),
+		"gists_url": s.apiURL("/users/" + login + "/gists{/gist_id}"), "starred_url": s.apiURL("/users/" + login + "/starred{/owner}{/repo}"),
+		"subscriptions_url": s.apiURL("/users/" + login + "/subscriptions"), "organizations_url": s.apiURL("/users/" + login + "/orgs"),
+		"repos_url": s.apiURL("/users/" + login + "/repos"), "events_url": s.apiURL("/users/" + login + "/events{/privacy}"),
+		"received_events_url": s.apiURL("/users/" + login + "/received_events"), "type": typ, "site_admin": false,
 	}
 }
 

@@ -1,6 +1,9 @@
 // Command fakegithub serves package fakegithub on 127.0.0.1 for the
 // end-to-end test with act. It prints its address, writes its state as JSON
-// after every change, and stops by itself after -lifetime.
+// after every change, and stops by itself after -lifetime. GET
+// /_fake/state answers the state (comments, labels, reactions, workflow
+// dispatches); the test sets the rest (permissions, pull requests,
+// workflows, comments) through the /_fake/ endpoints of package fakegithub.
 //
 //	fakegithub -addr 127.0.0.1:0 -repo owner/name -pr 7 -token T -labels a,b -state state.json -addr-file addr.txt
 package main

@@ -1,0 +1,35 @@
+package action
+
+import (
+	"strings"
+
+	"github.com/diffperf/diffperf/internal/input"
+)
+
+// Mode is what one run of the Action does (input mode).
+type Mode string
+
+const (
+	// ModeGenerate benchmarks base and head, one `sglang generate` process
+	// a run: the default.
+	ModeGenerate Mode = "generate"
+	// ModeCommand answers a /perf comment on a pull request: it checks who
+	// asked, pins the PR's head SHA and dispatches the perf workflow. It
+	// needs no GPU and runs none of the pull request's code.
+	ModeCommand Mode = "command"
+)
+
+// modes are the values input mode takes, in the order errors list them.
+var modes = []Mode{ModeGenerate, ModeCommand}
+
+// ParseMode reads input mode; an unknown mode is an error naming it.
+func ParseMode(s string) (Mode, error) {
+	names := make([]string, len(modes))
+	for i, m := range modes {
+		if string(m) == s {
+			return m, nil
+		}
+		names[i] = string(m)
+	}
+	return "", input.Errorf("mode", "%q is not one of %s", s, strings.Join(names, ", "))
+}

@@ -126,6 +126,84 @@ func TestActionYAML(t *testing.T) {
 	}
 }
 
+// TestActionYAMLInstall checks the steps that put the binary in place: the
+// release binary first (.github/release/install.sh, from the action's own
+// files), then Go and the build from source only when it says so, all
+// before the benchmark step, which runs what they installed.
+func TestActionYAMLInstall(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a struct {
+		Runs struct {
+			Steps []struct {
+				Name             string            `yaml:"name"`
+				ID               string            `yaml:"id"`
+				If               string            `yaml:"if"`
+				Uses             string            `yaml:"uses"`
+				Run              string            `yaml:"run"`
+				WorkingDirectory string            `yaml:"working-directory"`
+				Env              map[string]string `yaml:"env"`
+			} `yaml:"steps"`
+		} `yaml:"runs"`
+	}
+	if err := yaml.Unmarshal(b, &a); err != nil {
+		t.Fatal(err)
+	}
+	const bin = `"$RUNNER_TEMP/diffperf-bin/diffperf"`
+	const fromSource = "steps.install-diffperf.outputs.from-source == 'true'"
+	install, bench, setupGo, build := -1, -1, -1, -1
+	for i, s := range a.Runs.Steps {
+		switch {
+		case s.ID == "install-diffperf":
+			install = i
+		case s.ID == "diffperf":
+			bench = i
+		case strings.HasPrefix(s.Uses, "actions/setup-go@"):
+			setupGo = i
+		case strings.Contains(s.Run, "go build"):
+			build = i
+		}
+	}
+	if install < 0 || bench < 0 || setupGo < 0 || build < 0 {
+		t.Fatalf("steps: install %d, benchmark %d, setup-go %d, go build %d; want all four", install, bench, setupGo, build)
+	}
+	if !(install < setupGo && setupGo < build && build < bench) {
+		t.Errorf("step order: install %d, setup-go %d, go build %d, benchmark %d; want them in that order", install, setupGo, build, bench)
+	}
+	in := a.Runs.Steps[install]
+	if in.Run != `bash .github/release/install.sh "$RUNNER_TEMP/diffperf-bin"` || in.If != "" {
+		t.Errorf("install step: run %q if %q; want install.sh into $RUNNER_TEMP/diffperf-bin, always", in.Run, in.If)
+	}
+	if in.WorkingDirectory != "${{ github.action_path }}" {
+		t.Errorf("install step: working-directory %q; want the action's own files", in.WorkingDirectory)
+	}
+	if in.Env["DIFFPERF_ACTION_REF"] != "${{ github.action_ref }}" || in.Env["DIFFPERF_ACTION_REPOSITORY"] != "${{ github.action_repository }}" {
+		t.Errorf("install step env %v; want the action's ref and repository", in.Env)
+	}
+	if _, err := os.Stat(filepath.Join(".github", "release", "install.sh")); err != nil {
+		t.Error(err)
+	}
+	for _, i := range []int{setupGo, build} {
+		if got := a.Runs.Steps[i].If; got != fromSource {
+			t.Errorf("step %q: if %q, want %q", a.Runs.Steps[i].Name, got, fromSource)
+		}
+	}
+	if !strings.Contains(a.Runs.Steps[build].Run, "-o "+bin+" ") {
+		t.Errorf("build step %q does not write %s", a.Runs.Steps[build].Run, bin)
+	}
+	if got, want := a.Runs.Steps[bench].Run, "exec "+bin+" action"; got != want {
+		t.Errorf("benchmark step runs %q, want %q", got, want)
+	}
+	for i, s := range a.Runs.Steps[:bench] {
+		if s.If != "" && s.If != fromSource {
+			t.Errorf("step %d (%s) before the benchmark has if %q", i, s.Name, s.If)
+		}
+	}
+}
+
 // TestDockerfile checks the Dockerfile as far as this machine allows (there
 // is no Docker engine): instructions and stages, then it runs the build
 // stage's go build and the binary it makes.

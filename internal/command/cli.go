@@ -30,6 +30,7 @@ Usage:
   diffperf run --base REF --head REF [--repo DIR] [--runs N] [--max-runs N] [--command T] [--setup CMD] [--timeout D] [--out DIR]
   diffperf demo                               the whole pipeline here: no GPU, no GitHub
   diffperf action                             the GitHub Action (also chosen when GITHUB_ACTIONS=true)
+  diffperf --version                          version and commit of this binary
 
 Flags of compare: --threshold 5% --min-delta-ms 50 --memory-threshold 2% --alpha 0.05
                   --format markdown|json --fail-on-regression
@@ -70,6 +71,8 @@ func dispatch(ctx context.Context, args []string, e Env) error {
 			return &exitStatus{code}
 		}
 		return nil
+	case "version", "--version":
+		return cmdVersion(rest, e)
 	case "help", "-h", "--help":
 		fmt.Fprint(e.Stdout, usage)
 		return nil

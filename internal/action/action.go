@@ -47,6 +47,12 @@ type Config struct {
 	WorkingDirectory string
 	AllowForks       bool
 	Token            string
+	// Mode is "generate" or "merge" (see cases.go); Cases, Results and
+	// ExpectCases are inputs cases, results and expect-cases.
+	Mode        string
+	Cases       []Case
+	Results     []string
+	ExpectCases []string
 }
 
 // Inputs with their defaults, as action.yml declares them.
@@ -56,6 +62,7 @@ var Defaults = map[string]string{
 	"min-delta-ms": "50", "memory-threshold": "2%", "alpha": "0.05", "fail-on-regression": "true",
 	"accept-label": "perf-regression-accepted", "comment": "always", "comment-key": "", "comment-author": "github-actions[bot]",
 	"base-ref": "", "head-ref": "", "pr-number": "", "working-directory": ".", "allow-forks": "false", "github-token": "",
+	"mode": ModeGenerate, "cases": "", "results": "", "expect-cases": "",
 }
 
 // ParseInputs reads every input through get, which says whether the input
@@ -81,7 +88,7 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 	if c.Command, err = bench.ParseTemplate(c.CommandRaw); err != nil {
 		return nil, err // an *input.Error named "command"
 	}
-	if strings.Contains(c.CommandRaw, "{model}") && c.ModelPath == "" {
+	if strings.Contains(c.CommandRaw, "{model}") && c.ModelPath == "" && !casesOwnModel(in) {
 		return nil, input.Errorf("model-path", "required, since the command uses {model}")
 	}
 	if c.Args, err = bench.SplitWords(in("args")); err != nil {
@@ -132,6 +139,9 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 		if c.PRNumber, err = count(v); err != nil {
 			return nil, input.Wrap("pr-number", err)
 		}
+	}
+	if err := c.parseScale(in); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

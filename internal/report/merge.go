@@ -409,11 +409,40 @@ func (m *Merged) familyNote() string {
 	case 1:
 		return fmt.Sprintf("One case has an e2e test, at α=%s; no correction is needed.\n\n", alpha)
 	}
-	return fmt.Sprintf("Regressions and improvements must hold across all %d cases with an e2e test at once: "+
+	note := fmt.Sprintf("Regressions and improvements must hold across all %d cases with an e2e test at once: "+
 		"Holm's correction compares the smallest p-value with α/%d = %s, the next with α/%d, and so on (α=%s), "+
 		"so the chance of a false alarm in any unchanged case stays below %s %%. "+
 		"A case whose regression was re-measured counts with the larger of its two batches' p-values.\n\n",
 		m.Family, m.Family, formatLimit(m.Alpha/float64(m.Family)), m.Family-1, alpha, FormatNum(m.Alpha*100))
+	if few := m.tooFewRuns(); len(few) > 0 {
+		lowest := m.Alpha / float64(m.Family)
+		note += fmt.Sprintf("> [!WARNING]\n> With %d cases, a case can only pass Holm's correction if the U test can reach p < %s, "+
+			"which needs at least %d runs a side; %s had fewer, so no regression can be established there whatever the change.\n\n",
+			m.Family, formatLimit(lowest), RunsNeeded(lowest), strings.Join(few, ", "))
+	}
+	return note
+}
+
+// tooFewRuns names the family's cases whose run counts cannot reach the
+// smallest Holm threshold, α/k, in some batch.
+func (m *Merged) tooFewRuns() []string {
+	var out []string
+	lowest := m.Alpha / float64(m.Family)
+	for _, c := range m.Cases {
+		if math.IsNaN(c.P) {
+			continue
+		}
+		for _, r := range []*Result{c.Result, c.Result.Confirmation} {
+			if r == nil {
+				continue
+			}
+			if e := r.Metric(MetricE2E); e != nil && MinP(len(e.Base.Values), len(e.Head.Values)) >= lowest {
+				out = append(out, Escape(c.Name))
+				break
+			}
+		}
+	}
+	return out
 }
 
 // formatLimit writes a Holm threshold with three significant digits

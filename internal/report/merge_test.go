@@ -77,6 +77,22 @@ func TestMergeHolm(t *testing.T) {
 	}
 }
 
+// TestMergeWarnsWhenRunsCannotPassHolm: 4 runs a side give p >= 2/70 =
+// 0.029, above 0.05/2; the report says how many runs the family needs.
+func TestMergeWarnsWhenRunsCannotPassHolm(t *testing.T) {
+	t.Parallel()
+	four := func(v Verdict, p float64) *Result {
+		r := e2eOnly(v, p, 1000, 1100)
+		r.Metrics[0].Base.Values, r.Metrics[0].Head.Values = make([]float64, 4), make([]float64, 4)
+		return r
+	}
+	m := mergeOf(t, nil, CaseResult{Name: "a", Result: four(Regression, 0.029)}, CaseResult{Name: "b", Result: four(NoChange, 0.9)})
+	md := MarkdownMerged(m, RenderOptions{})
+	if !strings.Contains(md, "needs at least 5 runs a side; a, b had fewer") {
+		t.Errorf("no warning about run counts:\n%s", md)
+	}
+}
+
 func TestMergeHolmStepDown(t *testing.T) {
 	t.Parallel()
 	// Sorted: 0.001 < 0.05/4, 0.015 < 0.05/3, 0.03 >= 0.05/2 stops, and

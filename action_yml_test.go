@@ -98,16 +98,20 @@ func TestActionYAML(t *testing.T) {
 		}
 	}
 	// Each output is one the binary sets.
-	src, err := os.ReadFile(filepath.Join("internal", "command", "action.go"))
-	if err != nil {
-		t.Fatal(err)
+	var src []byte
+	for _, f := range []string{"action.go", "merge.go"} {
+		b, err := os.ReadFile(filepath.Join("internal", "command", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	for name, o := range a.Outputs {
 		if o.Value != "${{ steps.diffperf.outputs."+name+" }}" {
 			t.Errorf("output %s = %q", name, o.Value)
 		}
 		if !strings.Contains(string(src), `"`+name+`"`) {
-			t.Errorf("output %s is never set by internal/command/action.go", name)
+			t.Errorf("output %s is never set by internal/command/action.go or merge.go", name)
 		}
 	}
 	var names []string
@@ -115,9 +119,9 @@ func TestActionYAML(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	want := []string{"base-e2e-ms", "comment-url", "e2e-delta-pct", "head-e2e-ms", "p-value", "report-path", "result-path", "verdict"}
+	want := []string{"base-e2e-ms", "case-counts", "comment-url", "e2e-delta-pct", "head-e2e-ms", "p-value", "report-path", "result-path", "verdict"}
 	if !slices.Equal(names, want) {
-		t.Errorf("outputs %v, want DESIGN.md's %v", names, want)
+		t.Errorf("outputs %v, want DESIGN.md's and case-counts %v", names, want)
 	}
 }
 

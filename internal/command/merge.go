@@ -2,6 +2,8 @@ package command
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -214,7 +216,14 @@ func (j *actionJob) runMerged(ctx context.Context) error {
 			return input.Errorf("results", "no result.json in %s (name the cases in expect-cases to report them missing instead)", strings.Join(cfg.Results, " "))
 		}
 	}
-	j.out = filepath.Join(tmp, "diffperf", report.SanitizeKey(strings.ReplaceAll(j.key, "/", "_")))
+	folder := report.SanitizeKey(strings.ReplaceAll(j.key, "/", "_"))
+	if len(cfg.Cases) > 0 {
+		// The cells of a matrix share the key (one workflow, one job) and,
+		// on one machine, perhaps RUNNER_TEMP: their cases tell them apart.
+		h := sha256.Sum256([]byte(strings.Join(caseNames(cfg.Cases), "\x00")))
+		folder += "-" + hex.EncodeToString(h[:4])
+	}
+	j.out = filepath.Join(tmp, "diffperf", folder)
 	if err := prepareOut(j.out); err != nil {
 		return err
 	}

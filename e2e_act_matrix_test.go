@@ -140,7 +140,7 @@ func TestActMatrixEndToEnd(t *testing.T) {
 		t.Fatalf("run 1: %d comments, want one merged comment: %+v", len(s1.Comments), s1.Comments)
 	}
 	body := s1.Comments[0].Body
-	for _, want := range []string{"<!-- diffperf:merged-", "## ❌ diffperf: regression across 2 cases", "❌ 2 regression",
+	for _, want := range []string{"<!-- diffperf:merged-", "## ❌ diffperf: regression across 2 cases", "❌ 2 regressions",
 		"\n| flux |", "\n| wan |", "<summary>flux: ❌ regression", "<summary>wan: ❌ regression"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("run 1: the comment lacks %q:\n%.1500s", want, body)

@@ -69,6 +69,9 @@ func casesOwnModel(in func(string) string) bool {
 // results and expect-cases.
 func (c *Config) parseScale(in func(string) string) error {
 	c.Mode = strings.TrimSpace(in("mode"))
+	if c.Mode == "serve" {
+		return input.Errorf("mode", "serve (a warm server) is not available in this diffperf yet; use generate")
+	}
 	if !modes[c.Mode] {
 		return input.Errorf("mode", "%q is not a mode of this diffperf (generate or merge)", c.Mode)
 	}

@@ -80,6 +80,7 @@ func TestParseCasesRefuses(t *testing.T) {
 		{"serve", map[string]string{"cases": `[{"name": "a", "model-path": "m", "mode": "serve"}]`}, `case "a": mode serve (a warm server) is not available`},
 		{"request not object", map[string]string{"cases": `[{"name": "a", "model-path": "m", "request": "[1]"}]`}, `case "a": request: not a JSON object`},
 		{"mode", map[string]string{"model-path": "m", "mode": "turbo"}, `mode: "turbo" is not a mode`},
+		{"mode serve", map[string]string{"model-path": "m", "mode": "serve"}, `mode: serve (a warm server) is not available`},
 		{"merge without results", map[string]string{"mode": "merge"}, "results: required with mode merge"},
 		{"merge with cases", map[string]string{"mode": "merge", "results": "r", "cases": `[{"name": "a"}]`}, "cases: not used with mode merge"},
 		{"results without merge", map[string]string{"model-path": "m", "results": "r"}, "results: used only with mode merge"},

@@ -341,7 +341,11 @@ func (m *Merged) headline() string {
 	var facts []string
 	for _, w := range countWords {
 		if n := counts[w.v]; n > 0 {
-			facts = append(facts, fmt.Sprintf("%s %d %s", w.emoji, n, w.word))
+			word := w.word
+			if n > 1 && (w.v == Regression || w.v == Improvement) {
+				word += "s"
+			}
+			facts = append(facts, fmt.Sprintf("%s %d %s", w.emoji, n, word))
 		}
 	}
 	if len(facts) > 0 {

@@ -100,7 +100,7 @@ func TestActionYAML(t *testing.T) {
 	// Each output is one the binary sets, in the Action's files of
 	// internal/command.
 	var src []byte
-	for _, f := range []string{"action.go", "perfcmd.go"} {
+	for _, f := range []string{"action.go", "perfcmd.go", "merge.go"} {
 		b, err := os.ReadFile(filepath.Join("internal", "command", f))
 		if err != nil {
 			t.Fatal(err)
@@ -112,7 +112,7 @@ func TestActionYAML(t *testing.T) {
 			t.Errorf("output %s = %q", name, o.Value)
 		}
 		if !strings.Contains(string(src), `"`+name+`"`) {
-			t.Errorf("output %s is never set by internal/command/action.go or perfcmd.go", name)
+			t.Errorf("output %s is never set by internal/command/action.go, perfcmd.go or merge.go", name)
 		}
 	}
 	var names []string
@@ -120,9 +120,9 @@ func TestActionYAML(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	want := []string{"base-e2e-ms", "comment-url", "dispatched", "e2e-delta-pct", "head-e2e-ms", "head-sha", "p-value", "report-path", "result-path", "verdict"}
+	want := []string{"base-e2e-ms", "case-counts", "comment-url", "dispatched", "e2e-delta-pct", "head-e2e-ms", "head-sha", "p-value", "report-path", "result-path", "verdict"}
 	if !slices.Equal(names, want) {
-		t.Errorf("outputs %v, want DESIGN.md's %v", names, want)
+		t.Errorf("outputs %v, want DESIGN.md's and case-counts %v", names, want)
 	}
 }
 

@@ -5,36 +5,51 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
-var updateReadme = flag.Bool("update", false, "rewrite the example comment in README.md from the golden file")
+var update = flag.Bool("update", false, "rewrite README.md's generated examples from their golden files")
 
-// TestReadmeExampleComment: the example comment near the top of README.md
-// is the golden rendering of a regression, so the README shows what
-// diffperf really writes. -update rewrites it.
-func TestReadmeExampleComment(t *testing.T) {
-	const begin, end = "<!-- example-comment:begin -->\n", "<!-- example-comment:end -->"
-	golden, err := os.ReadFile("testdata/golden/runs_regression.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pre, rest, ok := strings.Cut(string(readme), begin)
-	_, post, ok2 := strings.Cut(rest, end)
-	if !ok || !ok2 {
-		t.Fatalf("README.md lacks the %q ... %q block", begin, end)
-	}
-	want := "<details>\n<summary>Example comment</summary>\n\n" + string(golden) + "\n</details>\n"
-	if *updateReadme {
-		if err := os.WriteFile("README.md", []byte(pre+begin+want+end+post), 0o644); err != nil {
+// TestReadmeExamples keeps the comments README.md shows equal to the golden
+// files that internal/report's tests render, so the README shows what
+// diffperf really writes; -update copies them in.
+func TestReadmeExamples(t *testing.T) {
+	for _, ex := range []struct {
+		name, golden string
+		wrap         func(string) string
+	}{
+		// Collapsed near the top of the page.
+		{"example-comment", "testdata/golden/runs_regression.md", func(s string) string {
+			return "<details>\n<summary>Example comment</summary>\n\n" + s + "\n</details>\n"
+		}},
+		// With a blank line around it, so that its Markdown starts and ends
+		// as in a comment.
+		{"merged-example", "testdata/golden/merged_example.md", func(s string) string { return "\n" + s + "\n" }},
+	} {
+		begin, end := "<!-- "+ex.name+":begin -->\n", "<!-- "+ex.name+":end -->"
+		golden, err := os.ReadFile(ex.golden)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return
-	}
-	if got, _, _ := strings.Cut(rest, end); got != want {
-		t.Errorf("README.md's example comment differs from testdata/golden/runs_regression.md: run go test -run TestReadmeExampleComment . -update")
+		readme, err := os.ReadFile("README.md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, rest, ok := strings.Cut(string(readme), begin)
+		got, after, ok2 := strings.Cut(rest, end)
+		if !ok || !ok2 {
+			t.Fatalf("README.md lacks the markers %q and %q", begin, end)
+		}
+		want := ex.wrap(string(golden))
+		if *update {
+			if err := os.WriteFile("README.md", []byte(before+begin+want+end+after), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if diff := cmp.Diff(strings.Split(want, "\n"), strings.Split(got, "\n")); diff != "" {
+			t.Errorf("README.md's %s differs from %s (go test . -run TestReadmeExamples -update) (-golden +readme):\n%s", ex.name, ex.golden, diff)
+		}
 	}
 }

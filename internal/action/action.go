@@ -47,13 +47,18 @@ type Config struct {
 	WorkingDirectory string
 	AllowForks       bool
 	Token            string
-	// Mode is what the Action does: generate (the default) or command.
+	// Mode is what the Action does (see mode.go).
 	Mode Mode
 	// PerfUsers, PerfWorkflow and RequestComment are for the /perf
 	// command and the run it dispatches (see perfcmd.go).
 	PerfUsers      []string
 	PerfWorkflow   string
 	RequestComment int64
+	// Cases, Results and ExpectCases are inputs cases, results and
+	// expect-cases (see cases.go).
+	Cases       []Case
+	Results     []string
+	ExpectCases []string
 }
 
 // Inputs with their defaults, as action.yml declares them.
@@ -64,6 +69,7 @@ var Defaults = map[string]string{
 	"accept-label": "perf-regression-accepted", "comment": "always", "comment-key": "", "comment-author": "github-actions[bot]",
 	"base-ref": "", "head-ref": "", "pr-number": "", "working-directory": ".", "allow-forks": "false", "github-token": "",
 	"mode": "generate", "perf-users": "", "perf-workflow": "perf-dispatch.yml", "request-comment": "",
+	"cases": "", "results": "", "expect-cases": "",
 }
 
 // ParseInputs reads every input through get, which says whether the input
@@ -92,7 +98,7 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 	if c.Command, err = bench.ParseTemplate(c.CommandRaw); err != nil {
 		return nil, err // an *input.Error named "command"
 	}
-	if c.Mode != ModeCommand && strings.Contains(c.CommandRaw, "{model}") && c.ModelPath == "" {
+	if c.Mode != ModeCommand && strings.Contains(c.CommandRaw, "{model}") && c.ModelPath == "" && !casesOwnModel(in) {
 		return nil, input.Errorf("model-path", "required, since the command uses {model}")
 	}
 	if c.Args, err = bench.SplitWords(in("args")); err != nil {
@@ -145,6 +151,9 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 		}
 	}
 	if err := c.parsePerfInputs(in); err != nil {
+		return nil, err
+	}
+	if err := c.parseScale(in); err != nil {
 		return nil, err
 	}
 	return c, nil

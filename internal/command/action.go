@@ -44,6 +44,9 @@ func cmdAction(ctx context.Context, e Env) error {
 	if done, err := j.acceptWithoutMeasuring(ctx); done {
 		return err
 	}
+	if j.cfg.Mode == action.ModeMerge || len(j.cfg.Cases) > 0 {
+		return j.runMerged(ctx) // merge.go: one comment, one gate over several cases
+	}
 	r, merr := j.measure(ctx)
 	if r == nil {
 		j.setOutput("verdict", string(report.Failed))
@@ -178,7 +181,7 @@ func (j *actionJob) input(name string) (string, bool) {
 // measure benchmarks the event's base and head in worktrees under
 // RUNNER_TEMP, with the results in a folder named for the comment key.
 func (j *actionJob) measure(ctx context.Context) (*report.Result, error) {
-	cfg, e := j.cfg, j.e
+	e := j.e
 	tmp := e.Getenv("RUNNER_TEMP")
 	if tmp == "" {
 		tmp = os.TempDir()
@@ -188,6 +191,18 @@ func (j *actionJob) measure(ctx context.Context) (*report.Result, error) {
 	if err := prepareOut(j.out); err != nil {
 		return nil, err
 	}
+	spec, plan := j.benchSpec(tmp, secrets)
+	r, err := protocol.Measure(ctx, spec, plan)
+	if r != nil {
+		r.Reproduce = reproduceLine(spec, plan)
+	}
+	return r, err
+}
+
+// benchSpec is what to measure, from the inputs and the event, with the
+// results in j.out and the worktrees under tmp.
+func (j *actionJob) benchSpec(tmp string, secrets []string) (bench.Spec, protocol.Plan) {
+	cfg, e := j.cfg, j.e
 	repoDir := cfg.WorkingDirectory
 	if !filepath.IsAbs(repoDir) && e.Getenv("GITHUB_WORKSPACE") != "" {
 		repoDir = filepath.Join(e.Getenv("GITHUB_WORKSPACE"), repoDir)
@@ -197,12 +212,7 @@ func (j *actionJob) measure(ctx context.Context) (*report.Result, error) {
 		Args: cfg.Args, Setup: cfg.Setup, PythonPath: cfg.PythonPath, Timeout: cfg.Timeout, OutDir: j.out,
 		WorktreeRoot: filepath.Join(tmp, "diffperf-worktrees"), Env: e.Environ(), Secrets: secrets, Progress: progressFor(e),
 	}
-	plan := protocol.Plan{Runs: cfg.Runs, MaxRuns: cfg.MaxRuns, Confirm: cfg.Confirm, Options: cfg.Options}
-	r, err := protocol.Measure(ctx, spec, plan)
-	if r != nil {
-		r.Reproduce = reproduceLine(spec, plan)
-	}
-	return r, err
+	return spec, protocol.Plan{Runs: cfg.Runs, MaxRuns: cfg.MaxRuns, Confirm: cfg.Confirm, Options: cfg.Options}
 }
 
 // newCommenter makes the GitHub client when there is a PR to comment on
@@ -228,8 +238,15 @@ func (j *actionJob) newCommenter() error {
 // label, read fresh from the API (a label added after the push counts),
 // else from the event.
 func (j *actionJob) acceptLabel(ctx context.Context, r *report.Result) {
-	if r.Verdict != report.Regression || j.tgt.PR == 0 {
-		return
+	if r.Verdict == report.Regression && j.hasAcceptLabel(ctx) {
+		r.Accepted, r.AcceptLabel = true, j.cfg.AcceptLabel
+	}
+}
+
+// hasAcceptLabel reports whether the PR carries the accept label.
+func (j *actionJob) hasAcceptLabel(ctx context.Context) bool {
+	if j.tgt.PR == 0 {
+		return false
 	}
 	labels := j.tgt.Labels
 	if j.commenter != nil {
@@ -239,9 +256,7 @@ func (j *actionJob) acceptLabel(ctx context.Context, r *report.Result) {
 			j.gha.Warningf("diffperf: could not read the labels of #%d, using the event's: %v", j.tgt.PR, err)
 		}
 	}
-	if slices.Contains(labels, j.cfg.AcceptLabel) {
-		r.Accepted, r.AcceptLabel = true, j.cfg.AcceptLabel
-	}
+	return slices.Contains(labels, j.cfg.AcceptLabel)
 }
 
 // publish puts the result where people look: files first, then the step

@@ -27,7 +27,8 @@ Usage:
   diffperf compare BASELINE NEW [NEW...]      three or more files: one column per file, like compare_perf.py
   diffperf extract DUMP|DIR                   e2e latency in seconds, two decimals (median over a directory)
   diffperf bench MODEL [--prompt P] [--runs N] [--baseline FILE|DIR] [--out DIR] [-- extra generate args]
-  diffperf run --base REF --head REF [--repo DIR] [--runs N] [--max-runs N] [--command T] [--setup CMD] [--timeout D] [--out DIR]
+  diffperf run --base REF --head REF [--repo DIR] [--runs N] [--max-runs N] [--command T] [--setup CMD] [--timeout D] [--out DIR] [--cases FILE]
+  diffperf merge [flags] RESULT...            several cases' result.json (files or folders) -> one report, one gate
   diffperf demo                               the whole pipeline here: no GPU, no GitHub
   diffperf action                             the GitHub Action (also chosen when GITHUB_ACTIONS=true)
   diffperf --version                          version and commit of this binary
@@ -59,6 +60,8 @@ func dispatch(ctx context.Context, args []string, e Env) error {
 		return cmdRun(ctx, rest, e)
 	case "bench":
 		return cmdBench(ctx, rest, e)
+	case "merge":
+		return cmdMerge(rest, e)
 	case "demo":
 		return cmdDemo(ctx, rest, e)
 	case "action":

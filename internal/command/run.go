@@ -22,6 +22,7 @@ type measureFlags struct {
 	runs                         int
 	timeout                      time.Duration
 	out                          string
+	cases                        string // run --cases FILE (cases.go)
 }
 
 func (f *measureFlags) register(fs *flag.FlagSet, withModel bool) {
@@ -44,7 +45,7 @@ func (f *measureFlags) template() (*bench.Template, []string, error) {
 	if err != nil {
 		return nil, nil, input.Wrap("args", err)
 	}
-	if f.model == "" && strings.Contains(f.command, "{model}") {
+	if f.model == "" && strings.Contains(f.command, "{model}") && f.cases == "" {
 		return nil, nil, input.Errorf("model", "required, since the command uses {model}")
 	}
 	if f.runs < 1 {
@@ -79,6 +80,7 @@ func cmdRun(ctx context.Context, args []string, e Env) error {
 	fs.StringVar(&worktrees, "worktrees", "", "folder for the worktrees, outside the checkout, yours alone (default: a fresh temporary folder)")
 	fs.IntVar(&maxRuns, "max-runs", 0, "runs per side at most when an unclear result earns extra pairs (default: --runs)")
 	fs.BoolVar(&confirm, "confirm", true, "re-measure an apparent regression with an independent batch before it counts")
+	fs.StringVar(&mf.cases, "cases", "", "YAML or JSON list of cases, run one after the other on the same worktrees (each field defaults to its flag)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -108,6 +110,9 @@ func cmdRun(ctx context.Context, args []string, e Env) error {
 		OutDir: mf.out, WorktreeRoot: worktrees, Env: e.Environ(), Progress: progressFor(e),
 	}
 	plan := protocol.Plan{Runs: mf.runs, MaxRuns: maxRuns, Confirm: confirm, Options: vf.opt}
+	if mf.cases != "" {
+		return runCasesFile(ctx, spec, plan, mf, vf, e)
+	}
 	return measureAndReport(ctx, spec, plan, reproduceLine(spec, plan), vf, e)
 }
 

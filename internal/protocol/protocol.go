@@ -128,22 +128,30 @@ func Measure(ctx context.Context, spec bench.Spec, p Plan) (res *report.Result, 
 	} else {
 		res = Decide(ctx, s, p)
 	}
-	for _, r := range []*report.Result{res, res.Confirmation} {
-		if r == nil {
+	describe(ctx, s, res, spec.Model, spec.Prompt)
+	return res, ctx.Err()
+}
+
+// describe adds to r (and its confirming batch) what the session knows of
+// the case: the model and prompt when the dumps do not name them, the
+// command (the one that failed, when a run failed), the GPU state before and
+// after, and whether the base is a merge base.
+func describe(ctx context.Context, s *bench.Session, r *report.Result, model, prompt string) {
+	for _, x := range []*report.Result{r, r.Confirmation} {
+		if x == nil {
 			continue
 		}
-		if r.Model == "" {
-			r.Model = spec.Model
+		if x.Model == "" {
+			x.Model = model
 		}
-		if r.Prompt == "" {
-			r.Prompt = spec.Prompt
+		if x.Prompt == "" {
+			x.Prompt = prompt
 		}
-		r.Command = s.Command("head", 1)
-		if f := res.Failure; f != nil && f.Side != "" {
-			r.Command = s.Command(f.Side, f.Run) // the command that failed
+		x.Command = s.Command("head", 1)
+		if f := r.Failure; f != nil && f.Side != "" {
+			x.Command = s.Command(f.Side, f.Run)
 		}
 	}
-	res.Env = s.Environment(ctx)
-	res.MergeBase = s.MergeBase()
-	return res, ctx.Err()
+	r.Env = s.Environment(ctx)
+	r.MergeBase = s.MergeBase()
 }

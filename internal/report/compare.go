@@ -181,6 +181,8 @@ type Result struct {
 	Failure  *Failure
 
 	// Context set by callers; all optional.
+	// Case names the case when the result is one of several (see Merge).
+	Case          string
 	Model, Prompt string
 	Command       string // the benchmark command, as a shell-quoted line
 	Reproduce     string // how to reproduce locally, as a shell line

@@ -13,10 +13,13 @@ const SchemaVersion = "diffperf.result/v1"
 // JSON"). Numbers that cannot be computed (a confidence bound with too few
 // runs) are null.
 type JSON struct {
-	Schema       string       `json:"schema"`
+	Schema string `json:"schema"`
+	// Case names the case when the result is one of several (input cases).
+	Case         string       `json:"case,omitempty"`
 	Verdict      Verdict      `json:"verdict"`
 	Reason       string       `json:"reason"`
 	Accepted     bool         `json:"accepted"`
+	AcceptLabel  string       `json:"accept_label,omitempty"`
 	Options      JSONOptions  `json:"options"`
 	Model        string       `json:"model,omitempty"`
 	Prompt       string       `json:"prompt,omitempty"`
@@ -30,6 +33,7 @@ type JSON struct {
 	Reproduce    string       `json:"reproduce,omitempty"`
 	Confirmation *JSON        `json:"confirmation,omitempty"`
 	Request      *Request     `json:"request,omitempty"`
+	Notes        []string     `json:"notes,omitempty"`
 }
 
 // JSONOptions are the thresholds the verdict used.
@@ -56,6 +60,7 @@ type JSONRun struct {
 	Dump       string  `json:"dump"`
 	E2EMs      float64 `json:"e2e_ms"`
 	CommitHash string  `json:"commit_hash,omitempty"`
+	Timestamp  string  `json:"timestamp,omitempty"`
 }
 
 // JSONMetric is one metric: medians, 95 % confidence intervals and per-run
@@ -73,6 +78,10 @@ type JSONMetric struct {
 	P                    Num       `json:"p"`
 	SignificancePossible bool      `json:"significance_possible"`
 	Verdict              Verdict   `json:"verdict"`
+	// BaseSteps and HeadSteps are the Denoising Loop's step counts of old
+	// dumps, for its "(N steps)" label.
+	BaseSteps int `json:"base_steps,omitempty"`
+	HeadSteps int `json:"head_steps,omitempty"`
 }
 
 // JSONStats is Stats with null for bounds that do not exist.
@@ -116,9 +125,11 @@ func ToJSON(r *Result) *JSON {
 	o := r.Options
 	j := &JSON{
 		Schema:      SchemaVersion,
+		Case:        r.Case,
 		Verdict:     r.Verdict,
 		Reason:      r.Reason,
 		Accepted:    r.Accepted,
+		AcceptLabel: r.AcceptLabel,
 		Options:     JSONOptions{o.ThresholdPct, o.MinDeltaMs, o.MemoryThresholdPct, o.Alpha},
 		Model:       r.Model,
 		Prompt:      r.Prompt,
@@ -131,13 +142,14 @@ func ToJSON(r *Result) *JSON {
 		Command:     r.Command,
 		Reproduce:   r.Reproduce,
 		Request:     r.Request,
+		Notes:       r.Notes,
 	}
 	for _, m := range r.Metrics {
 		j.Metrics = append(j.Metrics, JSONMetric{
 			ID: m.ID, Name: m.Name, Unit: m.Unit, Kind: m.Kind, Gated: m.Gated,
 			Base: jsonStats(m.Base), Head: jsonStats(m.Head),
 			Delta: Num(m.DeltaAbs), DeltaPct: Num(m.DeltaPct), P: Num(m.P),
-			SignificancePossible: m.SignificancePossible, Verdict: m.Verdict,
+			SignificancePossible: m.SignificancePossible, Verdict: m.Verdict, BaseSteps: m.BaseCount, HeadSteps: m.HeadCount,
 		})
 	}
 	if r.Confirmation != nil {
@@ -161,7 +173,8 @@ func jsonSide(s Side) JSONSide {
 		if r.Dump == nil {
 			continue
 		}
-		js.Runs = append(js.Runs, JSONRun{Index: r.Index, Order: r.Order, Dump: r.Dump.Name, E2EMs: r.Dump.TotalMs, CommitHash: r.Dump.CommitHash})
+		js.Runs = append(js.Runs, JSONRun{Index: r.Index, Order: r.Order, Dump: r.Dump.Name, E2EMs: r.Dump.TotalMs, CommitHash: r.Dump.CommitHash,
+			Timestamp: r.Dump.Timestamp})
 	}
 	return js
 }

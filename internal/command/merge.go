@@ -1,0 +1,301 @@
+package command
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/diffperf/diffperf/internal/action"
+	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/input"
+	"github.com/diffperf/diffperf/internal/report"
+)
+
+// cmdMerge is `diffperf merge [flags] RESULT...`: several cases' results
+// (result.json files, folders holding them, globs) judged together into
+// one report and one gate.
+func cmdMerge(args []string, e Env) error {
+	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
+	var vf verdictFlags
+	vf.register(fs)
+	var expect string
+	fs.StringVar(&expect, "expect-cases", "", "case names that must be there, comma separated: a missing one is a row of its own")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := vf.check(); err != nil {
+		return err
+	}
+	var rejudge error
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "threshold", "min-delta-ms", "memory-threshold":
+			rejudge = input.Errorf("--"+f.Name, "merge does not judge cases again: each keeps the thresholds it was measured with (--alpha is the family's)")
+		}
+	})
+	if rejudge != nil {
+		return rejudge
+	}
+	if len(pos) == 0 {
+		return input.Errorf("merge", "need RESULT...: result.json files, or folders holding them")
+	}
+	var names []string
+	for _, n := range strings.FieldsFunc(expect, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if err := action.CheckCaseName(n); err != nil {
+			return input.Wrap("--expect-cases", err)
+		}
+		names = append(names, n)
+	}
+	cases, warnings, err := loadResults(pos, "")
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(e.Stderr, "diffperf: warning:", w)
+	}
+	if len(cases) == 0 && len(names) == 0 {
+		return input.Errorf("merge", "no result.json in %s", strings.Join(pos, ", "))
+	}
+	m, err := report.Merge(cases, names, vf.opt.Alpha)
+	if err != nil {
+		return err
+	}
+	md := report.MarkdownMerged(m, report.RenderOptions{MaxChars: 1 << 30})
+	if err := writeMergedResult(e.Stdout, m, md, vf.format); err != nil {
+		return err
+	}
+	return mergedError(m, vf.failOnRegression, nil)
+}
+
+// loadResults reads the results that args name: a result.json file, a
+// folder (every regular file named result.json beneath it, not through
+// symbolic links), or a glob of either. Relative paths are taken from dir
+// ("" for the working directory). A name that matches nothing is a
+// warning, since a matrix cell that failed early uploads nothing; a file
+// that is not a usable result is an error naming it.
+func loadResults(args []string, dir string) (cases []report.CaseResult, warnings []string, err error) {
+	seen := map[string]bool{}
+	add := func(path string) error {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return input.Wrap("result "+path, err)
+		}
+		if seen[abs] {
+			return nil
+		}
+		seen[abs] = true
+		r, err := readResult(path)
+		if err != nil {
+			return err
+		}
+		name := r.Case
+		if name == "" {
+			name = r.Model // a result of a single-case job, before cases had names
+		}
+		if name == "" {
+			name = path
+		}
+		cases = append(cases, report.CaseResult{Name: name, Source: path, Result: r})
+		return nil
+	}
+	for _, arg := range args {
+		pattern := arg
+		if dir != "" && !filepath.IsAbs(pattern) {
+			pattern = filepath.Join(dir, pattern)
+		}
+		matches := []string{pattern}
+		if strings.ContainsAny(arg, "*?[") {
+			if matches, err = filepath.Glob(pattern); err != nil {
+				return nil, nil, input.Errorf("results", "%q: %v", arg, err)
+			}
+			slices.Sort(matches)
+		}
+		found := 0
+		for _, p := range matches {
+			fi, err := os.Stat(p)
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, nil, input.Wrap("results", err)
+			}
+			if !fi.IsDir() {
+				found++
+				if err := add(p); err != nil {
+					return nil, nil, err
+				}
+				continue
+			}
+			werr := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if d.Name() == "result.json" && d.Type().IsRegular() {
+					found++
+					return add(path)
+				}
+				return nil
+			})
+			if _, ok := input.As(werr); ok {
+				return nil, nil, werr
+			}
+			if werr != nil {
+				return nil, nil, input.Wrap("results", werr)
+			}
+		}
+		if found == 0 {
+			warnings = append(warnings, fmt.Sprintf("results: %q holds no result.json", arg))
+		}
+	}
+	return cases, warnings, nil
+}
+
+// maxResultBytes bounds what is read of one result.json: a result of a
+// hundred runs and a thousand stages is a few MiB.
+const maxResultBytes = 64 << 20
+
+// readResult reads one result.json: a regular file (not a FIFO that would
+// block), at most maxResultBytes of it. The file may come from another
+// job's artifact, so everything in it is untrusted text.
+func readResult(path string) (*report.Result, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, input.Wrap("result "+path, errors.Unwrap(err))
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, input.Errorf("result "+path, "not a regular file")
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxResultBytes+1))
+	if err != nil {
+		return nil, input.Wrap("result "+path, err)
+	}
+	if len(data) > maxResultBytes {
+		return nil, input.Errorf("result "+path, "larger than %d MiB; not a diffperf result", maxResultBytes>>20)
+	}
+	return report.ParseJSON(path, data)
+}
+
+// runMerged is the Action for several cases: input cases measured here one
+// after the other, or mode merge over other jobs' results. Either way one
+// merged report, one comment with its own key, one gate.
+func (j *actionJob) runMerged(ctx context.Context) error {
+	cfg, e := j.cfg, j.e
+	tmp := e.Getenv("RUNNER_TEMP")
+	if tmp == "" {
+		tmp = os.TempDir()
+	}
+	j.key = cfg.CommentKey
+	if j.key == "" {
+		j.key = action.MergedKey(e.Getenv("GITHUB_WORKFLOW"), e.Getenv("GITHUB_JOB"))
+	}
+	var cases []report.CaseResult
+	var merr error
+	if cfg.Mode == action.ModeMerge {
+		var warnings []string
+		var err error
+		if cases, warnings, err = loadResults(cfg.Results, e.Getenv("GITHUB_WORKSPACE")); err != nil {
+			return err
+		}
+		for _, w := range warnings {
+			j.gha.Warningf("diffperf: %s", w)
+		}
+		if len(cases) == 0 && len(cfg.ExpectCases) == 0 {
+			return input.Errorf("results", "no result.json in %s (name the cases in expect-cases to report them missing instead)", strings.Join(cfg.Results, " "))
+		}
+	}
+	folder := report.SanitizeKey(strings.ReplaceAll(j.key, "/", "_"))
+	if len(cfg.Cases) > 0 {
+		// The cells of a matrix share the key (one workflow, one job) and,
+		// on one machine, perhaps RUNNER_TEMP: their cases tell them apart.
+		h := sha256.Sum256([]byte(strings.Join(caseNames(cfg.Cases), "\x00")))
+		folder += "-" + hex.EncodeToString(h[:4])
+	}
+	j.out = filepath.Join(tmp, "diffperf", folder)
+	if err := prepareOut(j.out); err != nil {
+		return err
+	}
+	expect := cfg.ExpectCases
+	if len(cfg.Cases) > 0 {
+		spec, plan := j.benchSpec(tmp, j.secrets())
+		if cases, merr = measureCaseList(ctx, spec, plan, cfg.Cases, j.secrets(), e.Stderr); cases == nil {
+			j.setOutput("verdict", string(report.Failed))
+			j.addSummary(fmt.Sprintf("## 💥 diffperf: failed\n\n%s\n", report.Escape(j.redact(merr.Error()))))
+			return merr
+		}
+		expect = dedupe(append(caseNames(cfg.Cases), expect...))
+	}
+	m, err := report.Merge(cases, expect, cfg.Options.Alpha)
+	if err != nil {
+		return errors.Join(merr, err)
+	}
+	if err := j.newCommenter(); err != nil {
+		return errors.Join(merr, err)
+	}
+	if slices.ContainsFunc(m.Cases, func(c report.MergedCase) bool { return c.Verdict == report.Regression }) && j.hasAcceptLabel(ctx) {
+		m.Accepted, m.AcceptLabel = true, cfg.AcceptLabel
+	}
+	return j.publishMerged(ctx, m, merr)
+}
+
+func dedupe(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// publishMerged is publish for a merged report: files, step summary and
+// outputs first, then the one comment, then the exit status.
+func (j *actionJob) publishMerged(ctx context.Context, m *report.Merged, merr error) error {
+	render := func(max int) string {
+		return j.redact(report.MarkdownMerged(m, report.RenderOptions{Marker: j.key, MaxChars: max}))
+	}
+	md := render(1 << 30)
+	mdPath, jsPath, werr := writeMerged(j.out, m, md, j.secrets())
+	merr = errors.Join(merr, werr)
+	j.addSummary(render(maxSummaryBytes / 4))
+	j.setOutput("verdict", string(m.Verdict))
+	j.setOutput("report-path", mdPath)
+	j.setOutput("result-path", jsPath)
+	counts, _ := json.Marshal(m.Counts())
+	j.setOutput("case-counts", string(counts))
+	bench.WriteUntrusted(j.e.Stdout, md)
+
+	var ghErr error
+	if j.commenter != nil && j.cfg.Comment != "never" {
+		create := j.cfg.Comment == "always" || m.Verdict != report.NoChange
+		res, err := j.commenter.Upsert(ctx, j.tgt.PR, report.MarkerLine(j.key), create, render)
+		switch {
+		case err != nil:
+			ghErr = fmt.Errorf("PR comment: %w", err)
+		case res.Warning != "":
+			j.gha.Warningf("diffperf: %s", res.Warning)
+		default:
+			j.setOutput("comment-url", res.URL)
+			fmt.Fprintf(j.e.Stderr, "PR comment %s: %s\n", res.Action, res.URL)
+		}
+	}
+	if m.Gates() && j.cfg.FailOnRegression {
+		j.gha.Errorf("diffperf: regression: %s", j.redact(m.Reason))
+	}
+	if err := mergedError(m, j.cfg.FailOnRegression, merr); err != nil {
+		return errors.Join(err, ghErr)
+	}
+	return ghErr
+}

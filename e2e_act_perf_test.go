@@ -187,7 +187,7 @@ func TestActPerfCommand(t *testing.T) {
 		fmt.Sprintf("Requested with `/perf` by @\u200balice in [a comment](%s/octo/perf/pull/7#issuecomment-%d); measured at `%s`.", api, added.ID, head[:12]),
 		"The pull request has moved on since: its head is now `" + moved[:12] + "`.",
 		"## ❌ diffperf: regression",
-		"a $(touch pwned) raccoon",
+		"a &#36;(touch pwned) raccoon", // the prompt as text: $ escaped so that it is no math
 	} {
 		if !strings.Contains(bot[0], w) {
 			t.Errorf("comment lacks %q:\n%s", w, tail(bot[0], 2000))

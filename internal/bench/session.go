@@ -45,6 +45,9 @@ type Spec struct {
 	Secrets []string
 	// Progress reports each step; nil for none.
 	Progress Progress
+	// Serve, when set, measures warm servers (mode serve): a pair is one
+	// launch of each side's server, with Serve.Requests samples each.
+	Serve *Serve
 }
 
 func (s *Spec) validate() error {
@@ -55,6 +58,8 @@ func (s *Spec) validate() error {
 		return input.Errorf("timeout", "%s is not positive", s.Timeout)
 	case s.OutDir == "":
 		return input.Errorf("out", "the out folder is required")
+	case s.Serve != nil:
+		return s.Serve.validate()
 	}
 	return nil
 }
@@ -83,6 +88,9 @@ func Open(ctx context.Context, s Spec) (*Session, error) {
 	}
 	ss := &Session{runner: newRunner(s.Template, s.Model, s.Prompt, s.Args, s.PythonPath, s.Timeout, s.OutDir, s.Env, s.Secrets, s.Progress),
 		setupCmd: s.Setup, git: Git{Dir: s.Repo}}
+	if s.Serve != nil {
+		ss.serve = newServing(s.Serve)
+	}
 	if _, err := ss.git.Toplevel(ctx); err != nil {
 		return nil, input.Errorf("repo", "%s is not a git checkout: %v", s.Repo, err)
 	}
@@ -185,13 +193,21 @@ func (s *Session) Prepare(ctx context.Context) *report.Failure {
 		if f := s.setup(ctx, sd); f != nil {
 			return f
 		}
-		s.probeWarmup(ctx, sd)
+		if s.serve == nil {
+			s.probeWarmup(ctx, sd)
+		}
 	}
 	return nil
 }
 
-// Expect adds runs to the total that progress lines count towards.
-func (s *Session) Expect(runs int) { s.total += runs }
+// Expect adds runs to the total that progress lines count towards: in
+// mode serve, launches, each of Serve.Requests samples.
+func (s *Session) Expect(runs int) {
+	if s.serve != nil {
+		runs *= s.serve.Requests
+	}
+	s.total += runs
+}
 
 // Step reports a phase or a decision, in words.
 func (s *Session) Step(msg string) { s.progress.Step(msg) }
@@ -199,7 +215,13 @@ func (s *Session) Step(msg string) { s.progress.Step(msg) }
 // Pair runs one balanced pair of batch: base then head when the batch has
 // an even number of pairs so far, head then base otherwise, so the sequence
 // is base head head base base head ... A failed run ends the pair.
+//
+// In mode serve a pair is one launch of each side's server, in the same
+// balanced order, each giving Serve.Requests samples.
 func (s *Session) Pair(ctx context.Context, batch string) *report.Failure {
+	if s.serve != nil {
+		return s.servePair(ctx, s.sides, batch)
+	}
 	first, second := s.sides[0], s.sides[1]
 	if len(first.runs[batch])%2 == 1 {
 		first, second = second, first
@@ -222,6 +244,9 @@ func (s *Session) Sides(batch string) (base, head report.Side) {
 
 // Command is the head's first command line, shell-quoted, for the report.
 func (s *Session) Command() string {
+	if s.serve != nil {
+		return s.serveCommand(s.sides[1])
+	}
 	return QuoteWords(s.argv(s.sides[1], filepath.Join(s.outDir, "head-01.json"), 1))
 }
 

@@ -47,6 +47,13 @@ type Config struct {
 	WorkingDirectory string
 	AllowForks       bool
 	Token            string
+	// Mode is a key of Modes. Mode serve has Serve, with the launches a
+	// side (MaxLaunches 0: the default of protocol.ServePlan) and the raw
+	// serve-command and request inputs; nil in other modes.
+	Mode                        string
+	Serve                       *bench.Serve
+	Launches, MaxLaunches       int
+	ServeCommandRaw, RequestRaw string
 }
 
 // Inputs with their defaults, as action.yml declares them.
@@ -81,7 +88,10 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 	if c.Command, err = bench.ParseTemplate(c.CommandRaw); err != nil {
 		return nil, err // an *input.Error named "command"
 	}
-	if strings.Contains(c.CommandRaw, "{model}") && c.ModelPath == "" {
+	if err := parseMode(in, c); err != nil {
+		return nil, err
+	}
+	if strings.Contains(c.modelCommand(), "{model}") && c.ModelPath == "" {
 		return nil, input.Errorf("model-path", "required, since the command uses {model}")
 	}
 	if c.Args, err = bench.SplitWords(in("args")); err != nil {
@@ -267,7 +277,7 @@ const ForkRefusal = "this pull request comes from a fork (%s), and benchmarking 
 // models, GPUs or arguments keeps one comment per cell: the model, the GPU
 // when known, and a short hash of the prompt, arguments and command.
 func CaseKey(c *Config, gpu string) string {
-	h := sha256.Sum256([]byte(c.Prompt + "\x00" + strings.Join(c.Args, "\x00") + "\x00" + c.CommandRaw))
+	h := sha256.Sum256([]byte(c.Prompt + "\x00" + strings.Join(c.Args, "\x00") + "\x00" + c.CommandRaw + c.serveKey()))
 	parts := []string{}
 	if c.ModelPath != "" {
 		parts = append(parts, c.ModelPath)

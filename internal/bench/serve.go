@@ -323,3 +323,7 @@ func (m *runner) repeatServe(ctx context.Context, s RepeatSpec, sd *side) ([]rep
 	}
 	return sd.runs[""], nil, nil
 }
+
+// ValidateServe reports the first field of s that is out of range, named
+// as the input that sets it.
+func ValidateServe(s *Serve) error { return s.validate() }

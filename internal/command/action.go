@@ -135,8 +135,12 @@ func (j *actionJob) measure(ctx context.Context) (*report.Result, error) {
 		Repo: repoDir, BaseRef: j.tgt.Base, HeadRef: j.tgt.Head, Template: cfg.Command, Model: cfg.ModelPath, Prompt: cfg.Prompt,
 		Args: cfg.Args, Setup: cfg.Setup, PythonPath: cfg.PythonPath, Timeout: cfg.Timeout, OutDir: j.out,
 		WorktreeRoot: filepath.Join(tmp, "diffperf-worktrees"), Env: e.Environ(), Secrets: secrets, Progress: progressFor(e),
+		Serve: cfg.Serve,
 	}
 	plan := protocol.Plan{Runs: cfg.Runs, MaxRuns: cfg.MaxRuns, Confirm: cfg.Confirm, Options: cfg.Options}
+	if cfg.Serve != nil {
+		plan = protocol.ServePlan(cfg.Launches, cfg.MaxLaunches, cfg.Confirm, cfg.Options)
+	}
 	r, err := protocol.Measure(ctx, spec, plan)
 	if r != nil {
 		r.Reproduce = reproduceLine(spec, plan)

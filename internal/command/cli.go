@@ -31,6 +31,9 @@ Usage:
   diffperf demo                               the whole pipeline here: no GPU, no GitHub
   diffperf action                             the GitHub Action (also chosen when GITHUB_ACTIONS=true)
 
+run and bench also take --mode serve (warm servers, requests over HTTP): --serve-command T --launches N
+  --requests N --warmup-requests N --endpoint images|videos --request JSON (run: --max-launches N)
+
 Flags of compare: --threshold 5% --min-delta-ms 50 --memory-threshold 2% --alpha 0.05
                   --format markdown|json --fail-on-regression
 

@@ -9,10 +9,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -45,9 +47,21 @@ func serve(w workload, b Behavior, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	h := NewServer(w, b, *model, launchID(os.Getenv, *port), stderr)
+	// SIGTERM and Ctrl-C shut the server down at once, as uvicorn's
+	// graceful shutdown does when no request is in flight. (Inside
+	// `diffperf fake-sglang`, main catches them too, for its context.)
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(term)
 	go func() { _ = http.Serve(ln, h) }()
 	fmt.Fprintln(stdout, "Application startup complete.")
-	return <-h.quit
+	select {
+	case code := <-h.quit:
+		return code
+	case <-term:
+		fmt.Fprintln(stdout, "Shutting down")
+		return 0
+	}
 }
 
 // launchID names a launch for its offset: DIFFPERF_LAUNCH under diffperf

@@ -151,6 +151,9 @@ func (r *Result) headline() string {
 		line := fmt.Sprintf("A second, independent batch %s it: %s", what, string(c.Verdict))
 		if e := c.Metric(MetricE2E); e != nil {
 			line += fmt.Sprintf(", E2E %s, p=%s, n=%d+%d", FormatPct(e.DeltaPct), FormatP(e.P), len(e.Base.Values), len(e.Head.Values))
+			if e.Samples != "" {
+				line += " " + e.Samples
+			}
 		}
 		fmt.Fprintf(&b, "\n%s.\n", line)
 	}

@@ -1,5 +1,5 @@
-// Package fakesglang stands in for `sglang generate` on machines without a
-// GPU or sglang: it takes the same flags, simulates a pipeline (text
+// Package fakesglang stands in for `sglang generate` and `sglang serve` on
+// machines without a GPU or sglang: it takes the same flags, simulates a pipeline (text
 // encoding, a denoising loop, decoding) whose speed comes from a file in its
 // working directory, and writes a perf dump in sglang's format. Two commits
 // that differ in that file differ in speed by a known amount, which is what
@@ -167,7 +167,7 @@ func readWorkload(path string) (workload, error) {
 }
 
 // Main runs the fake with args (without the program name) and returns its
-// exit status. args start with "generate", as sglang's do. It is the
+// exit status. args start with "generate" or "serve", as sglang's do. It is the
 // simulator alone: a workload that asks for a test-only fault is refused.
 func Main(args []string, stdout, stderr io.Writer) int {
 	return Run(args, stdout, stderr, nil)

@@ -152,6 +152,7 @@ func (m *runner) stop(srv *server) *report.Failure {
 	}
 	srv.stopped = true
 	res := m.redact(srv.proc.Stop(), srv.log)
+	m.serve.client.CloseIdleConnections() // to a server that is gone
 	if sign := fallbackSign(res); sign != "" {
 		return &report.Failure{Side: srv.sd.name, Launch: srv.launch, LogTail: res.Tail,
 			Reason: fmt.Sprintf("launch %d of %s fell back to the diffusers backend (%q in its log): the numbers are not sglang's", srv.launch, srv.sd.name, sign)}

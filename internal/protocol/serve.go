@@ -10,7 +10,7 @@ import (
 // maxLaunches, and a confirming batch is made of fresh launches.
 //
 // Why launches, not requests, for both: report judges a metric on launch
-// medians whenever the launches of a side differ (report.LaunchPoolP), and
+// medians whenever the launches of a side may differ (report.LaunchPoolP), and
 // then only another launch adds a sample; more requests from the same
 // servers would only sharpen each launch's median. Where the launches do
 // not differ, a new launch adds as many samples as its requests. And a

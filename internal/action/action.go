@@ -49,6 +49,12 @@ type Config struct {
 	Token            string
 	// Mode is what the Action does (see mode.go).
 	Mode Mode
+	// Serve is mode serve's server and requests, with the launches a side
+	// (MaxLaunches 0: the default of protocol.ServePlan) and the raw
+	// serve-command and request inputs; nil in other modes (serve.go).
+	Serve                       *bench.Serve
+	Launches, MaxLaunches       int
+	ServeCommandRaw, RequestRaw string
 	// PerfUsers, PerfWorkflow and RequestComment are for the /perf
 	// command and the run it dispatches (see perfcmd.go).
 	PerfUsers      []string
@@ -98,7 +104,10 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 	if c.Command, err = bench.ParseTemplate(c.CommandRaw); err != nil {
 		return nil, err // an *input.Error named "command"
 	}
-	if c.Mode != ModeCommand && strings.Contains(c.CommandRaw, "{model}") && c.ModelPath == "" && !casesOwnModel(in) {
+	if err := parseServe(in, c); err != nil {
+		return nil, err
+	}
+	if c.Mode != ModeCommand && strings.Contains(c.modelCommand(), "{model}") && c.ModelPath == "" && !casesOwnModel(in) {
 		return nil, input.Errorf("model-path", "required, since the command uses {model}")
 	}
 	if c.Args, err = bench.SplitWords(in("args")); err != nil {
@@ -302,8 +311,11 @@ func CaseKey(c *Config, gpu string) string {
 	h := sha256.New()
 	// A sequence of length-prefixed byte strings decodes one way only, so
 	// no shift of bytes between fields (or into another argument) keeps
-	// the hash. "v1" names this layout.
-	for _, f := range append([]string{"diffperf-case-v1", c.ModelPath, gpu, c.Prompt, c.CommandRaw}, c.Args...) {
+	// the hash. "v1" names this layout; mode serve adds its own fields at
+	// the end, so the keys of generate cases do not depend on it.
+	fields := append([]string{"diffperf-case-v1", c.ModelPath, gpu, c.Prompt, c.CommandRaw}, c.Args...)
+	fields = append(fields, c.serveFields()...)
+	for _, f := range fields {
 		fmt.Fprintf(h, "%d:%s", len(f), f)
 	}
 	sum := h.Sum(nil)

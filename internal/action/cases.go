@@ -187,7 +187,7 @@ func parseCase(n *yaml.Node, def Case) (Case, error) {
 	switch c.Mode {
 	case ModeGenerate:
 	case "serve":
-		return c, bad("mode serve (a warm server) is not available in this diffperf yet; use generate")
+		return c, bad("mode serve is not available for cases yet: give each serve case a job of its own (a matrix), or use generate")
 	default:
 		return c, bad("mode %q is not generate", c.Mode)
 	}

@@ -17,13 +17,16 @@ const (
 	// asked, pins the PR's head SHA and dispatches the perf workflow. It
 	// needs no GPU and runs none of the pull request's code.
 	ModeCommand Mode = "command"
+	// ModeServe benchmarks base and head through warm servers: a `sglang
+	// serve` per side and launch, timed requests over HTTP (serve.go).
+	ModeServe Mode = "serve"
 	// ModeMerge benchmarks nothing: it merges the result.json files of
 	// other jobs (a matrix over runners) into one comment and one gate.
 	ModeMerge Mode = "merge"
 )
 
 // modes are the values input mode takes, in the order errors list them.
-var modes = []Mode{ModeGenerate, ModeCommand, ModeMerge}
+var modes = []Mode{ModeGenerate, ModeServe, ModeCommand, ModeMerge}
 
 // ParseMode reads input mode; an unknown mode is an error naming it.
 func ParseMode(s string) (Mode, error) {

@@ -20,7 +20,7 @@ func TestParseMode(t *testing.T) {
 		}
 	}
 	_, err := ParseMode("serve-it")
-	if e, ok := input.As(err); !ok || e.Name != "mode" || !strings.Contains(err.Error(), `"serve-it" is not one of generate, command`) {
+	if e, ok := input.As(err); !ok || e.Name != "mode" || !strings.Contains(err.Error(), `"serve-it" is not one of generate, serve, command, merge`) {
 		t.Errorf("ParseMode(serve-it): %v", err)
 	}
 	c, err := ParseInputs(getter(map[string]string{"mode": "command"}))

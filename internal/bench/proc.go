@@ -45,9 +45,12 @@ type ProcResult struct {
 	Err      error // nil, *exec.ExitError, or the start error
 	TimedOut bool
 	Canceled bool
-	Elapsed  time.Duration
-	Tail     string // the end of the output, for reports
-	Head     []byte // the start of the output (up to 1 MiB), for --help probes
+	// Stopped is true when Running.Stop ended the process (a server at the
+	// end of its launch); its Err then reports the signal.
+	Stopped bool
+	Elapsed time.Duration
+	Tail    string // the end of the output, for reports
+	Head    []byte // the start of the output (up to 1 MiB), for --help probes
 	// FallbackSign is the first of FallbackSigns found anywhere in the
 	// output, however long, or "".
 	FallbackSign string
@@ -62,6 +65,8 @@ func (r ProcResult) Describe(timeout time.Duration) string {
 	switch {
 	case r.Canceled:
 		return "canceled"
+	case r.Stopped:
+		return fmt.Sprintf("stopped by diffperf after %.1f s", r.Elapsed.Seconds())
 	case r.TimedOut:
 		return fmt.Sprintf("timed out after %s (the timeout), then killed", timeout)
 	case errors.As(r.Err, &ee):
@@ -80,49 +85,72 @@ func (r ProcResult) Describe(timeout time.Duration) string {
 // grace; when the process exits, whatever it left in its group is killed too.
 // Output goes to the log file, never to our stdout.
 func (p Proc) Run(ctx context.Context) ProcResult {
+	r, err := p.Start(ctx)
+	if err != nil {
+		return ProcResult{Err: err}
+	}
+	return r.Wait()
+}
+
+// Running is a process that Proc.Start started: a benchmark run that Wait
+// waits for, or a server that runs in the background until Stop.
+type Running struct {
+	ctx       context.Context // the caller's: its end is a cancellation
+	cmd       *exec.Cmd
+	cancel    context.CancelFunc
+	out       *cappedLog
+	logf      *os.File
+	tag       string
+	start     time.Time
+	born      procStat // the process's /proc stat when it started, for endRun
+	done      chan struct{}
+	mu        sync.Mutex
+	timedOut  bool
+	stopped   bool
+	timer     *time.Timer // the Timeout
+	killTimer *time.Timer // SIGKILL after the grace
+	res       ProcResult  // set before done is closed
+}
+
+// Start starts the process in a new process group, with the process
+// control of Run, and returns without waiting: Wait waits for it to exit,
+// Stop ends it. The error is that of creating its log or starting it.
+func (p Proc) Start(ctx context.Context) (*Running, error) {
 	grace := p.Grace
 	if grace == 0 {
 		grace = Grace
 	}
 	logf, err := os.Create(p.Log)
 	if err != nil {
-		return ProcResult{Err: fmt.Errorf("create log: %w", err)}
+		return nil, fmt.Errorf("create log: %w", err)
 	}
-	defer logf.Close()
-	out := &cappedLog{f: logf, signs: newSignScanner(FallbackSigns)}
-
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var timedOut bool
-	var mu sync.Mutex
-	if p.Timeout > 0 {
-		t := time.AfterFunc(p.Timeout, func() {
-			mu.Lock()
-			timedOut = true
-			mu.Unlock()
-			cancel()
-		})
-		defer t.Stop()
-	}
-
 	path, err := lookPath(p.Argv[0], p.Env, p.Dir)
 	if err != nil {
-		return ProcResult{Err: err}
+		logf.Close()
+		return nil, err
 	}
-	tag := newTag()
+	runCtx, cancel := context.WithCancel(ctx)
+	r := &Running{ctx: ctx, cancel: cancel, out: &cappedLog{f: logf, signs: newSignScanner(FallbackSigns)}, logf: logf, tag: newTag(), done: make(chan struct{})}
+	if p.Timeout > 0 {
+		r.timer = time.AfterFunc(p.Timeout, func() {
+			r.mu.Lock()
+			r.timedOut = true
+			r.mu.Unlock()
+			cancel()
+		})
+	}
 	cmd := exec.CommandContext(runCtx, path, p.Argv[1:]...)
 	cmd.Args[0] = p.Argv[0]
-	cmd.Dir, cmd.Env = p.Dir, append(append([]string(nil), p.Env...), tagVar+"="+tag)
+	cmd.Dir, cmd.Env = p.Dir, append(append([]string(nil), p.Env...), tagVar+"="+r.tag)
 	cmd.Stdin = nil
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr = r.out, r.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var killTimer *time.Timer
 	cmd.Cancel = func() error {
 		pgid := cmd.Process.Pid
 		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		mu.Lock()
-		killTimer = time.AfterFunc(grace, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
-		mu.Unlock()
+		r.mu.Lock()
+		r.killTimer = time.AfterFunc(grace, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+		r.mu.Unlock()
 		return nil
 	}
 	// After SIGTERM: grace for the group, then Go kills the process and
@@ -132,35 +160,84 @@ func (p Proc) Run(ctx context.Context) ProcResult {
 	// Orphans of the run (a daemon's double fork) become our children
 	// rather than init's, where endRun can find them.
 	_ = becomeSubreaper()
-	start := time.Now()
+	r.cmd = cmd
+	r.start = time.Now()
 	if err := cmd.Start(); err != nil {
-		return ProcResult{Err: err}
+		cancel()
+		if r.timer != nil {
+			r.timer.Stop()
+		}
+		logf.Close()
+		return nil, err
 	}
-	born, _ := readStat(cmd.Process.Pid)
-	err = cmd.Wait()
-	elapsed := time.Since(start)
+	r.born, _ = readStat(cmd.Process.Pid)
+	go r.wait()
+	return r, nil
+}
+
+// wait reaps the process, ends what it left behind, and records the result.
+func (r *Running) wait() {
+	err := r.cmd.Wait()
+	elapsed := time.Since(r.start)
 	// Whatever is left in the group (a grandchild) goes now, and so does
 	// any descendant that left the group with setsid: see endRun.
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	endRun(tag, cmd.Process.Pid, born.start)
-	mu.Lock()
-	if killTimer != nil {
-		killTimer.Stop()
+	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+	endRun(r.tag, r.cmd.Process.Pid, r.born.start)
+	r.mu.Lock()
+	if r.killTimer != nil {
+		r.killTimer.Stop()
 	}
-	res := ProcResult{Err: err, TimedOut: timedOut, Elapsed: elapsed}
-	mu.Unlock()
-	if !res.TimedOut && ctx.Err() != nil {
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	res := ProcResult{Err: err, TimedOut: r.timedOut, Stopped: r.stopped, Elapsed: elapsed}
+	r.mu.Unlock()
+	if !res.TimedOut && !res.Stopped && r.ctx.Err() != nil {
 		res.Canceled = true
 	}
 	if errors.Is(err, exec.ErrWaitDelay) {
 		// The process exited, but a descendant kept the output open.
 		res.Err = nil
 	}
-	out.finish()
-	res.Tail, res.Head = out.tail(), out.headBytes()
-	res.FallbackSign = out.sign()
-	return res
+	r.out.finish()
+	res.Tail, res.Head = r.out.tail(), r.out.headBytes()
+	res.FallbackSign = r.out.sign()
+	r.logf.Close()
+	r.cancel()
+	r.res = res
+	close(r.done)
 }
+
+// Wait waits for the process to exit and returns how it ended.
+func (r *Running) Wait() ProcResult {
+	<-r.done
+	return r.res
+}
+
+// Done is closed once the process has exited and everything it left
+// behind is gone.
+func (r *Running) Done() <-chan struct{} { return r.done }
+
+// Stop ends the process as a timeout would (SIGTERM to its group, SIGKILL
+// after the grace, then its tagged descendants) and waits for it. Stopping
+// a process that already exited only returns its result.
+func (r *Running) Stop() ProcResult {
+	r.mu.Lock()
+	select {
+	case <-r.done:
+	default:
+		r.stopped = true
+	}
+	r.mu.Unlock()
+	r.cancel()
+	return r.Wait()
+}
+
+// Pid is the process ID, which is also its process group's.
+func (r *Running) Pid() int { return r.cmd.Process.Pid }
+
+// Tail is the end of what the process printed so far.
+func (r *Running) Tail() string { return r.out.tail() }
 
 // lookPath finds argv[0] on the PATH of the child's environment (not ours),
 // relative to dir when it has a slash.

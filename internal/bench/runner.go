@@ -46,6 +46,8 @@ type runner struct {
 	progress      Progress
 	order         int // runs started, both sides, all batches
 	total         int // runs expected so far, for progress lines
+	// serve is the state of mode serve; nil in mode generate.
+	serve *serving
 }
 
 func newRunner(t *Template, model, prompt string, args []string, pythonPath string, timeout time.Duration, outDir string, env, secrets []string, p Progress) runner {
@@ -323,6 +325,9 @@ type RepeatSpec struct {
 	OutDir        string
 	Env, Secrets  []string
 	Progress      Progress
+	// Serve, when set, measures warm servers instead (mode serve): Runs
+	// launches of Serve.Requests requests each.
+	Serve *Serve
 }
 
 // Repeat runs the command Runs times in Dir, each a fresh process writing its
@@ -339,6 +344,9 @@ func Repeat(ctx context.Context, s RepeatSpec) ([]report.Run, *report.Failure, e
 	sd := &side{name: "bench", worktree: s.Dir, runs: map[string][]report.Run{}}
 	if sha, err := (Git{Dir: s.Dir}).run(ctx, "rev-parse", "HEAD"); err == nil {
 		sd.sha = sha
+	}
+	if s.Serve != nil {
+		return m.repeatServe(ctx, s, sd)
 	}
 	m.probeWarmup(ctx, sd)
 	m.total = s.Runs

@@ -45,6 +45,9 @@ type Spec struct {
 	Secrets []string
 	// Progress reports each step; nil for none.
 	Progress Progress
+	// Serve, when set, measures warm servers (mode serve): a pair is one
+	// launch of each side's server, with Serve.Requests samples each.
+	Serve *Serve
 }
 
 func (s *Spec) validate() error {
@@ -55,6 +58,8 @@ func (s *Spec) validate() error {
 		return input.Errorf("timeout", "%s is not positive", s.Timeout)
 	case s.OutDir == "":
 		return input.Errorf("out", "the out folder is required")
+	case s.Serve != nil:
+		return s.Serve.validate()
 	}
 	return nil
 }
@@ -85,6 +90,9 @@ func Open(ctx context.Context, s Spec) (*Session, error) {
 	}
 	ss := &Session{runner: newRunner(s.Template, s.Model, s.Prompt, s.Args, s.PythonPath, s.Timeout, s.OutDir, s.Env, s.Secrets, s.Progress),
 		setupCmd: s.Setup, git: Git{Dir: s.Repo}}
+	if s.Serve != nil {
+		ss.serve = newServing(s.Serve)
+	}
 	if fi, err := os.Stat(s.Repo); err != nil || !fi.IsDir() {
 		return nil, input.Errorf("repo", "%s is not a folder: give the path of a git checkout", s.Repo)
 	}
@@ -190,13 +198,21 @@ func (s *Session) Prepare(ctx context.Context) *report.Failure {
 		if f := s.setup(ctx, sd); f != nil {
 			return f
 		}
-		s.probeWarmup(ctx, sd)
+		if s.serve == nil {
+			s.probeWarmup(ctx, sd)
+		}
 	}
 	return nil
 }
 
-// Expect adds runs to the total that progress lines count towards.
-func (s *Session) Expect(runs int) { s.total += runs }
+// Expect adds runs to the total that progress lines count towards: in
+// mode serve, launches, each of Serve.Requests samples.
+func (s *Session) Expect(runs int) {
+	if s.serve != nil {
+		runs *= s.serve.Requests
+	}
+	s.total += runs
+}
 
 // Step reports a phase or a decision, in words.
 func (s *Session) Step(msg string) { s.progress.Step(msg) }
@@ -204,7 +220,13 @@ func (s *Session) Step(msg string) { s.progress.Step(msg) }
 // Pair runs one balanced pair of batch: base then head when the batch has
 // an even number of pairs so far, head then base otherwise, so the sequence
 // is base head head base base head ... A failed run ends the pair.
+//
+// In mode serve a pair is one launch of each side's server, in the same
+// balanced order, each giving Serve.Requests samples.
 func (s *Session) Pair(ctx context.Context, batch string) *report.Failure {
+	if s.serve != nil {
+		return s.servePair(ctx, s.sides, batch)
+	}
 	first, second := s.sides[0], s.sides[1]
 	if len(first.runs[batch])%2 == 1 {
 		first, second = second, first
@@ -228,16 +250,20 @@ func (s *Session) Sides(batch string) (base, head report.Side) {
 // Command is the command line of run (1-based) of side ("base" or
 // "head"), shell-quoted for the report, as it runs in the side's worktree:
 // the dump is named relative to the out folder and the worktree is ".", so
-// that no path of the machine that ran it shows.
+// that no path of the machine that ran it shows. In mode serve it is the
+// side's serve command and the request it gets.
 func (s *Session) Command(name string, run int) string {
 	sd := s.sides[1]
 	if name == "base" {
 		sd = s.sides[0]
 	}
 	run = max(run, 1)
+	here := &side{name: sd.name, sha: sd.sha, worktree: ".", template: sd.template}
+	if s.serve != nil {
+		return s.serveCommand(here)
+	}
 	dump := fmt.Sprintf("%s-%02d.json", sd.name, run)
-	argv := s.argv(&side{name: sd.name, sha: sd.sha, worktree: ".", template: sd.template}, dump, run)
-	return QuoteWords(argv)
+	return QuoteWords(s.argv(here, dump, run))
 }
 
 // MergeBase reports whether the base side is the merge base of the base

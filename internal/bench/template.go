@@ -23,6 +23,24 @@ var placeholders = map[string]bool{
 	"model": true, "prompt": true, "args": true, "dump": true, "side": true, "run": true, "worktree": true,
 }
 
+// servePlaceholders are those of a serve command (mode serve): {port} is
+// the port diffperf picked, {run} the launch; the prompt and the dump
+// belong to each request, not to the server.
+var servePlaceholders = map[string]bool{
+	"model": true, "args": true, "side": true, "run": true, "worktree": true, "port": true,
+}
+
+// placeholderList names the placeholders of a set, for errors.
+func placeholderList(set map[string]bool) string {
+	var names []string
+	for _, n := range []string{"model", "prompt", "args", "dump", "side", "run", "worktree", "port"} {
+		if set[n] {
+			names = append(names, "{"+n+"}")
+		}
+	}
+	return strings.Join(names, " ")
+}
+
 var placeholderRE = regexp.MustCompile(`\{([a-z_]+)\}`)
 
 // Template is a benchmark command split into words once.
@@ -34,20 +52,46 @@ type Template struct {
 // would (quotes and backslashes), without expanding anything, and checks its
 // placeholders.
 func ParseTemplate(s string) (*Template, error) {
+	return parseTemplate("command", s, placeholders)
+}
+
+// DefaultServeTemplate is sglang's server command, for mode serve.
+const DefaultServeTemplate = "sglang serve --model-path {model} --port {port} {args}"
+
+// ParseServeTemplate is ParseTemplate for the serve command of mode serve
+// (input serve-command): its placeholders are {model} {args} {side} {run}
+// (the launch) {worktree} and {port}, which it must have, since diffperf
+// picks the port.
+func ParseServeTemplate(s string) (*Template, error) {
+	t, err := parseTemplate("serve-command", s, servePlaceholders)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(t.words, func(w string) bool { return strings.Contains(w, "{port}") }) {
+		return nil, input.Errorf("serve-command", "no {port}: diffperf picks a free port for each launch and must pass it to the server")
+	}
+	return t, nil
+}
+
+func parseTemplate(name, s string, known map[string]bool) (*Template, error) {
 	words, err := SplitWords(s)
 	if err != nil {
-		return nil, input.Wrap("command", err)
+		return nil, input.Wrap(name, err)
 	}
 	if len(words) == 0 {
-		return nil, input.Errorf("command", "empty")
+		return nil, input.Errorf(name, "empty")
 	}
 	for _, w := range words {
 		for _, m := range placeholderRE.FindAllStringSubmatch(w, -1) {
-			if !placeholders[m[1]] {
-				return nil, input.Errorf("command", "unknown placeholder %s in %q (known: {model} {prompt} {args} {dump} {side} {run} {worktree})", m[0], w)
-			}
-			if m[1] == "args" && w != "{args}" {
-				return nil, input.Errorf("command", "{args} must be a word of its own, not part of %q", w)
+			switch {
+			case !known[m[1]] && m[1] == "port":
+				return nil, input.Errorf(name, "{port} in %q is only for serve-command (mode serve)", w)
+			case !known[m[1]] && placeholders[m[1]]:
+				return nil, input.Errorf(name, "%s in %q is not for a server: each request carries its prompt and dump (known: %s)", m[0], w, placeholderList(known))
+			case !known[m[1]]:
+				return nil, input.Errorf(name, "unknown placeholder %s in %q (known: %s)", m[0], w, placeholderList(known))
+			case m[1] == "args" && w != "{args}":
+				return nil, input.Errorf(name, "{args} must be a word of its own, not part of %q", w)
 			}
 		}
 	}
@@ -58,14 +102,16 @@ func ParseTemplate(s string) (*Template, error) {
 // split into words.
 type Vars struct {
 	Model, Prompt, Dump, Side, Run, Worktree string
-	Args                                     []string
+	// Port is the server's port, in mode serve.
+	Port string
+	Args []string
 }
 
 // Expand returns the argument vector for one run. Values are inserted as
 // they are: a prompt with quotes, $(...) or ; stays one argument, and a
 // value that itself contains "{dump}" is not expanded again.
 func (t *Template) Expand(v Vars) []string {
-	vals := map[string]string{"model": v.Model, "prompt": v.Prompt, "dump": v.Dump, "side": v.Side, "run": v.Run, "worktree": v.Worktree}
+	vals := map[string]string{"model": v.Model, "prompt": v.Prompt, "dump": v.Dump, "side": v.Side, "run": v.Run, "worktree": v.Worktree, "port": v.Port}
 	var argv []string
 	for _, w := range t.words {
 		if w == "{args}" {

@@ -211,8 +211,13 @@ func (j *actionJob) benchSpec(tmp string, secrets []string) (bench.Spec, protoco
 		Repo: repoDir, BaseRef: j.tgt.Base, HeadRef: j.tgt.Head, Template: cfg.Command, Model: cfg.ModelPath, Prompt: cfg.Prompt,
 		Args: cfg.Args, Setup: cfg.Setup, PythonPath: cfg.PythonPath, Timeout: cfg.Timeout, OutDir: j.out,
 		WorktreeRoot: filepath.Join(tmp, "diffperf-worktrees"), Env: e.Environ(), Secrets: secrets, Progress: progressFor(e),
+		Serve: cfg.Serve,
 	}
-	return spec, protocol.Plan{Runs: cfg.Runs, MaxRuns: cfg.MaxRuns, Confirm: cfg.Confirm, Options: cfg.Options}
+	plan := protocol.Plan{Runs: cfg.Runs, MaxRuns: cfg.MaxRuns, Confirm: cfg.Confirm, Options: cfg.Options}
+	if cfg.Serve != nil {
+		plan = protocol.ServePlan(cfg.Launches, cfg.MaxLaunches, cfg.Confirm, cfg.Options)
+	}
+	return spec, plan
 }
 
 // newCommenter makes the GitHub client when there is a PR to comment on

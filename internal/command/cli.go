@@ -33,6 +33,9 @@ Usage:
   diffperf action                             the GitHub Action (also chosen when GITHUB_ACTIONS=true)
   diffperf --version                          version and commit of this binary
 
+run and bench also take --mode serve (warm servers, requests over HTTP): --serve-command T --launches N
+  --requests N --warmup-requests N --endpoint images|videos --request JSON (run: --max-launches N)
+
 Flags of compare: --threshold 5% --min-delta-ms 50 --memory-threshold 2% --alpha 0.05
                   --format markdown|json --fail-on-regression
 
@@ -120,10 +123,7 @@ func (v *verdictFlags) check() error {
 		return input.Errorf("--format", "%q is neither markdown nor json", v.format)
 	}
 	if err := v.opt.Validate(); err != nil {
-		if ie, ok := input.As(err); ok {
-			ie.Name = "--" + ie.Name // the flag, as it was written
-		}
-		return err
+		return asFlag(err)
 	}
 	return nil
 }

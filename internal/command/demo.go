@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -27,6 +28,7 @@ func cmdDemo(ctx context.Context, args []string, e Env) error {
 	runs := fs.Int("runs", 5, "runs per side")
 	slowdown := fs.Float64("slowdown", 10, "planted slowdown of the head commit's denoising step, in percent")
 	dir := fs.String("dir", "", "folder for the throwaway repository and the output (default: a new temporary folder)")
+	mode := fs.String("mode", "generate", "generate (a process per run) or serve (warm servers of the fake, 2 launches of 5 requests a side)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -36,6 +38,9 @@ func cmdDemo(ctx context.Context, args []string, e Env) error {
 	}
 	if err := vf.check(); err != nil {
 		return err
+	}
+	if *mode != "generate" && *mode != "serve" {
+		return input.Errorf("--mode", "%q is neither generate nor serve", *mode)
 	}
 	self, err := e.Executable()
 	if err != nil {
@@ -48,7 +53,11 @@ func cmdDemo(ctx context.Context, args []string, e Env) error {
 		}
 	}
 	repo := filepath.Join(root, "repo")
-	if err := makeDemoRepo(ctx, repo, *slowdown, e.Environ()); err != nil {
+	extra := ""
+	if *mode == "serve" {
+		extra = demoServeWorkload
+	}
+	if err := makeDemoRepo(ctx, repo, *slowdown, extra, e.Environ()); err != nil {
 		return fmt.Errorf("demo: make the repository: %w", err)
 	}
 	fmt.Fprintf(e.Stderr, "demo: repository %s: base has a %g ms denoising step, head %.4g ms (+%g%%)\n", repo, demoStepMs, demoStepMs*(1+*slowdown/100), *slowdown)
@@ -66,7 +75,16 @@ func cmdDemo(ctx context.Context, args []string, e Env) error {
 		WorktreeRoot: filepath.Join(root, "worktrees"), Env: e.Environ(), Progress: progressFor(e),
 	}
 	plan := protocol.Plan{Runs: *runs, MaxRuns: *runs, Confirm: true, Options: vf.opt}
-	err = measureAndReport(ctx, spec, plan, "diffperf demo", vf, e)
+	if *mode == "serve" {
+		if spec.Serve, err = demoServe(self); err != nil {
+			return err
+		}
+		// The steps belong to each request, not to the server.
+		spec.Args, spec.Serve.Request = nil, map[string]json.RawMessage{"num_inference_steps": json.RawMessage("12")}
+		plan = protocol.ServePlan(2, 0, true, vf.opt)
+		fmt.Fprintln(e.Stderr, "demo: mode serve: each side's fake server loads for 0.2 s, then answers 1 warm-up and 5 measured requests a launch; launches differ by up to ±0.2 %")
+	}
+	err = measureAndReport(ctx, spec, plan, "diffperf demo --mode "+*mode, vf, e)
 	fmt.Fprintf(e.Stderr, "demo: all of it is in %s (repository, out folder); remove it with: rm -rf %s\n", root, bench.Quote(root))
 	return err
 }
@@ -77,7 +95,7 @@ const demoStepMs = 50.0
 
 // makeDemoRepo creates a repository with two commits: the base workload and
 // the head with a slower denoising step.
-func makeDemoRepo(ctx context.Context, dir string, slowdownPct float64, environ []string) error {
+func makeDemoRepo(ctx context.Context, dir string, slowdownPct float64, extra string, environ []string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -93,7 +111,7 @@ func makeDemoRepo(ctx context.Context, dir string, slowdownPct float64, environ 
 		return nil
 	}
 	write := func(stepMs float64) error {
-		w := fmt.Sprintf("# simulated workload read by `diffperf fake-sglang`\nstep_ms=%g\nsteps=12\ntext_ms=5\ndecode_ms=10\njitter=0.01\nmem_mb=1000\n", stepMs)
+		w := fmt.Sprintf("# simulated workload read by `diffperf fake-sglang`\nstep_ms=%g\nsteps=12\ntext_ms=5\ndecode_ms=10\njitter=0.01\nmem_mb=1000\n%s", stepMs, extra)
 		return os.WriteFile(filepath.Join(dir, fakesglang.WorkloadFile), []byte(w), 0o644)
 	}
 	steps := []func() error{
@@ -113,4 +131,18 @@ func makeDemoRepo(ctx context.Context, dir string, slowdownPct float64, environ 
 		}
 	}
 	return nil
+}
+
+// demoServeWorkload is what mode serve adds to the demo's workload: a
+// model load, small offsets between launches, and requests that take a
+// quarter of the told time (the dumps tell the whole).
+const demoServeWorkload = "load_ms=200\nlaunch_jitter=0.002\nsleep_scale=0.25\n"
+
+// demoServe is mode serve on the fake server built into this binary.
+func demoServe(self string) (*bench.Serve, error) {
+	tmpl, err := bench.ParseServeTemplate(bench.QuoteWords([]string{self}) + " fake-sglang serve --model-path {model} --port {port} {args}")
+	if err != nil {
+		return nil, err
+	}
+	return &bench.Serve{Template: tmpl, Endpoint: bench.EndpointImages, Requests: 5, Warmup: 1, Together: bench.TogetherAuto}, nil
 }

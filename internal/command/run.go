@@ -23,6 +23,7 @@ type measureFlags struct {
 	timeout                      time.Duration
 	out                          string
 	cases                        string // run --cases FILE (cases.go)
+	serve                        serveFlags
 }
 
 func (f *measureFlags) register(fs *flag.FlagSet, withModel bool) {
@@ -34,6 +35,7 @@ func (f *measureFlags) register(fs *flag.FlagSet, withModel bool) {
 	fs.IntVar(&f.runs, "runs", 5, "runs per side")
 	f.timeout = 30 * time.Minute
 	fs.Var(durationFlag{&f.timeout}, "timeout", "limit for one run, e.g. 30m")
+	f.serve.register(fs, withModel)
 }
 
 func (f *measureFlags) template() (*bench.Template, []string, error) {
@@ -45,7 +47,7 @@ func (f *measureFlags) template() (*bench.Template, []string, error) {
 	if err != nil {
 		return nil, nil, input.Wrap("args", err)
 	}
-	if f.model == "" && strings.Contains(f.command, "{model}") && f.cases == "" {
+	if f.model == "" && strings.Contains(f.serve.modelCommand(f.command), "{model}") && f.cases == "" {
 		return nil, nil, input.Errorf("model", "required, since the command uses {model}")
 	}
 	if f.runs < 1 {
@@ -101,16 +103,23 @@ func cmdRun(ctx context.Context, args []string, e Env) error {
 	if maxRuns == 0 {
 		maxRuns = mf.runs
 	}
+	serve, err := mf.serve.serve(fs)
+	if err != nil {
+		return err
+	}
 	if err := prepareOut(mf.out); err != nil {
 		return err
 	}
 	spec := bench.Spec{
 		Repo: repo, BaseRef: base, HeadRef: head, Template: t, Model: mf.model, Prompt: mf.prompt, Args: gargs,
 		Setup: setup, PythonPath: pythonPath, Timeout: mf.timeout,
-		OutDir: mf.out, WorktreeRoot: worktrees, Env: e.Environ(), Progress: progressFor(e),
+		OutDir: mf.out, WorktreeRoot: worktrees, Env: e.Environ(), Progress: progressFor(e), Serve: serve,
 	}
-	plan := protocol.Plan{Runs: mf.runs, MaxRuns: maxRuns, Confirm: confirm, Options: vf.opt}
+	plan := mf.serve.plan(mf.runs, maxRuns, confirm, vf.opt)
 	if mf.cases != "" {
+		if mf.serve.mode == "serve" {
+			return input.Errorf("--cases", "not with --mode serve yet: give each case's mode in the file (only generate for now)")
+		}
 		return runCasesFile(ctx, spec, plan, mf, vf, e)
 	}
 	return measureAndReport(ctx, spec, plan, reproduceLine(spec, plan), vf, e)
@@ -118,9 +127,14 @@ func cmdRun(ctx context.Context, args []string, e Env) error {
 
 // reproduceLine is the `diffperf run` command that repeats a measurement.
 func reproduceLine(s bench.Spec, p protocol.Plan) string {
-	argv := []string{"diffperf", "run", "--base", s.BaseRef, "--head", s.HeadRef, "--runs", fmt.Sprint(p.Runs)}
-	if p.MaxRuns != p.Runs {
-		argv = append(argv, "--max-runs", fmt.Sprint(p.MaxRuns))
+	argv := []string{"diffperf", "run", "--base", s.BaseRef, "--head", s.HeadRef}
+	if s.Serve != nil {
+		argv = append(argv, serveArgs(s.Serve, p)...)
+	} else {
+		argv = append(argv, "--runs", fmt.Sprint(p.Runs))
+		if p.MaxRuns != p.Runs {
+			argv = append(argv, "--max-runs", fmt.Sprint(p.MaxRuns))
+		}
 	}
 	if s.Model != "" {
 		argv = append(argv, "--model", s.Model)
@@ -129,7 +143,7 @@ func reproduceLine(s bench.Spec, p protocol.Plan) string {
 	if len(s.Args) > 0 {
 		argv = append(argv, "--args", bench.QuoteWords(s.Args))
 	}
-	if w := strings.Join(s.Template.Words(), " "); w != strings.Join(mustWords(bench.DefaultTemplate), " ") {
+	if w := strings.Join(s.Template.Words(), " "); s.Serve == nil && w != strings.Join(mustWords(bench.DefaultTemplate), " ") {
 		argv = append(argv, "--command", bench.QuoteWords(s.Template.Words()))
 	}
 	if s.Setup != "" {
@@ -213,6 +227,14 @@ func cmdBench(ctx context.Context, args []string, e Env) error {
 	if err != nil {
 		return err
 	}
+	serve, err := mf.serve.serve(fs)
+	if err != nil {
+		return err
+	}
+	runs := mf.runs
+	if serve != nil {
+		runs = mf.serve.launches
+	}
 	var base []report.Run
 	if baseline != "" {
 		if base, err = loadSide(baseline); err != nil {
@@ -232,9 +254,9 @@ func cmdBench(ctx context.Context, args []string, e Env) error {
 	if err != nil {
 		return err
 	}
-	runs, failure, err := bench.Repeat(ctx, bench.RepeatSpec{
-		Dir: dir, Template: t, Model: mf.model, Prompt: mf.prompt, Args: gargs, Runs: mf.runs,
-		Timeout: mf.timeout, OutDir: mf.out, Env: e.Environ(), Progress: progressFor(e),
+	measured, failure, err := bench.Repeat(ctx, bench.RepeatSpec{
+		Dir: dir, Template: t, Model: mf.model, Prompt: mf.prompt, Args: gargs, Runs: runs,
+		Timeout: mf.timeout, OutDir: mf.out, Env: e.Environ(), Progress: progressFor(e), Serve: serve,
 	})
 	if err != nil {
 		return err
@@ -245,17 +267,18 @@ func cmdBench(ctx context.Context, args []string, e Env) error {
 		}
 		return fmt.Errorf("%s", failure.Reason)
 	}
-	vals := make([]float64, len(runs))
-	for i, r := range runs {
+	vals := make([]float64, len(measured))
+	for i, r := range measured {
 		vals[i] = r.Dump.TotalMs
 	}
 	fmt.Fprintf(e.Stderr, "dumps and logs: %s\n", mf.out)
 	fmt.Fprintf(e.Stdout, "median e2e: %.2f s over %d runs (min %.2f s, max %.2f s)\n", report.Median(vals)/1000, len(vals), slices.Min(vals)/1000, slices.Max(vals)/1000)
+	printLaunches(e.Stdout, measured)
 	if base == nil {
 		return nil
 	}
-	orderRuns(base, runs)
-	r := report.Compare(report.Side{Label: "Baseline", Runs: base}, report.Side{Label: "New", Runs: runs}, vf.opt)
+	orderRuns(base, measured)
+	r := report.Compare(report.Side{Label: "Baseline", Runs: base}, report.Side{Label: "New", Runs: measured}, vf.opt)
 	fmt.Fprintln(e.Stdout)
 	if err := writeResult(e.Stdout, r, vf.format); err != nil {
 		return err

@@ -1,5 +1,5 @@
-// Package fakesglang stands in for `sglang generate` on machines without a
-// GPU or sglang: it takes the same flags, simulates a pipeline (text
+// Package fakesglang stands in for `sglang generate` and `sglang serve` on
+// machines without a GPU or sglang: it takes the same flags, simulates a pipeline (text
 // encoding, a denoising loop, decoding) whose speed comes from a file in its
 // working directory, and writes a perf dump in sglang's format. Two commits
 // that differ in that file differ in speed by a known amount, which is what
@@ -24,7 +24,18 @@
 //	                  plant a change that a confirmation batch does not see
 //	sleep_scale=1     sleep this times the told durations, to look real;
 //	                  0 does not sleep (the dump is the same either way)
+//	load_ms=0         `sglang serve` only: time to load the model before
+//	                  the port opens (slept for real; no dump depends on it)
+//	launch_jitter=0   `sglang serve` only: relative offset of every
+//	                  duration of one launch, at most ±launch_jitter, seeded
+//	                  by the launch's identity (DIFFPERF_LAUNCH): requests
+//	                  of one server share it, as real ones share its state
 //	behavior=ok       the only behaviour of this package
+//
+// `sglang serve --model-path M --port P` is the warm server of mode serve:
+// GET /health, GET /v1/models, POST /v1/images/generations and POST
+// /v1/videos with GET /v1/videos/{id}, on 127.0.0.1, one request at a time;
+// each request's dump goes to its perf_dump_path (see serve.go).
 //
 // Faults on request (behavior=fail, hang, flood, ...; argv_file=, env_file=)
 // are test-only: the program internal/fakesglang/cmd/sglang, which the tests
@@ -69,11 +80,18 @@ type Behavior struct {
 	// WriteDump may replace writing the dump (sglang's JSON in dump):
 	// done means it did, or withheld it, with exit status code.
 	WriteDump func(path string, dump []byte, stderr io.Writer) (code int, done bool)
+	// Healthy, in `sglang serve`, may keep GET /health from answering 200.
+	Healthy func() bool
+	// Request, in `sglang serve`, sees the server's n-th request (1-based)
+	// before it runs: status other than 0 answers it with that HTTP
+	// status; exit ends the server with exit status code, unanswered.
+	Request func(n int, stderr io.Writer) (status int, exit bool, code int)
 }
 
 type workload struct {
 	stepMs, textMs, decodeMs, jitter, memMB float64
 	confirmStepMs, sleepScale               float64
+	loadMs, launchJitter                    float64
 	steps                                   int
 	help                                    string
 	extra                                   map[string]string // keys for a Hook
@@ -122,6 +140,12 @@ func readWorkload(path string) (workload, error) {
 			err = num(&w.confirmStepMs)
 		case "sleep_scale":
 			err = num(&w.sleepScale)
+		case "load_ms":
+			err = num(&w.loadMs)
+		case "launch_jitter":
+			if err = num(&w.launchJitter); err == nil && w.launchJitter >= 1 {
+				err = fmt.Errorf("launch_jitter: %q is not below 1", v)
+			}
 		case "steps":
 			if w.steps, err = strconv.Atoi(v); err != nil || w.steps < 0 {
 				err = fmt.Errorf("steps: %q is not a count", v)
@@ -143,7 +167,7 @@ func readWorkload(path string) (workload, error) {
 }
 
 // Main runs the fake with args (without the program name) and returns its
-// exit status. args start with "generate", as sglang's do. It is the
+// exit status. args start with "generate" or "serve", as sglang's do. It is the
 // simulator alone: a workload that asks for a test-only fault is refused.
 func Main(args []string, stdout, stderr io.Writer) int {
 	return Run(args, stdout, stderr, nil)
@@ -178,8 +202,11 @@ func Run(args []string, stdout, stderr io.Writer, hook Hook) int {
 	if b.Start != nil {
 		b.Start(args)
 	}
+	if len(args) > 0 && args[0] == "serve" {
+		return serve(w, b, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "generate" {
-		fmt.Fprintln(stderr, "usage: sglang generate --model-path M --prompt P --perf-dump-path F [--warmup]")
+		fmt.Fprintln(stderr, "usage: sglang generate --model-path M --prompt P --perf-dump-path F [--warmup]\n       sglang serve --model-path M --port P")
 		return 2
 	}
 	fs := flag.NewFlagSet("sglang generate", flag.ContinueOnError)

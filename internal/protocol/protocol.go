@@ -46,23 +46,38 @@ type Plan struct {
 	// batch of Runs pairs before it counts.
 	Confirm bool
 	Options report.Options
+	// Serve is true in mode serve, where a pair is one launch of each
+	// side's server (see ServePlan): Runs and MaxRuns count launches.
+	Serve bool
+}
+
+// unit names what a pair adds to each side, and the inputs that set Runs
+// and MaxRuns.
+func (p Plan) unit() (unit, runs, maxRuns string) {
+	if p.Serve {
+		return "launches", "launches", "max-launches"
+	}
+	return "runs", "runs", "max-runs"
 }
 
 // Validate reports the first field that is out of range, named as the
 // input that sets it.
 func (p Plan) Validate() error {
+	_, runs, maxRuns := p.unit()
 	switch {
 	case p.Runs < 1:
-		return input.Errorf("runs", "%d is not a positive count", p.Runs)
+		return input.Errorf(runs, "%d is not a positive count", p.Runs)
 	case p.MaxRuns < p.Runs:
-		return input.Errorf("max-runs", "%d is less than runs (%d)", p.MaxRuns, p.Runs)
+		return input.Errorf(maxRuns, "%d is less than %s (%d)", p.MaxRuns, runs, p.Runs)
 	}
 	return p.Options.Validate()
 }
 
 // Decide runs the protocol on s and returns the verdict with its evidence.
-// A sample that fails ends it with a result whose verdict is failed and
-// which keeps what was measured before.
+// Each batch, the confirming one too, takes Runs pairs and then extra
+// pairs, two at a time up to MaxRuns, while a gated metric is past its
+// thresholds but not significant. A sample that fails ends it with a
+// result whose verdict is failed and which keeps what was measured before.
 func Decide(ctx context.Context, s Sampler, p Plan) *report.Result {
 	compare := func(batch string) *report.Result {
 		b, h := s.Sides(batch)
@@ -83,27 +98,41 @@ func Decide(ctx context.Context, s Sampler, p Plan) *report.Result {
 		return nil
 	}
 
-	if f := batch(First, p.Runs); f != nil {
-		return failed(First, f)
-	}
-	r := compare(First)
-	for r.NeedsMoreRuns() && len(r.Base.Runs) < p.MaxRuns {
-		// Two pairs keep the order balanced: base head head base.
-		add := min(2, p.MaxRuns-len(r.Base.Runs))
-		s.Step(fmt.Sprintf("past the thresholds but not significant: %d more pairs (up to %d runs a side)", add, p.MaxRuns))
-		if f := batch(First, add); f != nil {
-			return failed(First, f)
+	// measure takes one batch: Runs pairs, then extra pairs while it is
+	// unclear.
+	measure := func(name string) (*report.Result, *report.Failure) {
+		if f := batch(name, p.Runs); f != nil {
+			return nil, f
 		}
-		r = compare(First)
+		pairs := p.Runs
+		r := compare(name)
+		unit, _, _ := p.unit()
+		for r.NeedsMoreRuns() && pairs < p.MaxRuns {
+			// Two pairs keep the order balanced: base head head base.
+			add := min(2, p.MaxRuns-pairs)
+			s.Step(fmt.Sprintf("past the thresholds but not significant: %d more pairs (up to %d %s a side)", add, p.MaxRuns, unit))
+			if f := batch(name, add); f != nil {
+				return nil, f
+			}
+			pairs += add
+			r = compare(name)
+		}
+		return r, nil
+	}
+
+	r, f := measure(First)
+	if f != nil {
+		return failed(First, f)
 	}
 	if r.Verdict != report.Regression || !p.Confirm {
 		return r
 	}
 	s.Step(fmt.Sprintf("apparent regression (%s): confirming with an independent batch of %d pairs", r.Reason, p.Runs))
-	if f := batch(Confirm, p.Runs); f != nil {
+	second, f := measure(Confirm)
+	if f != nil {
 		return failed(First, f)
 	}
-	report.Confirm(r, compare(Confirm))
+	report.Confirm(r, second)
 	return r
 }
 

@@ -81,6 +81,10 @@ type Run struct {
 	// both sides (base 1, head 2, head 3, base 4, ...); 0 when unknown.
 	Order int
 	Dump  *Dump
+	// Launch and Request place a warm server's request: the 1-based launch
+	// of the side's server and the measured request within it. Launch is 0
+	// for a run that was a process of its own.
+	Launch, Request int
 }
 
 // Side is one side of a comparison: its name for people, where its code came
@@ -155,13 +159,23 @@ type Metric struct {
 	// stage per side (old
 	// dumps), for the "(N steps)" label; 0 otherwise.
 	BaseCount, HeadCount int
+	// Samples says what one value is when the runs came from warm servers:
+	// SamplesRequests or SamplesLaunches (see LaunchPoolP); "" otherwise.
+	// LaunchP is the p-value of the test that launches differ (NaN when
+	// it could not run).
+	Samples string
+	LaunchP float64
 }
 
 // Failure describes why a measurement could not finish.
 type Failure struct {
 	// Side and Run name the run that failed, when one did (Run 1-based).
-	Side    string `json:"side,omitempty"`
-	Run     int    `json:"run,omitempty"`
+	Side string `json:"side,omitempty"`
+	Run  int    `json:"run,omitempty"`
+	// Launch and Request name a warm server's launch (1-based within the
+	// side) and measured request that failed; 0 when not one.
+	Launch  int    `json:"launch,omitempty"`
+	Request int    `json:"request,omitempty"`
 	Reason  string `json:"reason"`
 	LogTail string `json:"log_tail,omitempty"`
 }
@@ -195,6 +209,9 @@ type Result struct {
 	// MergeBase is true when Base.SHA is the merge base of Base.Ref and
 	// Head.Ref, as a pull request is measured, not Base.Ref's own commit.
 	MergeBase bool
+	// Launches summarise each warm server's launch; empty when every run
+	// was a process of its own.
+	Launches []Launch
 
 	metricIndex map[string]int // ID -> position in Metrics, set by Compare
 }
@@ -242,6 +259,7 @@ func Compare(base, head Side, opt Options) *Result {
 		return r
 	}
 	r.Model, r.Prompt = metaOf(bd, hd)
+	serve := served(base.Runs, head.Runs)
 
 	add := func(id, name, unit string, kind Kind, gated bool, f func(*Dump) (float64, bool)) {
 		bv, bok := values(bd, f)
@@ -252,7 +270,11 @@ func Compare(base, head Side, opt Options) *Result {
 		if !bok || !hok {
 			return
 		}
-		r.Metrics = append(r.Metrics, r.metric(id, name, unit, kind, gated, bv, hv))
+		m := r.metric(id, name, unit, kind, gated, bv, hv)
+		if serve {
+			m = r.byLaunch(m, f)
+		}
+		r.Metrics = append(r.Metrics, m)
 	}
 	add(MetricE2E, "E2E Latency", "ms", KindTime, true, func(d *Dump) (float64, bool) { return d.TotalMs, true })
 	add(MetricPeakAllocated, "Peak allocated memory", "MiB", KindMemory, true, (*Dump).PeakAllocatedMB)
@@ -271,6 +293,9 @@ func Compare(base, head Side, opt Options) *Result {
 	r.metricIndex = make(map[string]int, len(r.Metrics))
 	for i, m := range r.Metrics {
 		r.metricIndex[m.ID] = i
+	}
+	if serve {
+		r.summariseLaunches()
 	}
 	r.warn(bd, hd)
 	r.decide()
@@ -354,6 +379,11 @@ func (m *Metric) describe(opt Options) string {
 		lim = fmt.Sprintf("%s%%", FormatNum(opt.MemoryThresholdPct))
 	}
 	n := fmt.Sprintf("n=%d+%d", len(m.Base.Values), len(m.Head.Values))
+	runs := n + " runs"
+	if m.Samples != "" {
+		n += " " + m.Samples
+		runs = n
+	}
 	switch m.Verdict {
 	case Regression, Improvement:
 		if m.Kind == KindMemory {
@@ -362,7 +392,7 @@ func (m *Metric) describe(opt Options) string {
 		return fmt.Sprintf("%s, past %s and significant at α=%s (p=%s, %s)", change, lim, FormatNum(opt.Alpha), FormatP(m.P), n)
 	case Inconclusive:
 		if !m.SignificancePossible {
-			return fmt.Sprintf("%s is past %s, but %s runs cannot show significance at α=%s", change, lim, n, FormatNum(opt.Alpha))
+			return fmt.Sprintf("%s is past %s, but %s cannot show significance at α=%s", change, lim, runs, FormatNum(opt.Alpha))
 		}
 		return fmt.Sprintf("%s is past %s, but not significant at α=%s (p=%s, %s)", change, lim, FormatNum(opt.Alpha), FormatP(m.P), n)
 	}
@@ -372,7 +402,9 @@ func (m *Metric) describe(opt Options) string {
 // warn adds the warnings a reader needs to trust the numbers.
 func (r *Result) warn(bd, hd []*Dump) {
 	nb, nh := len(bd), len(hd)
-	if MinP(nb, nh) >= r.Options.Alpha {
+	if len(r.Launches) > 0 {
+		r.warnLaunches()
+	} else if MinP(nb, nh) >= r.Options.Alpha {
 		need := RunsNeeded(r.Options.Alpha)
 		r.Warnings = append(r.Warnings, fmt.Sprintf(
 			"significance is impossible with n=%d+%d runs: at α=%s the U test needs at least %d runs a side (%d more); no regression can be established",

@@ -34,6 +34,19 @@ type JSON struct {
 	Confirmation *JSON        `json:"confirmation,omitempty"`
 	Request      *Request     `json:"request,omitempty"`
 	Notes        []string     `json:"notes,omitempty"`
+	// Launches summarise each warm server's launch (mode serve).
+	Launches []JSONLaunch `json:"launches,omitempty"`
+}
+
+// JSONLaunch is one server launch of mode serve: its side and number, its
+// measured requests, and their e2e median, min and max in ms.
+type JSONLaunch struct {
+	Side     string  `json:"side"`
+	Launch   int     `json:"launch"`
+	Requests int     `json:"requests"`
+	MedianMs float64 `json:"e2e_median_ms"`
+	MinMs    float64 `json:"e2e_min_ms"`
+	MaxMs    float64 `json:"e2e_max_ms"`
 }
 
 // JSONOptions are the thresholds the verdict used.
@@ -61,6 +74,9 @@ type JSONRun struct {
 	E2EMs      float64 `json:"e2e_ms"`
 	CommitHash string  `json:"commit_hash,omitempty"`
 	Timestamp  string  `json:"timestamp,omitempty"`
+	// Launch and Request place a warm server's request (mode serve).
+	Launch  int `json:"launch,omitempty"`
+	Request int `json:"request,omitempty"`
 }
 
 // JSONMetric is one metric: medians, 95 % confidence intervals and per-run
@@ -82,6 +98,11 @@ type JSONMetric struct {
 	// dumps, for its "(N steps)" label.
 	BaseSteps int `json:"base_steps,omitempty"`
 	HeadSteps int `json:"head_steps,omitempty"`
+	// Samples is what one value is in mode serve ("requests" or
+	// "launches": a launch's median), LaunchP the p-value of the test that
+	// launches differ; both absent otherwise.
+	Samples string `json:"samples,omitempty"`
+	LaunchP *Num   `json:"launch_p,omitempty"`
 }
 
 // JSONStats is Stats with null for bounds that do not exist.
@@ -145,12 +166,20 @@ func ToJSON(r *Result) *JSON {
 		Notes:       r.Notes,
 	}
 	for _, m := range r.Metrics {
-		j.Metrics = append(j.Metrics, JSONMetric{
+		jm := JSONMetric{
 			ID: m.ID, Name: m.Name, Unit: m.Unit, Kind: m.Kind, Gated: m.Gated,
 			Base: jsonStats(m.Base), Head: jsonStats(m.Head),
 			Delta: Num(m.DeltaAbs), DeltaPct: Num(m.DeltaPct), P: Num(m.P),
 			SignificancePossible: m.SignificancePossible, Verdict: m.Verdict, BaseSteps: m.BaseCount, HeadSteps: m.HeadCount,
-		})
+		}
+		if m.Samples != "" {
+			p := Num(m.LaunchP)
+			jm.Samples, jm.LaunchP = m.Samples, &p
+		}
+		j.Metrics = append(j.Metrics, jm)
+	}
+	for _, l := range r.Launches {
+		j.Launches = append(j.Launches, JSONLaunch{l.Side, l.Launch, l.Requests, l.MedianMs, l.MinMs, l.MaxMs})
 	}
 	if r.Confirmation != nil {
 		j.Confirmation = ToJSON(r.Confirmation)
@@ -174,7 +203,7 @@ func jsonSide(s Side) JSONSide {
 			continue
 		}
 		js.Runs = append(js.Runs, JSONRun{Index: r.Index, Order: r.Order, Dump: r.Dump.Name, E2EMs: r.Dump.TotalMs, CommitHash: r.Dump.CommitHash,
-			Timestamp: r.Dump.Timestamp})
+			Timestamp: r.Dump.Timestamp, Launch: r.Launch, Request: r.Request})
 	}
 	return js
 }

@@ -134,6 +134,9 @@ func (r *Result) headline() string {
 		facts = append(facts, "p="+FormatP(e2e.P))
 	}
 	facts = append(facts, fmt.Sprintf("n=%d+%d", len(r.Base.Runs), len(r.Head.Runs)))
+	if nb, nh := r.launchCounts(); nb+nh > 0 {
+		facts[len(facts)-1] += fmt.Sprintf(" in %d+%d launches", nb, nh)
+	}
 	if gpu := r.gpuName(); gpu != "" {
 		facts = append(facts, Escape(gpu))
 	}
@@ -156,8 +159,14 @@ func (r *Result) headline() string {
 		line := fmt.Sprintf("A second, independent batch %s it: %s", what, string(c.Verdict))
 		if e := c.Metric(MetricE2E); e != nil {
 			line += fmt.Sprintf(", E2E %s, p=%s, n=%d+%d", FormatPct(e.DeltaPct), FormatP(e.P), len(e.Base.Values), len(e.Head.Values))
+			if e.Samples != "" {
+				line += " " + e.Samples
+			}
 		}
 		fmt.Fprintf(&b, "\n%s.\n", line)
+	}
+	if len(r.Launches) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", Escape(r.servedLine()))
 	}
 	if r.MergeBase {
 		fmt.Fprintf(&b, "\nThe base side is the merge base %s of %s and %s.\n", Code(short(r.Base.SHA)), Ref(r.Base.Ref), Ref(r.Head.Ref))
@@ -171,10 +180,10 @@ func (r *Result) headline() string {
 	if f := r.Failure; f != nil {
 		where := "The measurement failed"
 		if f.Side != "" {
-			where = fmt.Sprintf("Run %d of %s failed", f.Run, f.Side)
-		}
-		if f.Side != "" && strings.HasPrefix(f.Reason, fmt.Sprintf("run %d of %s", f.Run, f.Side)) {
-			where = "Failed" // the reason names the run; say it once
+			where = f.where()
+			if strings.HasPrefix(strings.ToLower(f.Reason), strings.ToLower(strings.TrimSuffix(where, " failed"))) {
+				where = "Failed" // the reason names the run; say it once
+			}
 		}
 		fmt.Fprintf(&b, "\n**%s:** %s\n", Escape(where), Escape(f.Reason))
 		if f.LogTail != "" {
@@ -290,6 +299,9 @@ func (r *Result) details() []section {
 	if rows := r.metricRows(KindMemory); rows != "" {
 		out = append(out, details("Memory", rows+"\nPeak allocated memory is gated; peak reserved is reported only, since it moves a few percent for identical work.\n"))
 	}
+	if launches := r.launchSection(); launches != "" {
+		out = append(out, details("Launches (warm servers)", launches))
+	}
 	if runs := r.runsSection(); runs != "" {
 		out = append(out, details("Runs (e2e in run order)", runs))
 	}
@@ -366,6 +378,8 @@ type orderedRun struct {
 	order int
 	e2e   float64
 	file  string
+	// launch and request place a warm server's request; 0 otherwise.
+	launch, request int
 }
 
 // batches are the first batch and, when there is one, the confirming batch.
@@ -399,7 +413,7 @@ func (r *Result) runsInOrder() []orderedRun {
 				if run.Dump == nil {
 					continue
 				}
-				runs = append(runs, orderedRun{bt.name, s.name, run.Index, run.Order, run.Dump.TotalMs, displayPath(run.Dump.Name)})
+				runs = append(runs, orderedRun{bt.name, s.name, run.Index, run.Order, run.Dump.TotalMs, displayPath(run.Dump.Name), run.Launch, run.Request})
 			}
 		}
 	}
@@ -440,7 +454,11 @@ func (r *Result) runsSection() string {
 				batch = " " + run.batch + " |"
 			}
 		}
-		fmt.Fprintf(&b, "| %d |%s %s | %d | %s | %s |\n", i+1, batch, run.side, run.index, FormatMs(run.e2e), Escape(run.file))
+		idx := fmt.Sprint(run.index)
+		if run.launch > 0 {
+			idx += fmt.Sprintf(" (launch %d, request %d)", run.launch, run.request)
+		}
+		fmt.Fprintf(&b, "| %d |%s %s | %s | %s | %s |\n", i+1, batch, run.side, idx, FormatMs(run.e2e), Escape(run.file))
 	}
 	b.WriteString("\n")
 	b.WriteString(r.chart())
@@ -454,19 +472,12 @@ func (r *Result) chart() string {
 	if r.Metric(MetricE2E) == nil {
 		return ""
 	}
+	// Every run's e2e (even where e2e was judged on launch medians), the
+	// confirming batch after the first.
 	var base, head []float64
 	first := 0
 	for i, bt := range r.batches() {
-		for _, run := range bt.base {
-			if run.Dump != nil {
-				base = append(base, run.Dump.TotalMs)
-			}
-		}
-		for _, run := range bt.head {
-			if run.Dump != nil {
-				head = append(head, run.Dump.TotalMs)
-			}
-		}
+		base, head = append(base, runE2E(bt.base)...), append(head, runE2E(bt.head)...)
 		if i == 0 {
 			first = max(len(base), len(head))
 		}

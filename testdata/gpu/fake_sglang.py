@@ -1,11 +1,25 @@
 #!/usr/bin/env python3
-"""A stand-in for `sglang generate` on a GPU, for measuring diffperf itself.
+"""A stand-in for `sglang generate` and `sglang serve` on a GPU, for measuring
+diffperf itself.
 
-It takes sglang's flags (--model-path, --prompt, --warmup, --perf-dump-path,
---num-inference-steps, --height, --width, --seed), builds a model with random
-weights -- a text encoder, a DiT-like denoising transformer and a convolutional
-decoder -- runs one generation and writes sglang's perf dump (stages, denoise
-steps, memory checkpoints) with real timings.
+`generate` takes sglang's flags (--model-path, --prompt, --warmup,
+--perf-dump-path, --num-inference-steps, --height, --width, --seed), builds a
+model with random weights -- a text encoder, a DiT-like denoising transformer
+and a convolutional decoder -- runs one generation and writes sglang's perf
+dump (stages, denoise steps, memory checkpoints) with real timings.
+
+`serve` (--model-path, --port, --host) loads the same model once, warms it up
+with a one-step generation, and answers sglang's HTTP API on 127.0.0.1 with
+Python's http.server, one generation at a time: GET /health, GET /v1/models,
+POST /v1/images/generations (JSON: prompt, size or width/height,
+num_inference_steps, seed, perf_dump_path, response_format) and POST
+/v1/videos with GET /v1/videos/{id}. Each request's dump (tag
+server_perf_dump) goes to its perf_dump_path. SIGTERM ends it at once.
+
+Both pay a model load that diffperf's serve mode is meant to save:
+--load-gb N allocates and fills N GiB of stand-in weights on the GPU, and
+--load-sleep-s S sleeps S seconds, standing in for reading the weights from
+disk (both 0 by default, as in the first trials).
 
 --model-path picks the size:
   sim/dit-1024   compute-bound: 4096 image tokens at 1024x1024, hidden 2048,
@@ -16,13 +30,20 @@ steps, memory checkpoints) with real timings.
 A planted slowdown comes from gpu_workload.txt in the working directory
 (slowdown_pct=2 makes each denoising step do 2 % more matrix FLOPs), so two
 commits of a repository can differ by a known amount of work.
+
+--dry-run replaces the GPU with sleeps (no torch needed), to check the
+plumbing on a machine without a GPU; its timings mean nothing.
 """
 import argparse
+import base64
 import datetime
 import json
 import math
 import os
+import re
+import signal
 import sys
+import threading
 import time
 
 
@@ -45,46 +66,53 @@ def read_workload():
     return pct
 
 
-def main():
-    p = argparse.ArgumentParser(prog="sglang")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    g = sub.add_parser("generate")
-    g.add_argument("--model-path", required=True)
-    g.add_argument("--prompt", default="A curious raccoon")
-    g.add_argument("--warmup", action="store_true")
-    g.add_argument("--perf-dump-path", default=None)
-    g.add_argument("--num-inference-steps", type=int, default=None)
-    g.add_argument("--height", type=int, default=None)
-    g.add_argument("--width", type=int, default=None)
-    g.add_argument("--seed", type=int, default=0)
-    a = p.parse_args()
-    if a.model_path not in CONFIGS:
-        print(f"unknown model {a.model_path!r}; known: {sorted(CONFIGS)}", file=sys.stderr)
-        return 2
-    cfg = dict(CONFIGS[a.model_path])
-    steps = a.num_inference_steps or cfg["steps"]
-    height = a.height or cfg["size"]
-    width = a.width or cfg["size"]
-    slowdown = read_workload()
+class Pipeline:
+    """The model of one process: weights on the GPU and a generate method
+    that times its stages as sglang does."""
 
-    import torch
-    import torch.nn.functional as F
+    def __init__(self, model_path, seed, slowdown, load_gb=0.0, load_sleep_s=0.0, dry_run=False):
+        self.cfg = dict(CONFIGS[model_path])
+        self.model_path = model_path
+        self.slowdown = slowdown
+        self.dry_run = dry_run
+        self.sync = os.environ.get("SGLANG_DIFFUSION_SYNC_STAGE_PROFILING") == "1"
+        if load_sleep_s > 0:
+            time.sleep(load_sleep_s)  # stands in for reading weights from disk
+        if dry_run:
+            return
+        import torch
+        import torch.nn.functional as F
 
-    dev = "cuda"
-    dt = torch.bfloat16
-    torch.manual_seed(a.seed)
-    sync = os.environ.get("SGLANG_DIFFUSION_SYNC_STAGE_PROFILING") == "1"
-    H, heads = cfg["hidden"], cfg["heads"]
-    tokens = (height // cfg["patch"]) * (width // cfg["patch"])
-    lat_c, lat_h, lat_w = 16, height // 8, width // 8
+        self.torch, self.F = torch, F
+        self.dev, self.dt = "cuda", torch.bfloat16
+        torch.manual_seed(seed)
+        cfg = self.cfg
+        H = cfg["hidden"]
+        self.lat_c = 16
+        # Stand-in weights that nothing reads: the memory and the time of
+        # loading a real model's.
+        self.ballast = None
+        if load_gb > 0:
+            self.ballast = torch.empty(int(load_gb * 2**30), dtype=torch.uint8, device=self.dev)
+            self.ballast.fill_(1)
+            torch.cuda.synchronize()
+        self.text_w = [self.block_weights() for _ in range(cfg["text_blocks"])]
+        self.dit_w = [self.block_weights() for _ in range(cfg["blocks"])]
+        self.embed = torch.randn(32000, H, device=self.dev, dtype=self.dt) * 0.02
+        self.patch_in = self.linear(self.lat_c * 4, H)  # 2x2 latent patches
+        self.patch_out = self.linear(H, self.lat_c * 4)
+        self.dec = [torch.randn(o, i, 3, 3, device=self.dev, dtype=self.dt) / math.sqrt(i * 9)
+                    for i, o in [(self.lat_c, 128), (128, 64), (64, 32), (32, 3)]]
 
-    def linear(i, o):
-        return (torch.randn(i, o, device=dev, dtype=dt) / math.sqrt(i))
+    def linear(self, i, o):
+        return self.torch.randn(i, o, device=self.dev, dtype=self.dt) / math.sqrt(i)
 
-    def block_weights():
-        return dict(qkv=linear(H, 3 * H), out=linear(H, H), up=linear(H, 4 * H), down=linear(4 * H, H))
+    def block_weights(self):
+        H = self.cfg["hidden"]
+        return dict(qkv=self.linear(H, 3 * H), out=self.linear(H, H), up=self.linear(H, 4 * H), down=self.linear(4 * H, H))
 
-    def block(x, w):
+    def block(self, x, w):
+        F, H, heads = self.F, self.cfg["hidden"], self.cfg["heads"]
         B, T, _ = x.shape
         h = F.layer_norm(x, (H,))
         q, k, v = (h @ w["qkv"]).view(B, T, 3, heads, H // heads).permute(2, 0, 3, 1, 4)
@@ -93,35 +121,41 @@ def main():
         h = F.layer_norm(x, (H,))
         return x + F.gelu(h @ w["up"]) @ w["down"]
 
-    text_w = [block_weights() for _ in range(cfg["text_blocks"])]
-    dit_w = [block_weights() for _ in range(cfg["blocks"])]
-    embed = torch.randn(32000, H, device=dev, dtype=dt) * 0.02
-    patch_in = linear(lat_c * 4, H)  # 2x2 latent patches
-    patch_out = linear(H, lat_c * 4)
-    dec = [torch.randn(o, i, 3, 3, device=dev, dtype=dt) / math.sqrt(i * 9) for i, o in [(lat_c, 128), (128, 64), (64, 32), (32, 3)]]
-    # The planted slowdown: extra transformer-block work worth slowdown_pct
-    # of a step's FLOPs -- whole blocks, then one block over a slice of the
-    # tokens -- with the model's own weights, so the kernels are the same
-    # kind and the memory does not grow.
-    def block_flops(t):
-        return 24 * t * H * H + 4 * t * t * H
+    def plant(self, tokens):
+        """The planted slowdown: extra transformer-block work worth
+        slowdown_pct of a step's FLOPs -- whole blocks, then one block over a
+        slice of the tokens -- with the model's own weights, so the kernels
+        are the same kind and the memory does not grow."""
+        H, blocks = self.cfg["hidden"], self.cfg["blocks"]
 
-    want = slowdown / 100 * cfg["blocks"] * block_flops(tokens)
-    extra_full = int(want // block_flops(tokens))
-    rest = want - extra_full * block_flops(tokens)
-    # Solve 4 H t^2 + 24 H^2 t = rest for t, the tokens of the partial block.
-    extra_tokens = int(round((-24 * H * H + math.sqrt((24 * H * H) ** 2 + 16 * H * rest)) / (8 * H))) if rest > 0 else 0
+        def block_flops(t):
+            return 24 * t * H * H + 4 * t * t * H
 
-    mem = {}
+        want = self.slowdown / 100 * blocks * block_flops(tokens)
+        extra_full = int(want // block_flops(tokens))
+        rest = want - extra_full * block_flops(tokens)
+        # Solve 4 H t^2 + 24 H^2 t = rest for t, the tokens of the partial block.
+        extra_tokens = int(round((-24 * H * H + math.sqrt((24 * H * H) ** 2 + 16 * H * rest)) / (8 * H))) if rest > 0 else 0
+        return extra_full, extra_tokens
 
-    def checkpoint(name):
-        torch.cuda.synchronize()
-        mb = lambda b: round(b / 2**20, 2)
-        mem[name] = dict(allocated_mb=mb(torch.cuda.memory_allocated()), reserved_mb=mb(torch.cuda.memory_reserved()),
-                         peak_allocated_mb=mb(torch.cuda.max_memory_allocated()), peak_reserved_mb=mb(torch.cuda.max_memory_reserved()))
+    def generate(self, prompt, steps, height, width, record, reset_peaks=False):
+        """One generation: (total ms, stages, denoise steps, memory
+        checkpoints, planted work). reset_peaks makes the memory peaks this
+        generation's own (a server's requests), not the process's."""
+        if self.dry_run:
+            return self.generate_dry(steps)
+        torch, F, cfg = self.torch, self.F, self.cfg
+        dev, dt, sync = self.dev, self.dt, self.sync
+        tokens = (height // cfg["patch"]) * (width // cfg["patch"])
+        lat_h, lat_w, lat_c = height // 8, width // 8, self.lat_c
+        extra_full, extra_tokens = self.plant(tokens)
+        stages, den, mem = [], [], {}
 
-    def generate(n_steps, record):
-        stages, den = [], []
+        def checkpoint(name):
+            torch.cuda.synchronize()
+            mb = lambda b: round(b / 2**20, 2)
+            mem[name] = dict(allocated_mb=mb(torch.cuda.memory_allocated()), reserved_mb=mb(torch.cuda.memory_reserved()),
+                             peak_allocated_mb=mb(torch.cuda.max_memory_allocated()), peak_reserved_mb=mb(torch.cuda.max_memory_reserved()))
 
         def stage(name, fn):
             if sync:
@@ -136,40 +170,42 @@ def main():
             return out
 
         torch.cuda.synchronize()
+        if record and reset_peaks:
+            torch.cuda.reset_peak_memory_stats()
         if record:
             checkpoint("before_forward")
         t0 = time.perf_counter()
         stage("InputValidationStage", lambda: None)
-        words = a.prompt.split() or ["empty"]
+        words = prompt.split() or ["empty"]
         ids = torch.tensor([sum(map(ord, w)) % 32000 for w in (words * cfg["text_tokens"])[: cfg["text_tokens"]]], device=dev)
 
         def encode():
-            x = embed[ids].unsqueeze(0)
-            for w in text_w:
-                x = block(x, w)
+            x = self.embed[ids].unsqueeze(0)
+            for w in self.text_w:
+                x = self.block(x, w)
             return x.mean(1, keepdim=True)
 
         cond = stage("TextEncodingStage", encode)
-        stage("TimestepPreparationStage", lambda: torch.linspace(1, 0, n_steps + 1, device=dev))
+        stage("TimestepPreparationStage", lambda: torch.linspace(1, 0, steps + 1, device=dev))
         lat = stage("LatentPreparationStage", lambda: torch.randn(1, lat_c, lat_h, lat_w, device=dev, dtype=dt))
 
         def denoise():
             x = lat
-            for i in range(n_steps):
+            for i in range(steps):
                 if sync:
                     torch.cuda.synchronize()
                 t = time.perf_counter()
-                tok = F.pixel_unshuffle(x, 2).flatten(2).transpose(1, 2) @ patch_in + cond
+                tok = F.pixel_unshuffle(x, 2).flatten(2).transpose(1, 2) @ self.patch_in + cond
                 tok = tok[:, :tokens]
-                for w in dit_w:
-                    tok = block(tok, w)
+                for w in self.dit_w:
+                    tok = self.block(tok, w)
                 for j in range(extra_full):
-                    tok = block(tok, dit_w[j])
+                    tok = self.block(tok, self.dit_w[j])
                 if extra_tokens > 0:
-                    part = block(tok[:, :extra_tokens], dit_w[-1])
+                    part = self.block(tok[:, :extra_tokens], self.dit_w[-1])
                     tok = torch.cat([part, tok[:, extra_tokens:]], dim=1)
-                eps = (tok @ patch_out).transpose(1, 2).reshape(1, lat_c * 4, lat_h // 2, lat_w // 2)
-                x = x - F.pixel_shuffle(eps, 2) / n_steps
+                eps = (tok @ self.patch_out).transpose(1, 2).reshape(1, lat_c * 4, lat_h // 2, lat_w // 2)
+                x = x - F.pixel_shuffle(eps, 2) / steps
                 if sync:
                     torch.cuda.synchronize()
                 den.append({"step": i, "duration_ms": (time.perf_counter() - t) * 1000})
@@ -179,7 +215,7 @@ def main():
 
         def decode():
             y = x
-            for j, w in enumerate(dec):
+            for j, w in enumerate(self.dec):
                 y = F.conv2d(y, w, padding=1)
                 if j < 3:
                     y = F.interpolate(F.silu(y), scale_factor=2, mode="nearest")
@@ -190,28 +226,177 @@ def main():
         total = (time.perf_counter() - t0) * 1000
         if record:
             checkpoint("after_forward")
-        return total, stages, den
+        return total, stages, den, mem, (extra_full, extra_tokens, tokens)
 
+    def generate_dry(self, steps):
+        step_s = 0.002 * (1 + self.slowdown / 100)
+        t0 = time.perf_counter()
+        den = []
+        for i in range(steps):
+            t = time.perf_counter()
+            time.sleep(step_s)
+            den.append({"step": i, "duration_ms": (time.perf_counter() - t) * 1000})
+        total = (time.perf_counter() - t0) * 1000
+        return total, [{"name": "DenoisingStage", "duration_ms": total}], den, {}, (0, 0, 0)
+
+
+def dump_of(pipe, total, stages, den, mem, tag, meta):
+    return {
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "request_id": "mocked_fake_id_for_offline_generate" if tag == "cli_generate" else "fake-server-request",
+        "commit_hash": os.environ.get("SGLANG_GIT_COMMIT", "N/A"),
+        "tag": tag,
+        "total_duration_ms": total,
+        "steps": stages,
+        "denoise_steps_ms": den,
+        "memory_checkpoints": mem,
+        "meta": meta,
+    }
+
+
+def generate_main(a):
+    cfg = CONFIGS[a.model_path]
+    steps = a.num_inference_steps or cfg["steps"]
+    height = a.height or cfg["size"]
+    width = a.width or cfg["size"]
+    pipe = Pipeline(a.model_path, a.seed, read_workload(), a.load_gb, a.load_sleep_s, a.dry_run)
     if a.warmup:
-        generate(1, False)  # sglang's warm-up: a one-step copy, never dumped
-    total, stages, den = generate(steps, True)
-    print(f"generated {height}x{width} in {total:.1f} ms ({steps} steps, slowdown_pct={slowdown}: "
+        pipe.generate(a.prompt, 1, height, width, False)  # sglang's warm-up: a one-step copy, never dumped
+    total, stages, den, mem, (extra_full, extra_tokens, tokens) = pipe.generate(a.prompt, steps, height, width, True)
+    print(f"generated {height}x{width} in {total:.1f} ms ({steps} steps, slowdown_pct={pipe.slowdown}: "
           f"{extra_full} extra blocks and one over {extra_tokens} of {tokens} tokens a step)")
     if a.perf_dump_path:
-        dump = {
-            "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "request_id": "mocked_fake_id_for_offline_generate",
-            "commit_hash": os.environ.get("SGLANG_GIT_COMMIT", "N/A"),
-            "tag": "cli_generate",
-            "total_duration_ms": total,
-            "steps": stages,
-            "denoise_steps_ms": den,
-            "memory_checkpoints": mem,
-            "meta": {"prompt": a.prompt, "model": a.model_path},
-        }
         with open(a.perf_dump_path, "w") as f:
-            json.dump(dump, f, indent=2)
+            json.dump(dump_of(pipe, total, stages, den, mem, "cli_generate", {"prompt": a.prompt, "model": a.model_path}), f, indent=2)
     return 0
+
+
+def serve_main(a):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    # SIGTERM ends the server at once, as diffperf expects of a server
+    # between requests.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    print(f"fake sglang server: pid {os.getpid()}, model {a.model_path}", flush=True)
+    t = time.perf_counter()
+    pipe = Pipeline(a.model_path, a.seed, read_workload(), a.load_gb, a.load_sleep_s, a.dry_run)
+    cfg = CONFIGS[a.model_path]
+    pipe.generate("warm-up", 1, cfg["size"], cfg["size"], False)  # the server's own warm-up, never dumped
+    print(f"loaded {a.model_path} in {time.perf_counter() - t:.1f} s (slowdown_pct={pipe.slowdown})", flush=True)
+    gpu = threading.Lock()  # one generation at a time, as on one GPU
+    jobs, jobs_lock = {}, threading.Lock()
+
+    def run(req):
+        """One request: its generation, its dump. Returns the total ms."""
+        steps = int(req.get("num_inference_steps") or cfg["steps"])
+        width = int(req.get("width") or cfg["size"])
+        height = int(req.get("height") or cfg["size"])
+        m = re.fullmatch(r"(\d+)x(\d+)", str(req.get("size") or ""))
+        if m:
+            width, height = int(m.group(1)), int(m.group(2))
+        with gpu:
+            total, stages, den, mem, _ = pipe.generate(str(req.get("prompt", "")), steps, height, width, True, reset_peaks=True)
+        path = req.get("perf_dump_path")
+        if path:
+            with open(path, "w") as f:
+                json.dump(dump_of(pipe, total, stages, den, mem, "server_perf_dump", {"model": a.model_path}), f, indent=2)
+        print(f"request: {width}x{height}, {steps} steps, {total:.1f} ms", flush=True)
+        return total
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *args):  # to stdout, the server's log
+            print("http: " + fmt % args, flush=True)
+
+        def answer(self, status, obj):
+            body = json.dumps(obj).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def body(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            return json.loads(self.rfile.read(n) or b"{}")
+
+        def do_GET(self):
+            if self.path == "/health":
+                self.answer(200, {"status": "ok"})
+            elif self.path == "/v1/models":
+                self.answer(200, {"object": "list", "data": [{"id": a.model_path, "object": "model"}]})
+            elif self.path.startswith("/v1/videos/"):
+                with jobs_lock:
+                    job = dict(jobs.get(self.path[len("/v1/videos/"):]) or {})
+                self.answer(200 if job else 404, job or {"detail": "Video not found"})
+            else:
+                self.answer(404, {"detail": "Not Found"})
+
+        def do_POST(self):
+            try:
+                req = self.body()
+            except ValueError as e:
+                self.answer(400, {"detail": f"Invalid request body: {e}"})
+                return
+            if self.path == "/v1/images/generations":
+                try:
+                    total = run(req)
+                except Exception as e:  # an error of the "model" is a 500, as in sglang
+                    self.answer(500, {"error": {"message": str(e)}})
+                    return
+                self.answer(200, {"id": "img", "created": int(time.time()), "inference_time_s": total / 1000,
+                                  "data": [{"b64_json": base64.b64encode(b"fake png").decode()}]})
+            elif self.path == "/v1/videos":
+                with jobs_lock:
+                    job = {"id": f"video_{len(jobs) + 1}", "object": "video", "status": "queued", "model": req.get("model")}
+                    jobs[job["id"]] = job
+
+                def work():
+                    try:
+                        run(req)
+                        status = {"status": "completed"}
+                    except Exception as e:
+                        status = {"status": "failed", "error": {"message": str(e)}}
+                    with jobs_lock:
+                        job.update(status)
+
+                threading.Thread(target=work, daemon=True).start()
+                self.answer(200, dict(job))
+            else:
+                self.answer(404, {"detail": "Not Found"})
+
+    httpd = ThreadingHTTPServer((a.host, a.port), Handler)
+    print("Application startup complete.", flush=True)
+    httpd.serve_forever()
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(prog="sglang")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("generate", "serve"):
+        s = sub.add_parser(name)
+        s.add_argument("--model-path", required=True)
+        s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--load-gb", type=float, default=0.0, help="GiB of stand-in weights to allocate and fill on the GPU")
+        s.add_argument("--load-sleep-s", type=float, default=0.0, help="seconds of sleep standing in for reading weights from disk")
+        s.add_argument("--dry-run", action="store_true", help="no GPU: sleeps instead of kernels, to check the plumbing")
+    g = sub.choices["generate"]
+    g.add_argument("--prompt", default="A curious raccoon")
+    g.add_argument("--warmup", action="store_true")
+    g.add_argument("--perf-dump-path", default=None)
+    g.add_argument("--num-inference-steps", type=int, default=None)
+    g.add_argument("--height", type=int, default=None)
+    g.add_argument("--width", type=int, default=None)
+    s = sub.choices["serve"]
+    s.add_argument("--port", type=int, default=30000)
+    s.add_argument("--host", default="127.0.0.1")
+    a = p.parse_args()
+    if a.model_path not in CONFIGS:
+        print(f"unknown model {a.model_path!r}; known: {sorted(CONFIGS)}", file=sys.stderr)
+        return 2
+    return serve_main(a) if a.cmd == "serve" else generate_main(a)
 
 
 if __name__ == "__main__":

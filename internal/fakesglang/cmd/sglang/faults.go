@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,9 +29,23 @@ import (
 //	env_file=PATH    write the environment, one variable a line, to PATH
 //	parent_env_file=PATH  write what /proc/<parent>/environ gave (or the
 //	                 error), as a benchmark that snoops on diffperf would
+//
+// In `sglang serve`, the run behaviours act once the arguments are parsed,
+// before the model loads (fail: the server exits; hang: it never opens its
+// port; grandchild: it leaves one), the dump behaviours act on every
+// request's dump, and these are its own:
+//
+//	behavior=die-on-request  exit 1 when request N arrives, unanswered
+//	behavior=fail-request    answer request N with HTTP 500
+//	behavior=never-healthy   GET /health answers 503 forever
+//	behavior=port-taken-once the first launch in a folder says its port is
+//	                         taken and exits (it leaves .fake-port-taken)
+//	request=N                the N of die-on-request and fail-request
+//	                         (1-based, warm-ups included; default 1)
 var (
-	runBehaviors  = map[string]bool{"fail": true, "hang": true, "ignore-term": true, "grandchild": true, "setsid-grandchild": true, "diffusers": true, "flood": true, "workflow-commands": true, "leak-env": true, "diffusers-late": true}
-	dumpBehaviors = map[string]bool{"nodump": true, "baddump": true, "hugedump": true, "truncated": true, "notjson": true, "fifo": true, "symlink": true, "block-out": true, "many-stages": true}
+	runBehaviors   = map[string]bool{"fail": true, "hang": true, "ignore-term": true, "grandchild": true, "setsid-grandchild": true, "diffusers": true, "flood": true, "workflow-commands": true, "leak-env": true, "diffusers-late": true}
+	dumpBehaviors  = map[string]bool{"nodump": true, "baddump": true, "hugedump": true, "truncated": true, "notjson": true, "fifo": true, "symlink": true, "block-out": true, "many-stages": true}
+	serveBehaviors = map[string]bool{"die-on-request": true, "fail-request": true, "never-healthy": true, "port-taken-once": true}
 )
 
 // faults is the fakesglang.Hook of this build: it turns the keys above into
@@ -45,10 +60,19 @@ func faults(extra map[string]string) (fakesglang.Behavior, error) {
 			b.WriteDump = func(path string, dump []byte, stderr io.Writer) (int, bool) {
 				return badDump(v, path, dump, stderr), true
 			}
+		case k == "behavior" && serveBehaviors[v]:
+			n, err := strconv.Atoi(extra["request"])
+			if extra["request"] == "" {
+				n, err = 1, nil
+			}
+			if err != nil || n < 1 {
+				return b, fmt.Errorf("request=%s: not a request number", extra["request"])
+			}
+			serveFault(&b, v, n)
 		case k == "behavior":
 			return b, fmt.Errorf("behavior=%s: unknown behaviour", v)
 		case k == "say":
-		case k != "argv_file" && k != "env_file" && k != "parent_env_file":
+		case k != "argv_file" && k != "env_file" && k != "parent_env_file" && k != "request":
 			return b, fmt.Errorf("%s=%s: unknown key", k, v)
 		}
 	}
@@ -195,4 +219,38 @@ func badDump(behavior, path string, dump []byte, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// serveFault sets the behaviour of a fault of `sglang serve` on request n.
+func serveFault(b *fakesglang.Behavior, behavior string, n int) {
+	switch behavior {
+	case "die-on-request":
+		b.Request = func(i int, stderr io.Writer) (int, bool, int) {
+			if i == n {
+				fmt.Fprintf(stderr, "Traceback (most recent call last):\nRuntimeError: CUDA error: an illegal memory access was encountered (request %d)\n", i)
+				return 0, true, 1
+			}
+			return 0, false, 0
+		}
+	case "fail-request":
+		b.Request = func(i int, stderr io.Writer) (int, bool, int) {
+			if i == n {
+				fmt.Fprintf(stderr, "ERROR: request %d failed\n", i)
+				return 500, false, 0
+			}
+			return 0, false, 0
+		}
+	case "never-healthy":
+		b.Healthy = func() bool { return false }
+	case "port-taken-once":
+		b.Generate = func(stdout, stderr io.Writer) (int, bool) {
+			f, err := os.OpenFile(".fake-port-taken", os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+			if err != nil {
+				return 0, false // taken once already: bind as usual
+			}
+			f.Close()
+			fmt.Fprintln(stderr, "ERROR:    [Errno 98] error while attempting to bind on address ('127.0.0.1', 1): address already in use")
+			return 1, true
+		}
+	}
 }

@@ -279,22 +279,9 @@ func (j *actionJob) publish(ctx context.Context, r *report.Result, merr error) e
 	j.setOutputs(r, mdPath, jsPath)
 	bench.WriteUntrusted(j.e.Stdout, md)
 
-	var ghErr error
-	if j.commenter != nil && j.cfg.Comment != "never" {
-		create := j.cfg.Comment == "always" || r.Verdict != report.NoChange
-		res, err := j.commenter.Upsert(ctx, j.tgt.PR, report.MarkerLine(j.key), create, func(max int) string {
-			return j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: max, State: true}))
-		})
-		switch {
-		case err != nil:
-			ghErr = fmt.Errorf("PR comment: %w", err)
-		case res.Warning != "":
-			j.gha.Warningf("diffperf: %s", res.Warning)
-		default:
-			j.setOutput("comment-url", res.URL)
-			fmt.Fprintf(j.e.Stderr, "PR comment %s: %s\n", res.Action, res.URL)
-		}
-	}
+	ghErr := j.upsertComment(ctx, r.Verdict, func(max int) string {
+		return j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: max, State: true}))
+	})
 	if r.Verdict == report.Regression && !r.Accepted && j.cfg.FailOnRegression {
 		j.gha.Errorf("diffperf: regression: %s", r.Reason)
 	}
@@ -314,6 +301,28 @@ func (j *actionJob) secrets() []string { return []string{j.cfg.Token} }
 // redact replaces the token in text that is about to be written or
 // published; the benchmark may have printed it (see bench.Redact).
 func (j *actionJob) redact(s string) string { return bench.Redact(s, j.secrets()) }
+
+// upsertComment upserts the PR comment, as the input comment says (always,
+// on-change, never), with the body render gives; it sets the output
+// comment-url. A 403 or 404 (a fork's token) is a warning; other failures
+// are the error.
+func (j *actionJob) upsertComment(ctx context.Context, v report.Verdict, render func(maxChars int) string) error {
+	if j.commenter == nil || j.cfg.Comment == "never" {
+		return nil
+	}
+	create := j.cfg.Comment == "always" || v != report.NoChange
+	res, err := j.commenter.Upsert(ctx, j.tgt.PR, report.MarkerLine(j.key), create, render)
+	switch {
+	case err != nil:
+		return fmt.Errorf("PR comment: %w", err)
+	case res.Warning != "":
+		j.gha.Warningf("diffperf: %s", res.Warning)
+	default:
+		j.setOutput("comment-url", res.URL)
+		fmt.Fprintf(j.e.Stderr, "PR comment %s: %s\n", res.Action, res.URL)
+	}
+	return nil
+}
 
 // setOutput and addSummary skip what the runner did not ask for (outside
 // Actions the files are not set, and go-githubactions would panic).

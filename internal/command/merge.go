@@ -277,20 +277,7 @@ func (j *actionJob) publishMerged(ctx context.Context, m *report.Merged, merr er
 	j.setOutput("case-counts", string(counts))
 	bench.WriteUntrusted(j.e.Stdout, md)
 
-	var ghErr error
-	if j.commenter != nil && j.cfg.Comment != "never" {
-		create := j.cfg.Comment == "always" || m.Verdict != report.NoChange
-		res, err := j.commenter.Upsert(ctx, j.tgt.PR, report.MarkerLine(j.key), create, render)
-		switch {
-		case err != nil:
-			ghErr = fmt.Errorf("PR comment: %w", err)
-		case res.Warning != "":
-			j.gha.Warningf("diffperf: %s", res.Warning)
-		default:
-			j.setOutput("comment-url", res.URL)
-			fmt.Fprintf(j.e.Stderr, "PR comment %s: %s\n", res.Action, res.URL)
-		}
-	}
+	ghErr := j.upsertComment(ctx, m.Verdict, render)
 	if m.Gates() && j.cfg.FailOnRegression {
 		j.gha.Errorf("diffperf: regression: %s", j.redact(m.Reason))
 	}

@@ -34,7 +34,6 @@ var (
 	workflowRE = regexp.MustCompile(`^[A-Za-z0-9._-]+\.ya?ml$`)
 	// A case name: it becomes the comment key, so that each case keeps its
 	// own comment.
-	caseRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 	fullSHA = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 )
 
@@ -163,8 +162,8 @@ func ParsePerfCommand(body string) (map[string]string, error) {
 			return nil, input.Errorf(key, "given twice")
 		case value == "" && key != "args":
 			return nil, input.Errorf(key, "empty; write %s=VALUE", key)
-		case key == "case" && !caseRE.MatchString(value):
-			return nil, input.Errorf("case", "%q is not a case name (letters, digits, . _ -, at most 64)", value)
+		case key == "case" && CheckCaseName(value) != nil:
+			return nil, input.Wrap("case", CheckCaseName(value))
 		}
 		set[key] = value
 	}

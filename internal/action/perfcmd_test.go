@@ -98,7 +98,8 @@ func TestParsePerfCommand(t *testing.T) {
 		{"bad args inside", `/perf args='--prompt "x'`, nil, "args: unterminated double quote"},
 		{"empty value", "/perf prompt=", nil, "prompt: empty; write prompt=VALUE"},
 		{"twice", "/perf runs=5 runs=9", nil, "runs: given twice"},
-		{"bad case", "/perf case=a/b", nil, `case: "a/b" is not a case name`},
+		{"bad case", "/perf case=a/b", nil, `case: case "a/b": a name is 1 to 64 letters`},
+		{"a case that names a parent folder", "/perf case=..", nil, `case: case "..": a name is 1 to 64 letters`},
 		{"not a command", "/performance please", nil, "/perf: the first line does not start with /perf"},
 	}
 	for _, tt := range tests {

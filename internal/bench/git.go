@@ -22,7 +22,7 @@ import (
 // errors carry git's stderr.
 type Git struct {
 	Dir string
-	Env []string // environment of git; nil means ours
+	Env []string // environment of git; nil means ours (see environ)
 }
 
 // RefError says a ref is unusable input: malformed (Invalid), or not a
@@ -63,13 +63,21 @@ func (e *GitError) Error() string {
 
 func (e *GitError) Unwrap() error { return e.Err }
 
+// environ is git's environment: Env, or ours, never with the token or the
+// Action's inputs (git may run hooks or config that the benchmarked code
+// wrote into the checkout), and never prompting for credentials.
+func (g Git) environ() []string {
+	env := g.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	return append(FilterEnv(env, nil), "GIT_TERMINAL_PROMPT=0")
+}
+
 func (g Git) run(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = g.Dir
-	cmd.Env = g.Env
-	if cmd.Env != nil {
-		cmd.Env = append(cmd.Env, "GIT_TERMINAL_PROMPT=0")
-	}
+	cmd.Env = g.environ()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -287,3 +287,28 @@ func TestParseGitVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestGitGetsNoToken: git runs hooks and config that the benchmarked code
+// may have written into the checkout, so it never gets the token.
+func TestGitGetsNoToken(t *testing.T) {
+	t.Setenv("GITHUB_TOKEN", "ghs_from_the_process")
+	t.Setenv("INPUT_GITHUB-TOKEN", "ghs_from_the_process")
+	for _, g := range []Git{{}, {Env: []string{"PATH=/bin", "GITHUB_TOKEN=ghs_given", "INPUT_GITHUB-TOKEN=ghs_given", "HOME=/h"}}} {
+		env := strings.Join(g.environ(), "\n")
+		if strings.Contains(env, "ghs_") || !strings.Contains(env, "GIT_TERMINAL_PROMPT=0") {
+			t.Errorf("git's environment:\n%s", env)
+		}
+	}
+	repo, _, _ := newRepo(t, workload(), workload())
+	s := spec(t, repo, "main~1", "main")
+	s.Env = append(s.Env, "GH_TOKEN=x", "MY_COPY=ghs_secret_copy")
+	s.Secrets = []string{"ghs_secret_copy"}
+	ss, err := Open(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	if env := strings.Join(ss.git.environ(), "\n"); strings.Contains(env, "ghs_secret_copy") || strings.Contains(env, "GH_TOKEN") {
+		t.Errorf("the session's git environment holds a secret:\n%s", env)
+	}
+}

@@ -84,7 +84,7 @@ func (p *TextProgress) heartbeat(stop chan struct{}, start time.Time, n, total i
 	if wait <= 0 {
 		wait = DefaultHeartbeat
 	}
-	limit := 10 * wait
+	first := wait
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
@@ -103,10 +103,14 @@ func (p *TextProgress) heartbeat(stop chan struct{}, start time.Time, n, total i
 		elapsed := time.Since(start)
 		fmt.Fprintf(p.W, "run %d/%d %-4s  still running after %s%s\n", n, total, side, elapsed.Round(time.Second), p.eta(n, total, elapsed))
 		p.mu.Unlock()
-		wait = min(2*wait, limit)
+		wait = nextHeartbeat(wait, first)
 		t.Reset(wait)
 	}
 }
+
+// nextHeartbeat is the wait after one of wait: twice as long, up to ten
+// times the first.
+func nextHeartbeat(wait, first time.Duration) time.Duration { return min(2*wait, 10*first) }
 
 // eta estimates the time left of the measurement from the median of the
 // runs that finished, given that the current run has gone elapsed; "" when

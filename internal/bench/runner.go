@@ -342,7 +342,7 @@ func Repeat(ctx context.Context, s RepeatSpec) ([]report.Run, *report.Failure, e
 	}
 	m := newRunner(s.Template, s.Model, s.Prompt, s.Args, "", s.Timeout, s.OutDir, s.Env, s.Secrets, s.Progress)
 	sd := &side{name: "bench", worktree: s.Dir, runs: map[string][]report.Run{}}
-	if sha, err := (Git{Dir: s.Dir}).run(ctx, "rev-parse", "HEAD"); err == nil {
+	if sha, err := (Git{Dir: s.Dir, Env: m.env}).run(ctx, "rev-parse", "HEAD"); err == nil {
 		sd.sha = sha
 	}
 	if s.Serve != nil {

@@ -89,7 +89,7 @@ func Open(ctx context.Context, s Spec) (*Session, error) {
 		s.Progress = NopProgress{}
 	}
 	ss := &Session{runner: newRunner(s.Template, s.Model, s.Prompt, s.Args, s.PythonPath, s.Timeout, s.OutDir, s.Env, s.Secrets, s.Progress),
-		setupCmd: s.Setup, git: Git{Dir: s.Repo}}
+		setupCmd: s.Setup, git: Git{Dir: s.Repo, Env: FilterEnv(s.Env, s.Secrets)}}
 	if s.Serve != nil {
 		ss.serve = newServing(s.Serve)
 	}

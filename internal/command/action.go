@@ -121,16 +121,16 @@ type actionJob struct {
 	out       string // the out folder
 	commenter *ghcomment.Commenter
 	comment   *action.CommentEvent // mode command: the /perf comment
+	tokens    []string             // every token in the environment, masked and redacted
 }
 
 // configure reads the inputs and the event. The token is masked before
 // anything can print it, even a bad input.
 func configure(e Env) (*actionJob, error) {
 	j := &actionJob{e: e, gha: githubactions.New(githubactions.WithGetenv(e.Getenv), githubactions.WithWriter(e.Stdout))}
-	masked := map[string]bool{}
-	for _, k := range []string{"INPUT_GITHUB-TOKEN", "INPUT_GITHUB_TOKEN", "GITHUB_TOKEN"} {
-		if v := strings.TrimSpace(e.Getenv(k)); v != "" && !masked[v] {
-			masked[v] = true
+	for _, k := range []string{"INPUT_GITHUB-TOKEN", "INPUT_GITHUB_TOKEN", "GITHUB_TOKEN", "GH_TOKEN"} {
+		if v := strings.TrimSpace(e.Getenv(k)); v != "" && !slices.Contains(j.tokens, v) {
+			j.tokens = append(j.tokens, v)
 			j.gha.AddMask(v)
 		}
 	}
@@ -178,16 +178,30 @@ func (j *actionJob) input(name string) (string, bool) {
 	return "", false
 }
 
+// runnerTemp is the job's temporary folder, RUNNER_TEMP, or the system's.
+func (j *actionJob) runnerTemp() string {
+	if tmp := j.e.Getenv("RUNNER_TEMP"); tmp != "" {
+		return tmp
+	}
+	return os.TempDir()
+}
+
+// keyFolder names the out folder of a comment key: the key sanitised, never
+// "." or ".." (a key comes from an input or a /perf comment).
+func keyFolder(key string) string {
+	name := report.SanitizeKey(strings.ReplaceAll(key, "/", "_"))
+	if strings.Trim(name, ".") == "" {
+		name = "key" + name
+	}
+	return name
+}
+
 // measure benchmarks the event's base and head in worktrees under
 // RUNNER_TEMP, with the results in a folder named for the comment key.
 func (j *actionJob) measure(ctx context.Context) (*report.Result, error) {
-	e := j.e
-	tmp := e.Getenv("RUNNER_TEMP")
-	if tmp == "" {
-		tmp = os.TempDir()
-	}
+	tmp := j.runnerTemp()
 	secrets := j.secrets()
-	j.out = filepath.Join(tmp, "diffperf", report.SanitizeKey(strings.ReplaceAll(j.key, "/", "_")))
+	j.out = filepath.Join(tmp, "diffperf", keyFolder(j.key))
 	if err := prepareOut(j.out); err != nil {
 		return nil, err
 	}
@@ -296,7 +310,12 @@ func (j *actionJob) publish(ctx context.Context, r *report.Result, merr error) e
 const maxSummaryBytes = 1 << 20
 
 // secrets are the values that nothing diffperf writes may contain.
-func (j *actionJob) secrets() []string { return []string{j.cfg.Token} }
+func (j *actionJob) secrets() []string {
+	if j.cfg.Token != "" && !slices.Contains(j.tokens, j.cfg.Token) {
+		return append(slices.Clone(j.tokens), j.cfg.Token)
+	}
+	return j.tokens
+}
 
 // redact replaces the token in text that is about to be written or
 // published; the benchmark may have printed it (see bench.Redact).

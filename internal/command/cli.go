@@ -1,6 +1,7 @@
 package command
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -68,6 +69,9 @@ func dispatch(ctx context.Context, args []string, e Env) error {
 	case "demo":
 		return cmdDemo(ctx, rest, e)
 	case "action":
+		if len(rest) == 1 && (rest[0] == "-h" || rest[0] == "--help") {
+			return &helpRequest{usages["action"]}
+		}
 		if len(rest) > 0 {
 			return input.Errorf("action", "takes no arguments; it reads INPUT_* variables")
 		}
@@ -91,6 +95,14 @@ func dispatch(ctx context.Context, args []string, e Env) error {
 // inside GitHub Actions). Asked for help (-h, --help), a command prints it
 // on stdout, usage line first, and that is no error.
 func Run(ctx context.Context, args []string, e Env) error {
+	if len(args) > 0 && slices.Contains([]string{"compare", "extract", "bench", "run", "demo", "merge"}, args[0]) {
+		// The CLI inside a workflow step: what it prints holds text from
+		// benchmarks and dumps, so none of it may act as a workflow
+		// command. (The Action frames its own output.)
+		out := untrustedOut(e, e.Stdout)
+		defer out.Close()
+		e.Stdout = out
+	}
 	err := dispatch(ctx, args, e)
 	var h *helpRequest
 	if errors.As(err, &h) {
@@ -153,6 +165,18 @@ uses it.`,
 Benchmarks the merge base of REF and HEAD against HEAD in worktrees of the
 checkout, interleaved, with the measurement protocol (extra pairs while
 unclear, a confirming batch for a regression), and prints the report.`,
+	"merge": `usage: diffperf merge [flags] RESULT...
+
+Merges the result.json of several cases (files, folders holding them, or
+globs) into one report and one gate, with Holm's correction across the
+cases at --alpha. --expect-cases names the cases that must be there; one
+without a result is a missing row.`,
+	"action": `usage: diffperf action
+
+The GitHub Action's entry point (also chosen when GITHUB_ACTIONS=true and
+no command is given). It reads its inputs from INPUT_* variables and the
+event from GITHUB_EVENT_PATH; see action.yml and README.md, "The GitHub
+Action".`,
 	"demo": `usage: diffperf demo [flags]
 
 Runs the whole pipeline here, with no GPU and no GitHub: a throwaway
@@ -404,6 +428,39 @@ func writeResult(w io.Writer, r *report.Result, format string) error {
 	}
 	_, err := io.WriteString(w, report.Markdown(r, report.RenderOptions{MaxChars: 1 << 30}))
 	return err
+}
+
+// untrusted is where a command writes text that holds what a benchmark or
+// a dump wrote (a report, a log tail): w itself, or, inside GitHub Actions,
+// a buffer that Close writes to w between ::stop-commands:: lines, so that
+// no line of it is read as a workflow command.
+type untrusted struct {
+	w   io.Writer
+	buf *bytes.Buffer // nil outside Actions
+}
+
+func untrustedOut(e Env, w io.Writer) *untrusted {
+	u := &untrusted{w: w}
+	if e.Getenv("GITHUB_ACTIONS") == "true" {
+		u.buf = &bytes.Buffer{}
+	}
+	return u
+}
+
+func (u *untrusted) Write(p []byte) (int, error) {
+	if u.buf != nil {
+		return u.buf.Write(p)
+	}
+	return u.w.Write(p)
+}
+
+// Close writes what was buffered, framed.
+func (u *untrusted) Close() error {
+	if u.buf != nil {
+		bench.WriteUntrusted(u.w, u.buf.String())
+		u.buf.Reset()
+	}
+	return nil
 }
 
 func cmdExtract(args []string, e Env) error {

@@ -139,7 +139,7 @@ func TestParsePercent(t *testing.T) {
 // usage line first, and lists its flags.
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	for _, cmd := range []string{"compare", "extract", "bench", "run", "demo"} {
+	for _, cmd := range []string{"compare", "extract", "bench", "run", "demo", "merge", "action", "version"} {
 		for _, flag := range []string{"--help", "-h"} {
 			code, out, stderr := runCLI(t, nil, cmd, flag)
 			if code != 0 || stderr != "" {

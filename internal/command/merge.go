@@ -193,10 +193,7 @@ func readResult(path string) (*report.Result, error) {
 // merged report, one comment with its own key, one gate.
 func (j *actionJob) runMerged(ctx context.Context) error {
 	cfg, e := j.cfg, j.e
-	tmp := e.Getenv("RUNNER_TEMP")
-	if tmp == "" {
-		tmp = os.TempDir()
-	}
+	tmp := j.runnerTemp()
 	j.key = cfg.CommentKey
 	if j.key == "" {
 		j.key = action.MergedKey(e.Getenv("GITHUB_WORKFLOW"), e.Getenv("GITHUB_JOB"))
@@ -216,7 +213,7 @@ func (j *actionJob) runMerged(ctx context.Context) error {
 			return input.Errorf("results", "no result.json in %s (name the cases in expect-cases to report them missing instead)", strings.Join(cfg.Results, " "))
 		}
 	}
-	folder := report.SanitizeKey(strings.ReplaceAll(j.key, "/", "_"))
+	folder := keyFolder(j.key)
 	if len(cfg.Cases) > 0 {
 		// The cells of a matrix share the key (one workflow, one job) and,
 		// on one machine, perhaps RUNNER_TEMP: their cases tell them apart.

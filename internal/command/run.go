@@ -263,7 +263,10 @@ func cmdBench(ctx context.Context, args []string, e Env) error {
 	}
 	if failure != nil {
 		if failure.LogTail != "" {
-			fmt.Fprintf(e.Stderr, "--- end of its log ---\n%s\n", failure.LogTail)
+			fmt.Fprintln(e.Stderr, "--- end of its log ---")
+			tail := untrustedOut(e, e.Stderr)
+			fmt.Fprintln(tail, failure.LogTail)
+			tail.Close()
 		}
 		return fmt.Errorf("%s", failure.Reason)
 	}

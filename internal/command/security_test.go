@@ -17,17 +17,19 @@ import (
 // would hide it in the job log only.)
 func TestTokenRedactedEverywhere(t *testing.T) {
 	t.Parallel()
-	a := newActionRun(t, "say=debug: token is "+testToken+"\nbehavior=fail\n")
+	const other = "ghp_another_token_in_GH_TOKEN_42"
+	a := newActionRun(t, "say=debug: token is "+testToken+", and "+other+"\nbehavior=fail\n")
+	a.extra = append(a.extra, "GH_TOKEN="+other)
 	a.run()
 	if a.code != ExitRuntime || a.output("verdict") != "failed" {
 		t.Fatalf("exit %d, verdict %q; want 3 and failed; stderr:\n%s", a.code, a.output("verdict"), a.stderr)
 	}
 	bot := a.bot()
-	if len(bot) != 1 || !strings.Contains(bot[0].Body, "debug: token is ***") {
+	if len(bot) != 1 || !strings.Contains(bot[0].Body, "debug: token is ***, and ***") {
 		t.Fatalf("the comment does not show the redacted log tail: %+v", bot)
 	}
 	texts := map[string]string{"comment": bot[0].Body, "summary": a.summary, "stderr": a.stderr,
-		"stdout": strings.Replace(a.stdout, "::add-mask::"+testToken, "", 1)}
+		"stdout": strings.Replace(strings.Replace(a.stdout, "::add-mask::"+testToken, "", 1), "::add-mask::"+other, "", 1)}
 	out := filepath.Dir(a.output("result-path"))
 	files, _ := filepath.Glob(filepath.Join(out, "*"))
 	if len(files) < 3 {
@@ -41,8 +43,8 @@ func TestTokenRedactedEverywhere(t *testing.T) {
 		texts[filepath.Base(f)] = string(b)
 	}
 	for where, text := range texts {
-		if strings.Contains(text, testToken) {
-			t.Errorf("the token appears in %s", where)
+		if strings.Contains(text, testToken) || strings.Contains(text, other) {
+			t.Errorf("a token appears in %s", where)
 		}
 	}
 }
@@ -182,5 +184,50 @@ func TestTokenHiddenFromTheBenchmark(t *testing.T) {
 	}
 	if !strings.Contains(string(got), "unreadable") {
 		t.Errorf("the benchmark read diffperf's environment (without the token?):\n%.300s", got)
+	}
+}
+
+// TestCLIOutputInActionsIsInert: the CLI run inside a workflow step (a
+// `run:` step calling diffperf compare) prints a report that holds text
+// from dumps; none of it may act as a workflow command.
+func TestCLIOutputInActionsIsInert(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	dump := `{"total_duration_ms": 100, "steps": [{"name": "x\n::error::forged\n::set-output name=verdict::no-change", "duration_ms": 1}]}`
+	for _, f := range []string{"base.json", "head.json"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(dump), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	getenv := func(k string) string {
+		if k == "GITHUB_ACTIONS" {
+			return "true"
+		}
+		return ""
+	}
+	code, out, _ := runCLI(t, getenv, "compare", "--format", "json", filepath.Join(dir, "base.json"), filepath.Join(dir, "head.json"))
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	lines := strings.Split(out, "\n")
+	if !strings.HasPrefix(lines[0], "::stop-commands::") {
+		t.Fatalf("output not framed: %.200q", out)
+	}
+	token := strings.TrimPrefix(lines[0], "::stop-commands::")
+	if last := lines[len(lines)-2]; last != "::"+token+"::" {
+		t.Errorf("output does not resume commands at its end: %q", last)
+	}
+	// Outside Actions, the plain report.
+	if _, plain, _ := runCLI(t, nil, "compare", "--format", "json", filepath.Join(dir, "base.json"), filepath.Join(dir, "head.json")); strings.Contains(plain, "::stop-commands::") {
+		t.Error("framed outside Actions")
+	}
+}
+
+func TestKeyFolder(t *testing.T) {
+	t.Parallel()
+	for key, want := range map[string]string{"flux-h100-ab12": "flux-h100-ab12", "org/m": "org_m", "..": "key..", ".": "key.", "": "default", "a b": "a_b"} {
+		if got := keyFolder(key); got != want {
+			t.Errorf("keyFolder(%q) = %q, want %q", key, got, want)
+		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 // of its build info.
 var version string
 
-const versionUsage = `Usage: diffperf version   (or diffperf --version)
+const versionUsage = `usage: diffperf version   (or diffperf --version)
 
 Prints diffperf's version, the commit it was built from ("dirty" when the
 checkout had uncommitted changes) and the Go version that built it.

@@ -65,7 +65,7 @@ func TestVersionCLI(t *testing.T) {
 	}{
 		{"--version", []string{"--version"}, 0, "diffperf ", ""},
 		{"version", []string{"version"}, 0, "diffperf ", ""},
-		{"help", []string{"version", "--help"}, 0, "Usage: diffperf version", ""},
+		{"help", []string{"version", "--help"}, 0, "usage: diffperf version", ""},
 		{"an argument", []string{"version", "extra"}, 2, "", `version: takes no arguments, got ["extra"]`},
 	}
 	for _, tt := range tests {

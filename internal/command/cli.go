@@ -147,9 +147,10 @@ var usages = map[string]string{
 
 Compares the perf dumps of two sides and prints the report. BASE and HEAD
 are each a dump file, a folder of dumps (one per run), or the --out folder
-of a run (its sides and batches told apart by file name; with its
-result.json the run's report is rendered again). With three or more files,
-one column per file, like sglang's compare_perf.py.`,
+of a run (its sides and batches told apart by file name). With OUT alone,
+the run's report again: from its result.json, or, with other thresholds,
+judged again from its dumps. With three or more files, one column per
+file, like sglang's compare_perf.py.`,
 	"extract": `usage: diffperf extract DUMP|DIR
 
 Prints the e2e latency in seconds, two decimals: of one dump, the median of
@@ -356,7 +357,21 @@ func cmdCompare(args []string, e Env) error {
 		return err
 	}
 	if len(pos) == 1 {
-		// A run's --out folder: its report again, batches as they ran.
+		// A run's --out folder: its report again, from its result.json
+		// when the thresholds are the run's own; else judged again from
+		// its dumps, batches as they ran.
+		rethreshold := false
+		fs.Visit(func(f *flag.Flag) {
+			rethreshold = rethreshold || slices.Contains([]string{"threshold", "min-delta-ms", "memory-threshold", "alpha"}, f.Name)
+		})
+		if r, ok, err := readOutResult(pos[0]); err != nil {
+			return err
+		} else if ok && !rethreshold {
+			if err := writeResult(e.Stdout, r, vf.format); err != nil {
+				return err
+			}
+			return verdictError(r, vf.failOnRegression, nil)
+		}
 		out, ok, err := readOutFolder(pos[0])
 		if err != nil {
 			return input.Wrap("compare", err)

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -109,4 +110,18 @@ func (o outFolder) newest() []report.Run {
 		return runs
 	}
 	return slices.Clone(o[""]["head"])
+}
+
+// readOutResult reads the result.json of a --out folder that diffperf
+// made; ok is false when there is none.
+func readOutResult(dir string) (r *report.Result, ok bool, err error) {
+	if _, err := os.Lstat(filepath.Join(dir, outMarker)); err != nil {
+		return nil, false, nil
+	}
+	path := filepath.Join(dir, "result.json")
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	r, err = readResult(path)
+	return r, true, err
 }

@@ -98,6 +98,10 @@ func TestDemo(t *testing.T) {
 	if code != ExitRegression || !strings.Contains(again, "A second, independent batch confirmed it") || !strings.Contains(again, "| 16 | confirm | base | 4 |") {
 		t.Errorf("compare OUT: exit %d, want the run's report again with both batches; stderr:\n%s\n%s", code, stderr, again)
 	}
+	// Other thresholds judge the dumps again.
+	if code, loose, stderr := runCLI(t, nil, "compare", "--fail-on-regression", "--threshold", "50%", outDir); code != 0 || !strings.Contains(loose, "no-change") {
+		t.Errorf("compare --threshold 50%% OUT: exit %d, want no-change from the dumps; stderr:\n%s", code, stderr)
+	}
 	code, base, stderr := runCLI(t, nil, "compare", filepath.Join(outDir, "head-01.json"), outDir)
 	if code != 0 || !strings.Contains(base, "n=1+4") {
 		t.Errorf("compare DUMP OUT (OUT as the newest side): exit %d; stderr:\n%s\n%.300s", code, stderr, base)

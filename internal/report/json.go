@@ -33,6 +33,7 @@ type JSON struct {
 	Reproduce    string       `json:"reproduce,omitempty"`
 	Confirmation *JSON        `json:"confirmation,omitempty"`
 	Request      *Request     `json:"request,omitempty"`
+	MergeBase    bool         `json:"merge_base,omitempty"`
 	Notes        []string     `json:"notes,omitempty"`
 	// Launches summarise each warm server's launch (mode serve).
 	Launches []JSONLaunch `json:"launches,omitempty"`
@@ -163,6 +164,7 @@ func ToJSON(r *Result) *JSON {
 		Command:     r.Command,
 		Reproduce:   r.Reproduce,
 		Request:     r.Request,
+		MergeBase:   r.MergeBase,
 		Notes:       r.Notes,
 	}
 	for _, m := range r.Metrics {

@@ -84,8 +84,11 @@ func fromJSON(j *JSON, at string) (*Result, error) {
 	r := &Result{
 		Case: j.Case, Verdict: j.Verdict, Reason: j.Reason, Options: o, Accepted: j.Accepted, AcceptLabel: j.AcceptLabel,
 		Model: j.Model, Prompt: j.Prompt, Warnings: j.Warnings, Failure: j.Failure, Env: j.Environment,
-		Command: j.Command, Reproduce: j.Reproduce, Notes: j.Notes,
+		Command: j.Command, Reproduce: j.Reproduce, Notes: j.Notes, Request: j.Request, MergeBase: j.MergeBase,
 		Base: sideFromJSON(j.Base), Head: sideFromJSON(j.Head),
+	}
+	for _, l := range j.Launches {
+		r.Launches = append(r.Launches, Launch{Side: l.Side, Launch: l.Launch, Requests: l.Requests, MedianMs: l.MedianMs, MinMs: l.MinMs, MaxMs: l.MaxMs})
 	}
 	if r.Verdict == Failed && r.Failure == nil {
 		r.Failure = &Failure{Reason: r.Reason}
@@ -107,7 +110,7 @@ func fromJSON(j *JSON, at string) (*Result, error) {
 			Base: statsFromJSON(m.Base), Head: statsFromJSON(m.Head),
 			DeltaAbs: float64(m.Delta), DeltaPct: float64(m.DeltaPct), P: pOf(m.P),
 			SignificancePossible: m.SignificancePossible, Verdict: m.Verdict,
-			BaseCount: m.BaseSteps, HeadCount: m.HeadSteps,
+			BaseCount: m.BaseSteps, HeadCount: m.HeadSteps, Samples: m.Samples, LaunchP: launchP(m.LaunchP),
 		})
 	}
 	if j.Confirmation != nil {
@@ -118,6 +121,14 @@ func fromJSON(j *JSON, at string) (*Result, error) {
 		r.Confirmation = c
 	}
 	return r, nil
+}
+
+// launchP reads a metric's launch test p-value: NaN when absent.
+func launchP(n *Num) float64 {
+	if n == nil {
+		return math.NaN()
+	}
+	return float64(*n)
 }
 
 func knownVerdict(v Verdict) bool {
@@ -141,7 +152,7 @@ func pOf(n Num) float64 {
 func sideFromJSON(s JSONSide) Side {
 	side := Side{Label: s.Label, Ref: s.Ref, SHA: s.SHA}
 	for _, run := range s.Runs {
-		side.Runs = append(side.Runs, Run{Index: run.Index, Order: run.Order,
+		side.Runs = append(side.Runs, Run{Index: run.Index, Order: run.Order, Launch: run.Launch, Request: run.Request,
 			Dump: &Dump{Name: run.Dump, TotalMs: run.E2EMs, CommitHash: run.CommitHash, Timestamp: run.Timestamp}})
 	}
 	return side

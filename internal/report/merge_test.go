@@ -317,9 +317,14 @@ func TestParseJSONRoundTrip(t *testing.T) {
 	accepted.Notes = []string{"The base side is the merge base."}
 	failed := withContext(severalRuns(t))
 	failed.Fail(Failure{Side: "head", Run: 3, Reason: "exit status 1", LogTail: "boom"})
+	requested := severalRuns(t)
+	requested.Request = &Request{By: "alice", URL: "https://github.com/o/r/pull/1#issuecomment-5", SHA: "8e8c1ccc065f520f2f9eff69cfa287dd279e59b4", Moved: true,
+		CurrentHead: "0123456789abcdef0123456789abcdef01234567"}
+	requested.MergeBase = true
+	served := Compare(servedSide(1000, []float64{0, 0.01}, 3, 0.002, 1), servedSide(1000, []float64{0.06, 0.055}, 3, 0.002, 2), DefaultOptions())
 	for name, r := range map[string]*Result{
 		"single": single(t, "old_nov2025.json", "dec2025.json"), "accepted": accepted, "failed": failed,
-		"empty": Compare(Side{}, Side{}, DefaultOptions()),
+		"empty": Compare(Side{}, Side{}, DefaultOptions()), "requested": requested, "served": served,
 	} {
 		js, err := MarshalJSON(r)
 		if err != nil {

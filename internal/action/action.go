@@ -311,9 +311,10 @@ func CaseKey(c *Config, gpu string) string {
 	h := sha256.New()
 	// A sequence of length-prefixed byte strings decodes one way only, so
 	// no shift of bytes between fields (or into another argument) keeps
-	// the hash. "v1" names this layout; mode serve adds its own fields at
-	// the end, so the keys of generate cases do not depend on it.
-	fields := append([]string{"diffperf-case-v1", c.ModelPath, gpu, c.Prompt, c.CommandRaw}, c.Args...)
+	// the hash (the arguments are counted, so none can pass for a field of
+	// mode serve). "v1" names this layout; mode serve adds its own fields
+	// at the end, so the keys of generate cases do not depend on it.
+	fields := append([]string{"diffperf-case-v1", c.ModelPath, gpu, c.Prompt, c.CommandRaw, strconv.Itoa(len(c.Args))}, c.Args...)
 	fields = append(fields, c.serveFields()...)
 	for _, f := range fields {
 		fmt.Fprintf(h, "%d:%s", len(f), f)

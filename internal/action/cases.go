@@ -186,7 +186,10 @@ func parseCase(n *yaml.Node, def Case) (Case, error) {
 	}
 	switch c.Mode {
 	case ModeGenerate:
-	case "serve":
+		if c.Request != nil {
+			return c, bad("request: only for mode serve, which cases do not support yet; a generate case takes args")
+		}
+	case ModeServe:
 		return c, bad("mode serve is not available for cases yet: give each serve case a job of its own (a matrix), or use generate")
 	default:
 		return c, bad("mode %q is not generate", c.Mode)

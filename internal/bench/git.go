@@ -320,14 +320,6 @@ func (g Git) MergeBase(ctx context.Context, a, b string) (string, error) {
 	}
 }
 
-// AddWorktree checks sha out, detached, in a new worktree at dir.
-func (g Git) AddWorktree(ctx context.Context, dir, sha string) error {
-	if err := g.AddEmptyWorktree(ctx, dir, sha); err != nil {
-		return err
-	}
-	return Git{Dir: dir, Env: g.Env}.Populate(ctx)
-}
-
 // AddEmptyWorktree registers a detached worktree at dir without checking
 // files out. Two of these must not run at once in one repository: git
 // reads the other worktrees' metadata while it writes this one's.

@@ -99,7 +99,7 @@ func TestPruneStaleWorktrees(t *testing.T) {
 	stale := filepath.Join(root, WorktreeName(done.Process.Pid, "base"))
 	live := filepath.Join(root, WorktreeName(os.Getpid(), "head"))
 	for _, dir := range []string{stale, live} {
-		if err := g.AddWorktree(ctx, dir, fork); err != nil {
+		if err := g.AddEmptyWorktree(ctx, dir, fork); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -233,9 +233,6 @@ func (r *Running) Stop() ProcResult {
 	return r.Wait()
 }
 
-// Pid is the process ID, which is also its process group's.
-func (r *Running) Pid() int { return r.cmd.Process.Pid }
-
 // Tail is the end of what the process printed so far.
 func (r *Running) Tail() string { return r.out.tail() }
 

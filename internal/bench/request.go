@@ -87,8 +87,12 @@ func (m *runner) request(ctx context.Context, srv *server, measured bool) (*repo
 		m.progress.RunStart(m.order, m.total, sd.name, idx)
 	}
 	fail := func(format string, a ...any) *report.Failure {
-		reason := what + ": " + fmt.Sprintf(format, a...) + " (server log: " + srv.log + ")"
-		tail := Redact(srv.proc.Tail(), m.secrets)
+		reason := what + ": " + fmt.Sprintf(format, a...) + " (server log: " + filepath.Base(srv.log) + ")"
+		// The measurement ends here: stop the server first, so that the
+		// tail holds all it printed about the request, not only what its
+		// output pipe had passed on so far.
+		_ = m.stop(srv)
+		tail := srv.ended.Tail
 		if measured {
 			m.progress.RunEnd(m.order, m.total, sd.name, idx, 0, ProcResult{Tail: tail}, srv.log, reason)
 		}

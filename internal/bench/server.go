@@ -29,6 +29,7 @@ type server struct {
 	// launch is the server's n-th.
 	sent    int
 	stopped bool
+	ended   ProcResult // how the server ended, once stopped
 }
 
 // launchError is a launch that failed; exitedStarting says the server
@@ -68,7 +69,7 @@ func (m *runner) launch(ctx context.Context, sd *side, batch string) (*server, *
 		start := time.Now()
 		proc, err := Proc{Argv: argv, Dir: sd.worktree, Env: env, Log: logPath}.Start(ctx)
 		if err != nil {
-			return nil, fail(fmt.Sprintf("launch %d of %s: %s: %v (log: %s)", n, sd.name, argv[0], err, logPath), "", false)
+			return nil, fail(fmt.Sprintf("launch %d of %s: %s: %v (log: %s)", n, sd.name, filepath.Base(argv[0]), err, filepath.Base(logPath)), "", false)
 		}
 		srv := &server{sd: sd, batch: batch, launch: n, port: port, url: "http://127.0.0.1:" + strconv.Itoa(port), proc: proc, log: logPath}
 		why, exited := m.waitHealthy(ctx, srv)
@@ -85,7 +86,7 @@ func (m *runner) launch(ctx context.Context, sd *side, batch string) (*server, *
 		if exited {
 			why = fmt.Sprintf("exited before it was healthy: %s", res.Describe(0))
 		}
-		return nil, fail(fmt.Sprintf("launch %d of %s: the server %s (log: %s)", n, sd.name, why, logPath), res.Tail, exited)
+		return nil, fail(fmt.Sprintf("launch %d of %s: the server %s (log: %s)", n, sd.name, why, filepath.Base(logPath)), res.Tail, exited)
 	}
 }
 
@@ -152,6 +153,7 @@ func (m *runner) stop(srv *server) *report.Failure {
 	}
 	srv.stopped = true
 	res := m.redact(srv.proc.Stop(), srv.log)
+	srv.ended = res
 	m.serve.client.CloseIdleConnections() // to a server that is gone
 	if sign := fallbackSign(res); sign != "" {
 		return &report.Failure{Side: srv.sd.name, Launch: srv.launch, LogTail: res.Tail,

@@ -82,6 +82,9 @@ func (j *actionJob) acceptWithoutMeasuring(ctx context.Context) (done bool, err 
 	if j.tgt.Action != "labeled" || j.tgt.Label != j.cfg.AcceptLabel || j.commenter == nil || j.cfg.Comment == "never" {
 		return false, nil
 	}
+	if j.cfg.Mode == action.ModeMerge || len(j.cfg.Cases) > 0 {
+		return false, nil // a merged comment records no single head's verdict: measure
+	}
 	marker := report.MarkerLine(j.key)
 	body, ok, err := j.commenter.Find(ctx, j.tgt.PR, marker)
 	if err != nil {

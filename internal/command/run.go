@@ -213,7 +213,7 @@ func cmdBench(ctx context.Context, args []string, e Env) error {
 	}
 	// MODEL is the first argument when the command uses {model}; the rest
 	// are extra generate arguments.
-	if strings.Contains(mf.command, "{model}") {
+	if strings.Contains(mf.serve.modelCommand(mf.command), "{model}") {
 		if len(pos) == 0 {
 			return input.Errorf("MODEL", "needed, since the command uses {model}: diffperf bench MODEL [flags]")
 		}

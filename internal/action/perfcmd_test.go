@@ -190,20 +190,53 @@ func TestParseCommentEvent(t *testing.T) {
 
 // TestSharedCommentPayloads reads octokit's issue_comment examples, which
 // are on a plain issue: ignored, created or edited.
-func TestSharedCommentPayloads(t *testing.T) {
+// TestCommentPayloads reads issue_comment payloads: the project's own (a
+// comment on a pull request, and variants edited and on a plain issue), and
+// GitHub's real ones from ../shared/github/events when that folder is here.
+func TestCommentPayloads(t *testing.T) {
 	t.Parallel()
+	own, err := os.ReadFile(filepath.Join("testdata", "events", "issue_comment.created.pr.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(own, &doc); err != nil {
+		t.Fatal(err)
+	}
+	variant := func(change func(map[string]any)) []byte {
+		var d map[string]any
+		_ = json.Unmarshal(own, &d)
+		change(d)
+		b, _ := json.Marshal(d)
+		return b
+	}
+	type payload struct {
+		name, repo, branch string
+		id                 int64
+		data               []byte
+		want               string // why it is ignored; "" for a request to answer
+	}
+	payloads := []payload{
+		{"project: on a pull request", "octo-org/diffusion-lab", "main", 3100000001, own, ""},
+		{"project: edited", "octo-org/diffusion-lab", "main", 3100000001, variant(func(d map[string]any) { d["action"] = "edited" }), "the comment was edited, not created"},
+		{"project: on an issue", "octo-org/diffusion-lab", "main", 3100000001,
+			variant(func(d map[string]any) { delete(d["issue"].(map[string]any), "pull_request") }), "the comment is on an issue, not a pull request"},
+	}
 	dir := filepath.Join("..", "..", "..", "shared", "github", "events")
 	for file, want := range map[string]string{
 		"issue_comment.created.payload.json": "the comment is on an issue, not a pull request",
 		"issue_comment.edited.payload.json":  "the comment was edited, not created",
 	} {
-		payload, err := os.ReadFile(filepath.Join(dir, file))
-		if err != nil {
-			t.Skipf("no ../shared/github/events here: %v", err)
+		if b, err := os.ReadFile(filepath.Join(dir, file)); err == nil {
+			payloads = append(payloads, payload{"shared: " + file, "Codertocat/Hello-World", "master", 492700400, b, want})
+		} else {
+			t.Logf("no ../shared/github/events here: %v", err)
 		}
-		got, err := ParseCommentEvent("issue_comment", "Codertocat/Hello-World", payload)
-		if err != nil || got.Ignore != want || got.DefaultBranch != "master" || got.CommentID != 492700400 {
-			t.Errorf("%s: %+v, %v; want ignored: %q", file, got, err, want)
+	}
+	for _, p := range payloads {
+		got, err := ParseCommentEvent("issue_comment", p.repo, p.data)
+		if err != nil || got.Ignore != p.want || got.DefaultBranch != p.branch || got.CommentID != p.id {
+			t.Errorf("%s: %+v, %v; want ignored: %q", p.name, got, err, p.want)
 		}
 	}
 }

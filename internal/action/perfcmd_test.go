@@ -188,8 +188,6 @@ func TestParseCommentEvent(t *testing.T) {
 	}
 }
 
-// TestSharedCommentPayloads reads octokit's issue_comment examples, which
-// are on a plain issue: ignored, created or edited.
 // TestCommentPayloads reads issue_comment payloads: the project's own (a
 // comment on a pull request, and variants edited and on a plain issue), and
 // GitHub's real ones from ../shared/github/events when that folder is here.

@@ -75,11 +75,30 @@ func (p *TextProgress) RunStart(n, total int, side string, run int) {
 	}
 	p.stopHeartbeat()
 	p.stop = make(chan struct{})
-	go p.heartbeat(p.stop, time.Now(), n, total, side)
+	go p.heartbeat(p.stop, time.Now(), func(elapsed time.Duration) string {
+		return fmt.Sprintf("run %d/%d %-4s  still running after %s%s", n, total, side, elapsed.Round(time.Second), p.eta(n, total, elapsed))
+	})
 }
 
-// heartbeat prints a line now and then until stop is closed.
-func (p *TextProgress) heartbeat(stop chan struct{}, start time.Time, n, total int, side string) {
+// Waiter is a Progress that can also keep a long wait company: a server
+// that loads its model before it answers. Waiting prints heartbeats about
+// what until the returned function is called.
+type Waiter interface {
+	Waiting(what string) (done func())
+}
+
+// Waiting implements Waiter.
+func (p *TextProgress) Waiting(what string) (done func()) {
+	stop := make(chan struct{})
+	go p.heartbeat(stop, time.Now(), func(elapsed time.Duration) string {
+		return fmt.Sprintf("%s  still starting after %s", oneLine(what), elapsed.Round(time.Second))
+	})
+	var once sync.Once
+	return func() { once.Do(func() { close(stop) }) }
+}
+
+// heartbeat prints line(elapsed) now and then until stop is closed.
+func (p *TextProgress) heartbeat(stop chan struct{}, start time.Time, line func(elapsed time.Duration) string) {
 	wait := p.Heartbeat
 	if wait <= 0 {
 		wait = DefaultHeartbeat
@@ -100,8 +119,7 @@ func (p *TextProgress) heartbeat(stop chan struct{}, start time.Time, n, total i
 			return
 		default:
 		}
-		elapsed := time.Since(start)
-		fmt.Fprintf(p.W, "run %d/%d %-4s  still running after %s%s\n", n, total, side, elapsed.Round(time.Second), p.eta(n, total, elapsed))
+		fmt.Fprintln(p.W, line(time.Since(start)))
 		p.mu.Unlock()
 		wait = nextHeartbeat(wait, first)
 		t.Reset(wait)

@@ -85,3 +85,24 @@ func TestHeartbeatWaits(t *testing.T) {
 		t.Errorf("heartbeats after %v, want %v", got, want)
 	}
 }
+
+// TestProgressWhileAServerLoads: a server that takes a while to become
+// healthy (a model load) gets heartbeats, and none once it is up.
+func TestProgressWhileAServerLoads(t *testing.T) {
+	t.Parallel()
+	var out syncBuffer
+	repo, _, _ := newRepo(t, serveWorkload("load_ms", "1500"), serveWorkload("load_ms", "1500"))
+	s := serveSpec(t, repo, TogetherNo)
+	s.Progress = &TextProgress{W: &out, Heartbeat: 100 * time.Millisecond}
+	if r := measure(t, s, 1); r.Failure != nil {
+		t.Fatalf("failed: %s", r.Failure.Reason)
+	}
+	text := out.String()
+	if !strings.Contains(text, "launch 1 of base  still starting after") {
+		t.Fatalf("no heartbeat while the server loaded:\n%s", text)
+	}
+	healthy := strings.Index(text, "launch 1 of base: healthy after")
+	if i := strings.LastIndex(text, "launch 1 of base  still starting"); healthy < 0 || i > healthy {
+		t.Errorf("a heartbeat after the server was healthy:\n%s", text)
+	}
+}

@@ -72,7 +72,12 @@ func (m *runner) launch(ctx context.Context, sd *side, batch string) (*server, *
 			return nil, fail(fmt.Sprintf("launch %d of %s: %s: %v (log: %s)", n, sd.name, filepath.Base(argv[0]), err, filepath.Base(logPath)), "", false)
 		}
 		srv := &server{sd: sd, batch: batch, launch: n, port: port, url: "http://127.0.0.1:" + strconv.Itoa(port), proc: proc, log: logPath}
+		done := func() {}
+		if w, ok := m.progress.(Waiter); ok {
+			done = w.Waiting(fmt.Sprintf("launch %d of %s", n, sd.name)) // a model load takes minutes
+		}
 		why, exited := m.waitHealthy(ctx, srv)
+		done()
 		if why == "" {
 			m.progress.Step(fmt.Sprintf("launch %d of %s: healthy after %.1f s", n, sd.name, time.Since(start).Seconds()))
 			return srv, nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/diffperf/diffperf/internal/action"
 	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/fakesglang"
 	"github.com/diffperf/diffperf/internal/input"
@@ -39,7 +40,8 @@ func cmdDemo(ctx context.Context, args []string, e Env) error {
 	if err := vf.check(); err != nil {
 		return err
 	}
-	if *mode != "generate" && *mode != "serve" {
+	serving := action.Mode(*mode) == action.ModeServe
+	if !serving && action.Mode(*mode) != action.ModeGenerate {
 		return input.Errorf("--mode", "%q is neither generate nor serve", *mode)
 	}
 	self, err := e.Executable()
@@ -54,7 +56,7 @@ func cmdDemo(ctx context.Context, args []string, e Env) error {
 	}
 	repo := filepath.Join(root, "repo")
 	extra := ""
-	if *mode == "serve" {
+	if serving {
 		extra = demoServeWorkload
 	}
 	if err := makeDemoRepo(ctx, repo, *slowdown, extra, e.Environ()); err != nil {
@@ -75,7 +77,7 @@ func cmdDemo(ctx context.Context, args []string, e Env) error {
 		WorktreeRoot: filepath.Join(root, "worktrees"), Env: e.Environ(), Progress: progressFor(e),
 	}
 	plan := protocol.Plan{Runs: *runs, MaxRuns: *runs, Confirm: true, Options: vf.opt}
-	if *mode == "serve" {
+	if serving {
 		if spec.Serve, err = demoServe(self); err != nil {
 			return err
 		}

@@ -117,7 +117,7 @@ func cmdRun(ctx context.Context, args []string, e Env) error {
 	}
 	plan := mf.serve.plan(mf.runs, maxRuns, confirm, vf.opt)
 	if mf.cases != "" {
-		if mf.serve.mode == "serve" {
+		if mf.serve.serving() {
 			return input.Errorf("--cases", "not with --mode serve yet: give each case's mode in the file (only generate for now)")
 		}
 		return runCasesFile(ctx, spec, plan, mf, vf, e)

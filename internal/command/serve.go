@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/diffperf/diffperf/internal/action"
 	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/protocol"
@@ -27,6 +28,9 @@ var (
 	serveOnly    = []string{"serve-command", "launches", "max-launches", "requests", "warmup-requests", "endpoint", "request", "together"}
 	generateOnly = []string{"runs", "max-runs", "command"}
 )
+
+// serving reports whether --mode is serve.
+func (f *serveFlags) serving() bool { return action.Mode(f.mode) == action.ModeServe }
 
 func (f *serveFlags) register(fs *flag.FlagSet, withMax bool) {
 	fs.StringVar(&f.mode, "mode", "generate", "generate (a fresh sglang generate per run) or serve (warm servers, requests over HTTP)")
@@ -49,16 +53,16 @@ func (f *serveFlags) serve(fs *flag.FlagSet) (*bench.Serve, error) {
 	fs.Visit(func(fl *flag.Flag) {
 		switch {
 		case misplaced != nil:
-		case f.mode != "serve" && slices.Contains(serveOnly, fl.Name):
+		case !f.serving() && slices.Contains(serveOnly, fl.Name):
 			misplaced = input.Errorf("--"+fl.Name, "only for --mode serve")
-		case f.mode == "serve" && slices.Contains(generateOnly, fl.Name):
+		case f.serving() && slices.Contains(generateOnly, fl.Name):
 			misplaced = input.Errorf("--"+fl.Name, "not used with --mode serve (it sets --launches, --requests and --serve-command)")
 		}
 	})
 	switch f.mode {
-	case "generate":
+	case string(action.ModeGenerate):
 		return nil, misplaced
-	case "serve":
+	case string(action.ModeServe):
 	default:
 		return nil, input.Errorf("--mode", "%q is neither generate nor serve", f.mode)
 	}
@@ -96,7 +100,7 @@ func asFlag(err error) error {
 
 // modelCommand is the template whose {model} makes --model required.
 func (f *serveFlags) modelCommand(generate string) string {
-	if f.mode == "serve" {
+	if f.serving() {
 		return f.command
 	}
 	return generate
@@ -104,7 +108,7 @@ func (f *serveFlags) modelCommand(generate string) string {
 
 // plan is the protocol's plan for the mode.
 func (f *serveFlags) plan(runs, maxRuns int, confirm bool, opt report.Options) protocol.Plan {
-	if f.mode == "serve" {
+	if f.serving() {
 		return protocol.ServePlan(f.launches, f.maxLaunches, confirm, opt)
 	}
 	return protocol.Plan{Runs: runs, MaxRuns: maxRuns, Confirm: confirm, Options: opt}

@@ -33,41 +33,13 @@ import (
 // With DIFFPERF_ACT_REAL_ARTIFACTS=1 (and network to clone them), the test
 // runs the real actions against act's artifact server instead.
 func TestActMatrixEndToEnd(t *testing.T) {
-	act := os.Getenv("DIFFPERF_ACT")
-	if act == "" {
-		t.Skip("DIFFPERF_ACT is not set (.ci/run sets it after installing act)")
-	}
-	work := t.TempDir()
-	bin := filepath.Join(work, "bin")
-	for pkg, name := range map[string]string{"./internal/ghcomment/fakegithub/cmd/fakegithub": "fakegithub", "./internal/fakesglang/cmd/sglang": "sglang"} {
-		if b, err := exec.Command("go", "build", "-o", filepath.Join(bin, name), pkg).CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", pkg, err, b)
-		}
-	}
-	proj := filepath.Join(work, "proj")
-	copyTracked(t, ".", proj)
-	gitIn(t, proj, "init", "-q", "-b", "main")
-	gitIn(t, proj, "remote", "add", "origin", "https://github.com/octo/perf.git")
-	// The cases' --num-inference-steps (28 and 30) set the step count.
-	const wl = "step_ms=%d\ntext_ms=2\ndecode_ms=5\njitter=0.005\n"
-	write(t, filepath.Join(proj, "fake_workload.txt"), fmt.Sprintf(wl, 10))
-	gitIn(t, proj, "add", "-A")
-	gitIn(t, proj, "commit", "-q", "-m", "base")
-	base := strings.TrimSpace(gitIn(t, proj, "rev-parse", "HEAD"))
-	write(t, filepath.Join(proj, "fake_workload.txt"), fmt.Sprintf(wl, 12))
-	gitIn(t, proj, "commit", "-q", "-am", "head: slower denoising step")
-	head := strings.TrimSpace(gitIn(t, proj, "rev-parse", "HEAD"))
+	act, work, bin, proj, base, head := actProject(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	api := startFakeGitHub(t, ctx, bin, work)
 	event := filepath.Join(work, "event.json")
-	write(t, event, fmt.Sprintf(`{"action": "synchronize", "number": 7,
-  "pull_request": {"number": 7, "title": "Make denoising faster",
-    "base": {"sha": %q, "ref": "main", "repo": {"full_name": "octo/perf", "name": "perf", "owner": {"login": "octo"}}},
-    "head": {"sha": %q, "ref": "feature", "repo": {"full_name": "octo/perf", "name": "perf", "owner": {"login": "octo"}}},
-    "labels": []},
-  "repository": {"full_name": "octo/perf", "name": "perf", "owner": {"login": "octo"}, "default_branch": "main"}}`, base, head))
+	write(t, event, prEvent(base, head))
 	abs := func(p string) string {
 		a, err := filepath.Abs(p)
 		if err != nil {
@@ -151,27 +123,6 @@ func TestActMatrixEndToEnd(t *testing.T) {
 	if s2 := state(); len(s2.Comments) != 1 || s2.Comments[0].ID != s1.Comments[0].ID {
 		t.Errorf("run 2: comments %+v, want only comment %d, edited", s2.Comments, s1.Comments[0].ID)
 	}
-}
-
-// startFakeGitHub starts the fake GitHub of bin on loopback for the test's
-// lifetime and returns its URL.
-func startFakeGitHub(t *testing.T, ctx context.Context, bin, work string) string {
-	t.Helper()
-	addrFile := filepath.Join(work, "addr")
-	fake := exec.CommandContext(ctx, filepath.Join(bin, "fakegithub"), "-addr", "127.0.0.1:0", "-repo", "octo/perf", "-pr", "7",
-		"-token", "fake-token", "-addr-file", addrFile, "-lifetime", "15m")
-	if err := fake.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fake.Process.Kill(); fake.Wait() })
-	for i := 0; i < 200; i++ {
-		if b, _ := os.ReadFile(addrFile); len(b) > 0 {
-			return string(b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("the fake GitHub did not start")
-	return ""
 }
 
 // jobResults reads each job's result from act's --json log, keyed by the

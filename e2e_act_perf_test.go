@@ -27,48 +27,12 @@ import (
 // comment who asked, at which SHA, and that the PR moved on. It needs act:
 // .ci/run installs it and sets DIFFPERF_ACT; elsewhere the test skips.
 func TestActPerfCommand(t *testing.T) {
-	act := os.Getenv("DIFFPERF_ACT")
-	if act == "" {
-		t.Skip("DIFFPERF_ACT is not set (.ci/run sets it after installing act)")
-	}
-	work := t.TempDir()
-	bin := filepath.Join(work, "bin")
-	for pkg, name := range map[string]string{"./internal/ghcomment/fakegithub/cmd/fakegithub": "fakegithub", "./internal/fakesglang/cmd/sglang": "sglang"} {
-		if b, err := exec.Command("go", "build", "-o", filepath.Join(bin, name), pkg).CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", pkg, err, b)
-		}
-	}
-	proj := filepath.Join(work, "proj")
-	copyTracked(t, ".", proj)
-	gitIn(t, proj, "init", "-q", "-b", "main")
-	gitIn(t, proj, "remote", "add", "origin", "https://github.com/octo/perf.git")
-	const wl = "step_ms=%d\ntext_ms=2\ndecode_ms=5\njitter=0.005\n"
-	write(t, filepath.Join(proj, "fake_workload.txt"), fmt.Sprintf(wl, 10))
-	gitIn(t, proj, "add", "-A")
-	gitIn(t, proj, "commit", "-q", "-m", "base")
-	base := strings.TrimSpace(gitIn(t, proj, "rev-parse", "HEAD"))
-	write(t, filepath.Join(proj, "fake_workload.txt"), fmt.Sprintf(wl, 12))
-	gitIn(t, proj, "commit", "-q", "-am", "head: slower denoising step")
-	head := strings.TrimSpace(gitIn(t, proj, "rev-parse", "HEAD"))
+	act, work, bin, proj, base, head := actProject(t)
 
+	// The fake GitHub, on loopback, stopping by itself.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	addrFile := filepath.Join(work, "addr")
-	fake := exec.CommandContext(ctx, filepath.Join(bin, "fakegithub"), "-addr", "127.0.0.1:0", "-repo", "octo/perf", "-pr", "7",
-		"-token", "fake-token", "-addr-file", addrFile, "-lifetime", "10m")
-	if err := fake.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer fake.Process.Kill()
-	var api string
-	for i := 0; i < 100 && api == ""; i++ {
-		b, _ := os.ReadFile(addrFile)
-		api = string(b)
-		time.Sleep(50 * time.Millisecond)
-	}
-	if api == "" {
-		t.Fatal("the fake GitHub did not start")
-	}
+	api := startFakeGitHub(t, ctx, bin, work)
 	control := func(method, path string, v any) []byte {
 		t.Helper()
 		body, _ := json.Marshal(v)

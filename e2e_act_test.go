@@ -21,60 +21,15 @@ import (
 // sglang, against the fake GitHub API on 127.0.0.1. It needs act: .ci/run
 // installs it and sets DIFFPERF_ACT; elsewhere the test skips.
 func TestActEndToEnd(t *testing.T) {
-	act := os.Getenv("DIFFPERF_ACT")
-	if act == "" {
-		t.Skip("DIFFPERF_ACT is not set (.ci/run sets it after installing act)")
-	}
-	work := t.TempDir()
-	bin := filepath.Join(work, "bin")
-	for pkg, name := range map[string]string{"./internal/ghcomment/fakegithub/cmd/fakegithub": "fakegithub", "./internal/fakesglang/cmd/sglang": "sglang"} {
-		if b, err := exec.Command("go", "build", "-o", filepath.Join(bin, name), pkg).CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", pkg, err, b)
-		}
-	}
-
-	// The project: this repository's files (the action, its workflows),
-	// then a base and a head commit of the simulated workload.
-	proj := filepath.Join(work, "proj")
-	copyTracked(t, ".", proj)
-	gitIn(t, proj, "init", "-q", "-b", "main")
-	gitIn(t, proj, "remote", "add", "origin", "https://github.com/octo/perf.git")
-	const wl = "# 28 steps as the workflow asks; 10 ms a step in the base\nstep_ms=%d\ntext_ms=2\ndecode_ms=5\njitter=0.005\n"
-	write(t, filepath.Join(proj, "fake_workload.txt"), fmt.Sprintf(wl, 10))
-	gitIn(t, proj, "add", "-A")
-	gitIn(t, proj, "commit", "-q", "-m", "base")
-	base := strings.TrimSpace(gitIn(t, proj, "rev-parse", "HEAD"))
-	write(t, filepath.Join(proj, "fake_workload.txt"), fmt.Sprintf(wl, 12))
-	gitIn(t, proj, "commit", "-q", "-am", "head: slower denoising step")
-	head := strings.TrimSpace(gitIn(t, proj, "rev-parse", "HEAD"))
+	act, work, bin, proj, base, head := actProject(t)
 
 	// The fake GitHub, on loopback, stopping by itself.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	addrFile := filepath.Join(work, "addr")
-	fake := exec.CommandContext(ctx, filepath.Join(bin, "fakegithub"), "-addr", "127.0.0.1:0", "-repo", "octo/perf", "-pr", "7",
-		"-token", "fake-token", "-addr-file", addrFile, "-lifetime", "10m")
-	if err := fake.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer fake.Process.Kill()
-	var api string
-	for i := 0; i < 100 && api == ""; i++ {
-		b, _ := os.ReadFile(addrFile)
-		api = string(b)
-		time.Sleep(50 * time.Millisecond)
-	}
-	if api == "" {
-		t.Fatal("the fake GitHub did not start")
-	}
+	api := startFakeGitHub(t, ctx, bin, work)
 
 	event := filepath.Join(work, "event.json")
-	write(t, event, fmt.Sprintf(`{"action": "synchronize", "number": 7,
-  "pull_request": {"number": 7, "title": "Make denoising faster",
-    "base": {"sha": %q, "ref": "main", "repo": {"full_name": "octo/perf", "name": "perf", "owner": {"login": "octo"}}},
-    "head": {"sha": %q, "ref": "feature", "repo": {"full_name": "octo/perf", "name": "perf", "owner": {"login": "octo"}}},
-    "labels": []},
-  "repository": {"full_name": "octo/perf", "name": "perf", "owner": {"login": "octo"}, "default_branch": "main"}}`, base, head))
+	write(t, event, prEvent(base, head))
 	stub, _ := filepath.Abs("testdata/act/stub-action")
 
 	runAct := func(name string) actResult {
@@ -185,6 +140,71 @@ type actResult struct {
 	outputs   map[string]string
 	summary   string
 	log       string
+}
+
+// actProject skips the test without act (.ci/run installs it and sets
+// DIFFPERF_ACT). Otherwise it builds the fake GitHub and the fake sglang
+// into work/bin and makes work/proj: this repository's tracked files (the
+// action, its workflows) in a fresh repository with a base commit and a
+// head commit whose simulated denoising step is slower (10 ms, then 12 ms
+// a step; the workflows' --num-inference-steps set the step count).
+func actProject(t *testing.T) (act, work, bin, proj, base, head string) {
+	t.Helper()
+	act = os.Getenv("DIFFPERF_ACT")
+	if act == "" {
+		t.Skip("DIFFPERF_ACT is not set (.ci/run sets it after installing act)")
+	}
+	work = t.TempDir()
+	bin = filepath.Join(work, "bin")
+	for pkg, name := range map[string]string{"./internal/ghcomment/fakegithub/cmd/fakegithub": "fakegithub", "./internal/fakesglang/cmd/sglang": "sglang"} {
+		if b, err := exec.Command("go", "build", "-o", filepath.Join(bin, name), pkg).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	proj = filepath.Join(work, "proj")
+	copyTracked(t, ".", proj)
+	gitIn(t, proj, "init", "-q", "-b", "main")
+	gitIn(t, proj, "remote", "add", "origin", "https://github.com/octo/perf.git")
+	const wl = "step_ms=%d\ntext_ms=2\ndecode_ms=5\njitter=0.005\n"
+	write(t, filepath.Join(proj, "fake_workload.txt"), fmt.Sprintf(wl, 10))
+	gitIn(t, proj, "add", "-A")
+	gitIn(t, proj, "commit", "-q", "-m", "base")
+	base = strings.TrimSpace(gitIn(t, proj, "rev-parse", "HEAD"))
+	write(t, filepath.Join(proj, "fake_workload.txt"), fmt.Sprintf(wl, 12))
+	gitIn(t, proj, "commit", "-q", "-am", "head: slower denoising step")
+	head = strings.TrimSpace(gitIn(t, proj, "rev-parse", "HEAD"))
+	return act, work, bin, proj, base, head
+}
+
+// prEvent is a pull_request synchronize payload for PR 7 of octo/perf.
+func prEvent(base, head string) string {
+	return fmt.Sprintf(`{"action": "synchronize", "number": 7,
+  "pull_request": {"number": 7, "title": "Make denoising faster",
+    "base": {"sha": %q, "ref": "main", "repo": {"full_name": "octo/perf", "name": "perf", "owner": {"login": "octo"}}},
+    "head": {"sha": %q, "ref": "feature", "repo": {"full_name": "octo/perf", "name": "perf", "owner": {"login": "octo"}}},
+    "labels": []},
+  "repository": {"full_name": "octo/perf", "name": "perf", "owner": {"login": "octo"}, "default_branch": "main"}}`, base, head)
+}
+
+// startFakeGitHub starts the fake GitHub of bin on loopback for the test's
+// lifetime and returns its URL.
+func startFakeGitHub(t *testing.T, ctx context.Context, bin, work string) string {
+	t.Helper()
+	addrFile := filepath.Join(work, "addr")
+	fake := exec.CommandContext(ctx, filepath.Join(bin, "fakegithub"), "-addr", "127.0.0.1:0", "-repo", "octo/perf", "-pr", "7",
+		"-token", "fake-token", "-addr-file", addrFile, "-lifetime", "15m")
+	if err := fake.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fake.Process.Kill(); fake.Wait() })
+	for i := 0; i < 200; i++ {
+		if b, _ := os.ReadFile(addrFile); len(b) > 0 {
+			return string(b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("the fake GitHub did not start")
+	return ""
 }
 
 // parseAct reads act's --json log: one JSON object a line.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/diffperf/diffperf/internal/fakesglang"
+	"github.com/diffperf/diffperf/internal/fakesglang/fakerepo"
 )
 
 // diffperfBin is this program, built once, for the demo's fake sglang;
@@ -44,24 +45,7 @@ func fakeEnviron() []string {
 // fake sglang's workloads base and head.
 func repoWith(t *testing.T, base, head string) string {
 	t.Helper()
-	dir := t.TempDir()
-	git := func(args ...string) {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@x.invalid", "GIT_COMMITTER_NAME=t",
-			"GIT_COMMITTER_EMAIL=t@x.invalid", "GIT_CONFIG_GLOBAL=/dev/null")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	git("init", "-q", "-b", "main")
-	for i, w := range []string{base, head} {
-		if err := os.WriteFile(filepath.Join(dir, fakesglang.WorkloadFile), []byte(w), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		git("add", "-A")
-		git("commit", "-q", "--allow-empty", "-m", fmt.Sprint("commit ", i))
-	}
+	dir, _ := fakerepo.New(t, base, head)
 	return dir
 }
 

@@ -26,6 +26,14 @@ type RenderOptions struct {
 	State bool
 }
 
+// limit is MaxChars, or MaxCommentChars when it is not set.
+func (o RenderOptions) limit() int {
+	if o.MaxChars <= 0 {
+		return MaxCommentChars
+	}
+	return o.MaxChars
+}
+
 // MarkerLine is the first line of every comment diffperf writes for key.
 func MarkerLine(key string) string {
 	return "<!-- diffperf:" + SanitizeKey(key) + " -->"
@@ -56,10 +64,7 @@ func (r *Result) single() bool { return len(r.Base.Runs) == 1 && len(r.Head.Runs
 // Markdown renders the report: the headline, compare_perf.py's two tables,
 // then collapsed details. It is deterministic for a given Result.
 func Markdown(r *Result, opt RenderOptions) string {
-	limit := opt.MaxChars
-	if limit <= 0 {
-		limit = MaxCommentChars
-	}
+	limit := opt.limit()
 	head := ""
 	if opt.Marker != "" {
 		head = MarkerLine(opt.Marker) + "\n"
@@ -80,7 +85,7 @@ func Markdown(r *Result, opt RenderOptions) string {
 		}
 		if len(dropped) > 0 {
 			fmt.Fprintf(&b, "\n_Left out to stay within %d characters: %s. The run's report.md and result.json have everything._\n",
-				opt.MaxChars, strings.Join(dropped, ", "))
+				limit, strings.Join(dropped, ", "))
 		}
 		return b.String()
 	}

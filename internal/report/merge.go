@@ -258,10 +258,7 @@ var countWords = []struct {
 // first (each drops its own details), then whole case reports are left
 // out from the last, with a note; the headline and table stay.
 func MarkdownMerged(m *Merged, opt RenderOptions) string {
-	limit := opt.MaxChars
-	if limit <= 0 {
-		limit = MaxCommentChars
-	}
+	limit := opt.limit()
 	head := ""
 	if opt.Marker != "" {
 		head = MarkerLine(opt.Marker) + "\n"

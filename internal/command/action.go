@@ -49,13 +49,19 @@ func cmdAction(ctx context.Context, e Env) error {
 	}
 	r, merr := j.measure(ctx)
 	if r == nil {
-		j.setOutput("verdict", string(report.Failed))
-		j.addSummary(fmt.Sprintf("## 💥 diffperf: failed\n\n%s\n", report.Escape(j.redact(merr.Error()))))
-		return merr
+		return j.failedBeforeResult(merr)
 	}
 	j.acceptLabel(ctx, r)
 	j.describeRequest(ctx, r)
 	return j.publish(ctx, r, merr)
+}
+
+// failedBeforeResult reports err, which left no result to publish, in the
+// outputs and the step summary, and returns it.
+func (j *actionJob) failedBeforeResult(err error) error {
+	j.setOutput("verdict", string(report.Failed))
+	j.addSummary(fmt.Sprintf("## 💥 diffperf: failed\n\n%s\n", report.Escape(j.redact(err.Error()))))
+	return err
 }
 
 // deriveKey sets the comment key: the input, or one derived from the case

@@ -402,10 +402,7 @@ func cmdCompare(args []string, e Env) error {
 	if err := writeResult(e.Stdout, r, vf.format); err != nil {
 		return err
 	}
-	if vf.failOnRegression && r.Verdict == report.Regression {
-		return errRegression
-	}
-	return nil
+	return verdictError(r, vf.failOnRegression, nil)
 }
 
 // compareMany is the `compare BASELINE NEW NEW...` form of compare_perf.py.

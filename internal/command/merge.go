@@ -228,9 +228,7 @@ func (j *actionJob) runMerged(ctx context.Context) error {
 	if len(cfg.Cases) > 0 {
 		spec, plan := j.benchSpec(tmp, j.secrets())
 		if cases, merr = measureCaseList(ctx, spec, plan, cfg.Cases, j.secrets(), e.Stderr); cases == nil {
-			j.setOutput("verdict", string(report.Failed))
-			j.addSummary(fmt.Sprintf("## 💥 diffperf: failed\n\n%s\n", report.Escape(j.redact(merr.Error()))))
-			return merr
+			return j.failedBeforeResult(merr)
 		}
 		expect = dedupe(append(caseNames(cfg.Cases), expect...))
 	}

@@ -40,12 +40,12 @@ func cmdAction(ctx context.Context, e Env) error {
 	if err := j.newCommenter(); err != nil {
 		return err
 	}
+	if j.cfg.Mode == action.ModeMerge || len(j.cfg.Cases) > 0 {
+		return j.runMerged(ctx) // merge.go: one comment, one gate over several cases
+	}
 	j.deriveKey(ctx)
 	if done, err := j.acceptWithoutMeasuring(ctx); done {
 		return err
-	}
-	if j.cfg.Mode == action.ModeMerge || len(j.cfg.Cases) > 0 {
-		return j.runMerged(ctx) // merge.go: one comment, one gate over several cases
 	}
 	r, merr := j.measure(ctx)
 	if r == nil {
@@ -82,14 +82,12 @@ func (j *actionJob) deriveKey(ctx context.Context) {
 // acceptWithoutMeasuring handles the accept label being added to a pull
 // request whose comment already holds an established regression for its
 // current head: the comment and the gate flip to accepted, and nothing is
-// measured again (that would take the GPU for nothing). done is false when
+// measured again (a merged comment, of several cases, records no such
+// verdict: runMerged measures) (that would take the GPU for nothing). done is false when
 // a measurement is needed after all.
 func (j *actionJob) acceptWithoutMeasuring(ctx context.Context) (done bool, err error) {
 	if j.tgt.Action != "labeled" || j.tgt.Label != j.cfg.AcceptLabel || j.commenter == nil || j.cfg.Comment == "never" {
 		return false, nil
-	}
-	if j.cfg.Mode == action.ModeMerge || len(j.cfg.Cases) > 0 {
-		return false, nil // a merged comment records no single head's verdict: measure
 	}
 	marker := report.MarkerLine(j.key)
 	body, ok, err := j.commenter.Find(ctx, j.tgt.PR, marker)

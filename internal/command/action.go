@@ -82,9 +82,9 @@ func (j *actionJob) deriveKey(ctx context.Context) {
 // acceptWithoutMeasuring handles the accept label being added to a pull
 // request whose comment already holds an established regression for its
 // current head: the comment and the gate flip to accepted, and nothing is
-// measured again (a merged comment, of several cases, records no such
-// verdict: runMerged measures) (that would take the GPU for nothing). done is false when
-// a measurement is needed after all.
+// measured again (that would take the GPU for nothing). done is false when
+// a measurement is needed after all. (A merged comment, of several cases,
+// records no such verdict: runMerged measures.)
 func (j *actionJob) acceptWithoutMeasuring(ctx context.Context) (done bool, err error) {
 	if j.tgt.Action != "labeled" || j.tgt.Label != j.cfg.AcceptLabel || j.commenter == nil || j.cfg.Comment == "never" {
 		return false, nil

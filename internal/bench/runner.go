@@ -85,9 +85,6 @@ func (m *runner) runOne(ctx context.Context, sd *side, batch string) *report.Fai
 		return failure(fmt.Sprintf("run %d of %s fell back to the diffusers backend (%q in its log): the numbers are not sglang's", idx, sd.name, sign))
 	}
 	d, err := readRunDump(dump)
-	if err == nil {
-		d.Name = filepath.Base(dump) // relative to the out folder, for the report
-	}
 	if err != nil {
 		return failure(fmt.Sprintf("run %d of %s exited 0 but %v", idx, sd.name, err))
 	}
@@ -171,7 +168,8 @@ func ReadDump(path string) (*report.Dump, error) {
 	return report.ParseDump(path, data)
 }
 
-// readRunDump reads the dump a run wrote, with errors that read after
+// readRunDump reads the dump a run (or a request) wrote, named relative to
+// the out folder as the report shows it, with errors that read after
 // "run N of SIDE exited 0 but".
 func readRunDump(path string) (*report.Dump, error) {
 	d, err := ReadDump(path)
@@ -183,6 +181,7 @@ func readRunDump(path string) (*report.Dump, error) {
 	case err != nil:
 		return nil, fmt.Errorf("wrote an unusable dump: %v", err)
 	}
+	d.Name = filepath.Base(path)
 	return d, nil
 }
 

@@ -44,10 +44,9 @@ type TextProgress struct {
 	// 0 means DefaultHeartbeat.
 	Heartbeat time.Duration
 
-	mu      sync.Mutex
-	stop    chan struct{} // ends the running run's heartbeat
-	started time.Time     // of the whole measurement
-	done    []time.Duration
+	mu   sync.Mutex
+	stop chan struct{} // ends the running run's heartbeat
+	done []time.Duration
 }
 
 // DefaultHeartbeat is how long a run goes quietly before the first
@@ -65,9 +64,6 @@ func (p *TextProgress) Step(msg string) {
 func (p *TextProgress) RunStart(n, total int, side string, run int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.started.IsZero() {
-		p.started = time.Now()
-	}
 	if p.Actions {
 		fmt.Fprintf(p.W, "::group::run %d/%d %s\n", n, total, side)
 	} else {

@@ -28,7 +28,10 @@ var (
 
 // StateLine is the hidden line that records r's verdict for its SHAs.
 func StateLine(r *Result) string {
-	s := State{Version: 1, Base: r.Base.SHA, Head: r.Head.SHA, Verdict: r.Verdict, Accepted: r.Accepted}
+	return State{Version: 1, Base: r.Base.SHA, Head: r.Head.SHA, Verdict: r.Verdict, Accepted: r.Accepted}.line()
+}
+
+func (s State) line() string {
 	b, _ := json.Marshal(s) // SHAs are hex and the verdict a word: nothing to escape
 	return statePrefix + string(b) + " -->"
 }
@@ -56,16 +59,13 @@ func Accept(body, label string) (string, error) {
 	if !ok || s.Verdict != Regression || s.Accepted {
 		return "", fmt.Errorf("the comment records no unaccepted regression")
 	}
-	heading := fmt.Sprintf("## %s diffperf: %s\n", verdictEmoji[Regression], Regression)
-	i := strings.Index(body, "\n"+heading)
-	if i < 0 {
+	heading := fmt.Sprintf("\n## %s diffperf: %s\n", verdictEmoji[Regression], Regression)
+	if !strings.Contains(body, heading) {
 		return "", fmt.Errorf("the comment has no regression headline")
 	}
 	s.Accepted = true
-	b, _ := json.Marshal(s)
-	body = stateLine.ReplaceAllLiteralString(body, statePrefix+string(b)+" -->")
-	i = strings.Index(body, "\n"+heading) + 1
-	return body[:i] + acceptedHeading(label) + body[i+len(heading):], nil
+	body = stateLine.ReplaceAllLiteralString(body, s.line())
+	return strings.Replace(body, heading, "\n"+acceptedHeading(label), 1), nil
 }
 
 // acceptedHeading is the heading of an accepted regression and the line

@@ -113,14 +113,7 @@ func writeMerged(dir string, m *report.Merged, md string, secrets []string) (mdP
 	if err != nil {
 		return "", "", err
 	}
-	mdPath, jsPath = filepath.Join(dir, "merged.md"), filepath.Join(dir, "merged.json")
-	if err := writeFileAtomic(jsPath, []byte(bench.Redact(string(js), secrets))); err != nil {
-		return "", "", err
-	}
-	if err := writeFileAtomic(mdPath, []byte(bench.Redact(md, secrets))); err != nil {
-		return "", jsPath, err
-	}
-	return mdPath, jsPath, nil
+	return writePair(filepath.Join(dir, "merged.md"), filepath.Join(dir, "merged.json"), md, js, secrets)
 }
 
 func writeMergedResult(w io.Writer, m *report.Merged, md, format string) error {

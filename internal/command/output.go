@@ -46,12 +46,16 @@ func writeOutputs(dir string, r *report.Result, md string, secrets []string) (md
 	if err != nil {
 		return "", "", err
 	}
-	js, md = []byte(bench.Redact(string(js), secrets)), bench.Redact(md, secrets)
-	mdPath, jsPath = filepath.Join(dir, "report.md"), filepath.Join(dir, "result.json")
-	if err := writeFileAtomic(jsPath, js); err != nil {
+	return writePair(filepath.Join(dir, "report.md"), filepath.Join(dir, "result.json"), md, js, secrets)
+}
+
+// writePair writes a report's Markdown and JSON, JSON first (it is what
+// the tools read back), each atomically and without the secrets.
+func writePair(mdPath, jsPath, md string, js []byte, secrets []string) (string, string, error) {
+	if err := writeFileAtomic(jsPath, []byte(bench.Redact(string(js), secrets))); err != nil {
 		return "", "", err
 	}
-	if err := writeFileAtomic(mdPath, []byte(md)); err != nil {
+	if err := writeFileAtomic(mdPath, []byte(bench.Redact(md, secrets))); err != nil {
 		return "", jsPath, err
 	}
 	return mdPath, jsPath, nil

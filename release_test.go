@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -194,13 +195,21 @@ func TestInstallScript(t *testing.T) {
 		func(l []byte) bool { return bytes.Contains(l, []byte("amd64")) }), nil)
 	// v9.9.7: a tag without assets (its release is not published yet).
 
+	// Each subtest downloads under a prefix of its own (/N/releases/...),
+	// so that what one downloaded is told apart from what the others,
+	// running at the same time, did.
 	var mu sync.Mutex
-	var requests []string
+	requests := map[string][]string{} // by prefix
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, id := r.URL.Path, ""
+		if !strings.HasPrefix(path, "/releases/") {
+			id, path, _ = strings.Cut(strings.TrimPrefix(path, "/"), "/")
+			path = "/" + path
+		}
 		mu.Lock()
-		requests = append(requests, r.URL.Path)
+		requests[id] = append(requests[id], path)
 		mu.Unlock()
-		tag, name, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/releases/"), "/")
+		tag, name, _ := strings.Cut(strings.TrimPrefix(path, "/releases/"), "/")
 		b, ok := releases[tag][name]
 		if !ok {
 			http.NotFound(w, r)
@@ -256,9 +265,10 @@ func TestInstallScript(t *testing.T) {
 			wantOut: []string{`ref "main%0A::error::injected %250A" is not a release tag`}},
 		{name: "a ref with shell syntax", ref: "v1.2.3; touch pwned $(touch pwned)", fromSource: "true", wantNoReq: true},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			id := strconv.Itoa(i)
 			dir := t.TempDir()
 			dest := filepath.Join(dir, "diffperf-bin")
 			output := filepath.Join(dir, "github_output")
@@ -267,12 +277,9 @@ func TestInstallScript(t *testing.T) {
 			cmd.Env = append([]string{
 				"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
 				"DIFFPERF_ACTION_REF=" + tt.ref, "DIFFPERF_ACTION_REPOSITORY=octo/diffperf",
-				"GITHUB_SERVER_URL=file://" + server, "DIFFPERF_RELEASES_URL=" + srv.URL + "/releases",
+				"GITHUB_SERVER_URL=file://" + server, "DIFFPERF_RELEASES_URL=" + srv.URL + "/" + id + "/releases",
 				"RUNNER_OS=Linux", "RUNNER_ARCH=X64", "GITHUB_OUTPUT=" + output,
 			}, tt.env...) // later entries win
-			mu.Lock()
-			before := len(requests)
-			mu.Unlock()
 			out, err := cmd.CombinedOutput()
 			code := 0
 			var ee *exec.ExitError
@@ -322,12 +329,8 @@ func TestInstallScript(t *testing.T) {
 			if tt.wantNoReq {
 				mu.Lock()
 				defer mu.Unlock()
-				// Other subtests run at the same time: only this ref's
-				// requests count, and a non-release ref names no release.
-				for _, p := range requests[before:] {
-					if tt.ref != "" && strings.Contains(p, "/"+tt.ref+"/") {
-						t.Errorf("downloaded %s", p)
-					}
+				for _, p := range requests[id] {
+					t.Errorf("downloaded %s", p)
 				}
 			}
 		})

@@ -310,12 +310,7 @@ func (r *Result) metric(id, name, unit string, kind Kind, gated bool, bv, hv []f
 	if m.Base.Median != 0 {
 		m.DeltaPct = m.DeltaAbs / m.Base.Median * 100
 	}
-	th := &benchmath.Thresholds{CompareAlpha: opt.Alpha}
-	cmp := benchmath.AssumeNothing.Compare(benchmath.NewSample(clone(bv), th), benchmath.NewSample(clone(hv), th))
-	m.P = cmp.P
-	if math.IsNaN(m.P) {
-		m.P = 1
-	}
+	m.P = uTestP(bv, hv, opt.Alpha)
 	m.SignificancePossible = MinP(len(bv), len(hv)) < opt.Alpha
 
 	relLimit, absLimit := opt.ThresholdPct, opt.MinDeltaMs
@@ -416,6 +411,121 @@ func (r *Result) warn(bd, hd []*Dump) {
 	if bp, hp := distinct(bd, func(d *Dump) string { return d.Prompt }), distinct(hd, func(d *Dump) string { return d.Prompt }); bp != hp && bp != "" && hp != "" {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("the sides ran different prompts: %q and %q", bp, hp))
 	}
+}
+
+// uTestP is the two-sided p-value of the Mann-Whitney U test of bv against
+// hv, in [0, 1]. benchmath gives it, except for tied samples of up to
+// exactTiesLimit values a side: there benchmath doubles one tail of the tied
+// U distribution, which is not symmetric, and can pass 1 (e2e [100, 102]
+// against [102] gave 1.333). For those uTestP gives the exact permutation
+// p-value instead (tiedExactP); either way the result is clamped to 1.
+func uTestP(bv, hv []float64, alpha float64) float64 {
+	if len(bv) > 0 && len(hv) > 0 && len(bv) <= exactTiesLimit && len(hv) <= exactTiesLimit && hasTies(bv, hv) {
+		return tiedExactP(bv, hv)
+	}
+	th := &benchmath.Thresholds{CompareAlpha: alpha}
+	p := benchmath.AssumeNothing.Compare(benchmath.NewSample(clone(bv), th), benchmath.NewSample(clone(hv), th)).P
+	if math.IsNaN(p) || p > 1 {
+		return 1
+	}
+	return p
+}
+
+// exactTiesLimit is the largest side for which uTestP computes the exact
+// permutation p-value of tied samples: benchmath's own limit for exact tied
+// distributions (above it benchmath uses the normal approximation with the
+// tie correction). At 25+25 the counts stay below 2^53, exact in float64.
+const exactTiesLimit = 25
+
+func hasTies(a, b []float64) bool {
+	all := append(clone(a), b...)
+	slices.Sort(all)
+	for i := 1; i < len(all); i++ {
+		if all[i] == all[i-1] {
+			return true
+		}
+	}
+	return false
+}
+
+// tiedExactP is the exact two-sided permutation p-value of the U test: the
+// share of the C(n1+n2, n1) ways to split the pooled values into sides of
+// n1 and n2 whose U1 lies at least as far from its mean n1·n2/2 as the
+// observed U1. Ties take mid-ranks, so U1 counts a tie as one half. A split
+// is told by how many of each group of tied values fall on the first side,
+// so the count runs over groups: ways[k][2·R1] is the number of splits that
+// put k values and rank sum R1 on the first side so far.
+func tiedExactP(x1, x2 []float64) float64 {
+	n1, n := len(x1), len(x1)+len(x2)
+	all := append(clone(x1), x2...)
+	slices.Sort(all)
+	type group struct{ size, twiceRank int } // twiceRank: 2 × the group's mid-rank
+	var groups []group
+	for i := 0; i < n; {
+		j := i
+		for j < n && all[j] == all[i] {
+			j++
+		}
+		groups = append(groups, group{j - i, (i + 1) + j}) // ranks i+1..j
+		i = j
+	}
+	in1 := map[float64]int{}
+	for _, v := range x1 {
+		in1[v]++
+	}
+	obs := 0 // 2·R1 observed
+	for i := 0; i < n; {
+		j := i
+		for j < n && all[j] == all[i] {
+			j++
+		}
+		obs += in1[all[i]] * ((i + 1) + j)
+		i = j
+	}
+	maxR := n * (n + 1) // 2·(sum of all ranks)
+	ways := make([][]float64, n1+1)
+	for k := range ways {
+		ways[k] = make([]float64, maxR+1)
+	}
+	ways[0][0] = 1
+	for _, g := range groups {
+		next := make([][]float64, n1+1)
+		for k := range next {
+			next[k] = make([]float64, maxR+1)
+		}
+		for k := 0; k <= n1; k++ {
+			for r, w := range ways[k] {
+				if w == 0 {
+					continue
+				}
+				c := 1.0 // C(g.size, a)
+				for a := 0; a <= g.size && k+a <= n1; a++ {
+					next[k+a][r+a*g.twiceRank] += w * c
+					c = c * float64(g.size-a) / float64(a+1)
+				}
+			}
+		}
+		ways = next
+	}
+	// U1 = R1 - n1(n1+1)/2, so |U1 - n1·n2/2| = |R1 - n1(n+1)/2|; in
+	// doubled ranks the centre is n1(n+1).
+	centre := n1 * (n + 1)
+	dist := func(twiceR int) int { return abs(twiceR - centre) }
+	var as, total float64
+	for r, w := range ways[n1] {
+		total += w
+		if w != 0 && dist(r) >= dist(obs) {
+			as += w
+		}
+	}
+	return math.Min(1, as/total)
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // MinP is the smallest two-sided p-value the exact Mann-Whitney U test can

@@ -24,7 +24,7 @@ import (
 // cmdAction is the GitHub Action: inputs and event in, a measurement, then
 // the results where people look (files, step summary, outputs, the PR
 // comment), in an order that loses nothing when GitHub fails.
-func cmdAction(ctx context.Context, e Env) error {
+func cmdAction(ctx context.Context, e Env) (err error) {
 	j, err := configure(e)
 	switch {
 	case err != nil:
@@ -34,6 +34,7 @@ func cmdAction(ctx context.Context, e Env) error {
 	case j.tgt.Skip != "":
 		return nil
 	}
+	defer func() { sealOutInto(&err, j.out) }() // j.out is set once measuring starts
 	if err := j.requestBase(ctx); err != nil {
 		return err
 	}

@@ -204,7 +204,10 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 				if !ok {
 					u = "usage: diffperf " + fs.Name() + " [flags]"
 				}
-				return nil, &helpRequest{u + "\n\nFlags:\n" + flagUsage(fs)}
+				if fl := flagUsage(fs); fl != "" {
+					u += "\n\nFlags:\n" + fl
+				}
+				return nil, &helpRequest{u}
 			}
 			return nil, flagError(fs, err)
 		}
@@ -223,6 +226,9 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 func flagUsage(fs *flag.FlagSet) string {
 	var b strings.Builder
 	fs.VisitAll(func(f *flag.Flag) {
+		if f.Usage == "" {
+			return // a flag that the command refuses, kept for its error
+		}
 		def := ""
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
 			def = fmt.Sprintf(" (default %s)", f.DefValue)
@@ -244,14 +250,43 @@ func flagError(fs *flag.FlagSet, err error) error {
 		}
 		return input.Errorf("--"+name, "no such flag of %s; %s", fs.Name(), hint)
 	}
-	// `invalid value "x" for flag -name: why`
-	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
-		if i := strings.Index(rest, " for flag -"); i >= 0 {
-			name, why, _ := strings.Cut(rest[i+len(" for flag -"):], ": ")
-			return input.Errorf("--"+name, "%s", why)
+	// `invalid value "x" for flag -name: why`, and for a bool
+	// `invalid boolean value "x" for -name: why`
+	for _, form := range []struct{ prefix, sep string }{{"invalid value ", " for flag -"}, {"invalid boolean value ", " for -"}} {
+		rest, ok := strings.CutPrefix(msg, form.prefix)
+		if !ok {
+			continue
+		}
+		if i := strings.Index(rest, form.sep); i >= 0 {
+			value := rest[:i] // quoted by the flag package
+			name, why, _ := strings.Cut(rest[i+len(form.sep):], ": ")
+			if strings.Contains(why, value) {
+				return input.Errorf("--"+name, "%s", why) // our own Set named it
+			}
+			return input.Errorf("--"+name, "%s is not %s", value, flagKind(fs.Lookup(name)))
 		}
 	}
 	return input.Wrap(fs.Name(), err)
+}
+
+// flagKind says what a flag of the flag package's own types takes, for an
+// error about a value that did not parse.
+func flagKind(f *flag.Flag) string {
+	if f == nil {
+		return "a usable value"
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return "true or false"
+	}
+	switch fmt.Sprintf("%T", f.Value) {
+	case "*flag.intValue", "*flag.int64Value", "*flag.uintValue", "*flag.uint64Value":
+		return "a whole number"
+	case "*flag.float64Value":
+		return "a number"
+	case "*flag.durationValue":
+		return "a duration such as 30m"
+	}
+	return "a usable value"
 }
 
 // nearestFlag is the flag of fs nearest to name by edit distance, if it
@@ -364,19 +399,34 @@ func cmdCompare(args []string, e Env) error {
 		fs.Visit(func(f *flag.Flag) {
 			rethreshold = rethreshold || slices.Contains([]string{"threshold", "min-delta-ms", "memory-threshold", "alpha"}, f.Name)
 		})
-		if r, ok, err := readOutResult(pos[0]); err != nil {
+		prev, measured, err := readOutResult(pos[0])
+		if err != nil {
 			return err
-		} else if ok && !rethreshold {
-			if err := writeResult(e.Stdout, r, vf.format); err != nil {
+		} else if measured && !rethreshold {
+			if err := writeResult(e.Stdout, prev, vf.format); err != nil {
 				return err
 			}
-			return verdictError(r, vf.failOnRegression, nil)
+			return verdictError(prev, vf.failOnRegression, nil)
 		}
 		out, ok, err := readOutFolder(pos[0])
 		if err != nil {
 			return input.Wrap("compare", err)
 		}
-		if r, both := out.result(vf.opt); ok && both {
+		if measured {
+			// Judged again from the dumps the run counted (not one that an
+			// interrupted run wrote after it stopped counting), and a
+			// failed run stays failed whatever the thresholds.
+			out = out.countedIn(prev)
+		}
+		r, both := out.result(vf.opt)
+		if ok && measured && prev.Failure != nil {
+			if !both {
+				r = prev
+			}
+			r.Fail(*prev.Failure)
+			both = true
+		}
+		if ok && both {
 			if err := writeResult(e.Stdout, r, vf.format); err != nil {
 				return err
 			}

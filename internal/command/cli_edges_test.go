@@ -1,0 +1,66 @@
+package command
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestFlagErrorsNameFlagAndValue: a refused flag value is named as the
+// user wrote the flag, with --, and the value is in the message.
+func TestFlagErrorsNameFlagAndValue(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--runs", "abc"}, `--runs: "abc" is not a whole number`},
+		{[]string{"run", "--base", "a", "--head", "b", "--model", "m", "--runs", "0"}, "--runs: 0 is not a positive count"},
+		{[]string{"bench", "m", "--runs", "-2"}, "--runs: -2 is not a positive count"},
+		{[]string{"run", "--confirm=maybe"}, `--confirm: "maybe" is not true or false`},
+		{[]string{"demo", "--slowdown", "x"}, `--slowdown: "x" is not a number`},
+		{[]string{"demo", "--runs", "0"}, "--runs: 0 is not a positive count"},
+		{[]string{"compare", "--threshold", "5", "a", "b"}, `--threshold: "5"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Parallel()
+			code, _, stderr := runCLI(t, nil, tt.args...)
+			if code != ExitInput || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tt.want)
+			}
+		})
+	}
+}
+
+// TestMergeNoSuchFile: a result named on the command line that is not
+// there is said to be missing, not to hold no result.json.
+func TestMergeNoSuchFile(t *testing.T) {
+	t.Parallel()
+	missing := t.TempDir() + "/nope"
+	code, _, stderr := runCLI(t, nil, "merge", missing)
+	if code != ExitInput || !strings.Contains(stderr, missing+": no such file or folder") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestHelpLists: --help lists the flags a command takes, not those it
+// refuses, and no empty "Flags:" section.
+func TestHelpLists(t *testing.T) {
+	t.Parallel()
+	_, merge, _ := runCLI(t, nil, "merge", "--help")
+	for _, refused := range []string{"--threshold", "--min-delta-ms", "--memory-threshold"} {
+		if strings.Contains(merge, refused) {
+			t.Errorf("merge --help lists %s, which merge refuses:\n%s", refused, merge)
+		}
+	}
+	if !strings.Contains(merge, "--alpha") || !strings.Contains(merge, "--expect-cases") {
+		t.Errorf("merge --help lacks its flags:\n%s", merge)
+	}
+	if code, _, stderr := runCLI(t, nil, "merge", "--threshold", "5%", "x"); code != ExitInput || !strings.Contains(stderr, "merge does not judge cases again") {
+		t.Errorf("merge --threshold: exit %d, %q; want the refusal", code, stderr)
+	}
+	_, extract, _ := runCLI(t, nil, "extract", "--help")
+	if strings.Contains(extract, "Flags:") {
+		t.Errorf("extract --help has a Flags: section, and extract has no flags:\n%s", extract)
+	}
+}

@@ -369,10 +369,7 @@ func (r *Result) decide() {
 // describe explains a metric's verdict in one sentence.
 func (m *Metric) describe(opt Options) string {
 	change := fmt.Sprintf("%s %s (%s %s)", m.Name, FormatPct(m.DeltaPct), FormatSigned(m.DeltaAbs), m.Unit)
-	lim := fmt.Sprintf("%s%% and %s ms", FormatNum(opt.ThresholdPct), FormatNum(opt.MinDeltaMs))
-	if m.Kind == KindMemory {
-		lim = fmt.Sprintf("%s%%", FormatNum(opt.MemoryThresholdPct))
-	}
+	lim, within := m.limits(opt)
 	n := fmt.Sprintf("n=%d+%d", len(m.Base.Values), len(m.Head.Values))
 	runs := n + " runs"
 	if m.Samples != "" {
@@ -391,7 +388,39 @@ func (m *Metric) describe(opt Options) string {
 		}
 		return fmt.Sprintf("%s is past %s, but not significant at α=%s (p=%s, %s)", change, lim, FormatNum(opt.Alpha), FormatP(m.P), n)
 	}
-	return fmt.Sprintf("%s is within %s (p=%s, %s)", change, lim, FormatP(m.P), n)
+	return fmt.Sprintf("%s is within %s (p=%s, %s)", change, within, FormatP(m.P), n)
+}
+
+// limits names the thresholds of m's kind: all of them, which a change
+// must pass to count, and those that this change is within (one is enough
+// for no change), so that "+59 ms is within 20%" never says "and 50 ms".
+func (m *Metric) limits(opt Options) (all, within string) {
+	rel, abs := opt.ThresholdPct, opt.MinDeltaMs
+	switch m.Kind {
+	case KindStep:
+		abs = 0
+	case KindMemory:
+		rel, abs = opt.MemoryThresholdPct, 0
+	}
+	relS, absS := FormatNum(rel)+"%", FormatNum(abs)+" ms"
+	hasRel := m.Base.Median != 0 // a zero baseline has no relative change
+	relIn := hasRel && math.Abs(m.DeltaPct) <= rel
+	absIn := math.Abs(m.DeltaAbs) <= abs || m.DeltaAbs == 0
+	switch {
+	case abs == 0:
+		all = relS
+		if !hasRel {
+			all = "0 ms"
+		}
+		return all, all
+	case !hasRel:
+		return absS, absS
+	case relIn && !absIn:
+		return relS + " and " + absS, relS
+	case absIn && !relIn:
+		return relS + " and " + absS, absS
+	}
+	return relS + " and " + absS, relS + " and " + absS
 }
 
 // warn adds the warnings a reader needs to trust the numbers.

@@ -249,7 +249,7 @@ var countWords = []struct {
 	emoji, word string
 }{
 	{Regression, "❌", "regression"}, {Improvement, "✅", "improvement"}, {Inconclusive, "❔", "inconclusive"},
-	{NoChange, "⚪️", "no change"}, {Failed, "⚠️", "failed"}, {Missing, "❓", "missing"},
+	{NoChange, "⚪️", "no change"}, {Failed, verdictEmoji[Failed], "failed"}, {Missing, "❓", "missing"},
 }
 
 // MarkdownMerged renders a merged report: a headline over all cases, one
@@ -333,7 +333,11 @@ func (m *Merged) headline() string {
 	if m.Accepted && m.Verdict == Regression {
 		verdict += fmt.Sprintf(" (accepted with the label **%s**)", Escape(m.AcceptLabel))
 	}
-	fmt.Fprintf(&b, "## %s diffperf: %s across %d cases\n\n", verdictEmoji[m.Verdict], verdict, len(m.Cases))
+	cases := "cases"
+	if len(m.Cases) == 1 {
+		cases = "case"
+	}
+	fmt.Fprintf(&b, "## %s diffperf: %s across %d %s\n\n", verdictEmoji[m.Verdict], verdict, len(m.Cases), cases)
 	counts := m.Counts()
 	var facts []string
 	for _, w := range countWords {
@@ -410,11 +414,16 @@ func (m *Merged) familyNote() string {
 	case 1:
 		return fmt.Sprintf("One case has an e2e test, at α=%s; no correction is needed.\n\n", alpha)
 	}
+	steps := fmt.Sprintf("the smallest p-value with α/%d = %s, the next with α/%d, and so on (α=%s)",
+		m.Family, formatLimit(m.Alpha/float64(m.Family)), m.Family-1, alpha)
+	if m.Family == 2 {
+		steps = fmt.Sprintf("the smaller p-value with α/2 = %s and the larger with α = %s", formatLimit(m.Alpha/2), alpha)
+	}
 	note := fmt.Sprintf("Regressions and improvements must hold across all %d cases with an e2e test at once: "+
-		"Holm's correction compares the smallest p-value with α/%d = %s, the next with α/%d, and so on (α=%s), "+
+		"Holm's correction compares %s, "+
 		"so the chance of a false alarm in any unchanged case stays below %s %%. "+
 		"A case whose regression was re-measured counts with the larger of its two batches' p-values.\n\n",
-		m.Family, m.Family, formatLimit(m.Alpha/float64(m.Family)), m.Family-1, alpha, FormatNum(m.Alpha*100))
+		m.Family, steps, FormatNum(m.Alpha*100))
 	if few := m.tooFewRuns(); len(few) > 0 {
 		lowest := m.Alpha / float64(m.Family)
 		note += fmt.Sprintf("> [!WARNING]\n> With %d cases, a case can only pass Holm's correction if the U test can reach p < %s, "+

@@ -24,15 +24,17 @@ import (
 const usage = `diffperf: benchmark sglang-diffusion before and after a change, with statistics.
 
 Usage:
-  diffperf compare [flags] BASE HEAD          each a dump file, or a directory of dumps (one per run)
-  diffperf compare BASELINE NEW [NEW...]      three or more files: one column per file, like compare_perf.py
-  diffperf extract DUMP|DIR                   e2e latency in seconds, two decimals (median over a directory)
-  diffperf bench MODEL [--prompt P] [--runs N] [--baseline FILE|DIR] [--out DIR] [-- extra generate args]
+  diffperf compare [flags] BASE HEAD           each a dump file, a directory of dumps (one per run), or a run's --out folder
+  diffperf compare [flags] OUT                 a run's --out folder: its report again, batches as they ran
+  diffperf compare BASELINE NEW [NEW...]       three or more files: one column per file, like compare_perf.py
+  diffperf extract DUMP|DIR|OUT                e2e latency in seconds, two decimals (median over a directory; each side's of an --out folder)
+  diffperf bench [MODEL] [--prompt P] [--runs N] [--baseline FILE|DIR|OUT] [--out DIR] [-- extra generate args]
   diffperf run --base REF --head REF [--repo DIR] [--runs N] [--max-runs N] [--command T] [--setup CMD] [--timeout D] [--out DIR] [--cases FILE]
-  diffperf merge [flags] RESULT...            several cases' result.json (files or folders) -> one report, one gate
-  diffperf demo                               the whole pipeline here: no GPU, no GitHub
-  diffperf action                             the GitHub Action (also chosen when GITHUB_ACTIONS=true)
-  diffperf --version                          version and commit of this binary
+  diffperf merge [--expect-cases a,b] [--alpha A] [--format F] [--fail-on-regression] RESULT...
+  diffperf demo [--runs N] [--slowdown PCT] [--dir DIR] [--mode serve]
+  diffperf action                              the GitHub Action (also chosen when GITHUB_ACTIONS=true)
+  diffperf fake-sglang generate|serve ...      a stand-in for sglang that needs no GPU, for trying run and bench
+  diffperf --version                           version and commit of this binary
 
 run and bench also take --mode serve (warm servers, requests over HTTP): --serve-command T --launches N
   --requests N --warmup-requests N --endpoint images|videos --request JSON (run: --max-launches N)

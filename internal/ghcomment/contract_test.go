@@ -169,12 +169,27 @@ func operation(t *testing.T, doc map[string]any, method, tmpl string) map[string
 	return op
 }
 
-// lookup is operation for descriptions that may lack it: the shared subset
-// has no workflow dispatches.
+// lookup is operation for descriptions that may lack it: an older shared
+// subset has no workflow dispatches.
 func lookup(doc map[string]any, method, tmpl string) (map[string]any, bool) {
 	item, _ := doc["paths"].(map[string]any)[tmpl].(map[string]any)
 	op, ok := item[strings.ToLower(method)].(map[string]any)
 	return op, ok
+}
+
+// undocumented reports whether the project's excerpt marks an answer as one
+// the API gives but GitHub's reference leaves out ("x-undocumented": the
+// dispatch's 404 and 422). Against GitHub's own description such an answer
+// is expected to be missing, and only such an answer.
+func undocumented(t *testing.T, method, tmpl, code string) bool {
+	t.Helper()
+	op, ok := lookup(openAPIDocs(t)[0].doc, method, tmpl)
+	if !ok {
+		return false
+	}
+	r, _ := op["responses"].(map[string]any)[code].(map[string]any)
+	marked, _ := r["x-undocumented"].(bool)
+	return marked
 }
 
 func TestFakeAnswersAsGitHubDocuments(t *testing.T) {
@@ -267,6 +282,10 @@ func fakeAnswersAsDocumented(t *testing.T, doc map[string]any) {
 		}
 		code := fmt.Sprint(resp.StatusCode)
 		r, ok := op["responses"].(map[string]any)[code].(map[string]any)
+		if !ok && undocumented(t, tt.method, tt.tmpl, code) {
+			t.Logf("%s %s answered %s, which the API gives and GitHub's reference leaves out", tt.method, tt.path, code)
+			continue
+		}
 		if !ok {
 			t.Errorf("%s %s answered %s, which GitHub does not document for %s", tt.method, tt.path, code, op["operationId"])
 			continue
@@ -490,9 +509,15 @@ func TestExcerptAgreesWithGitHub(t *testing.T) {
 			realResponses := real["responses"].(map[string]any)
 			for code, r := range mine["responses"].(map[string]any) {
 				rr, ok := realResponses[code].(map[string]any)
-				if !ok {
+				marked, _ := r.(map[string]any)["x-undocumented"].(bool)
+				switch {
+				case !ok && marked:
+					continue // the excerpt says GitHub's reference leaves it out
+				case !ok:
 					t.Errorf("%s: %s does not document %s", op.id, d.name, code)
 					continue
+				case marked:
+					t.Errorf("%s: %s documents %s, which the excerpt marks as undocumented", op.id, d.name, code)
 				}
 				sameSchema(t, op.id+" "+code, excerpt, d.doc, jsonSchema(excerpt, r.(map[string]any)), jsonSchema(d.doc, rr))
 			}

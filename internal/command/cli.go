@@ -178,8 +178,7 @@ without a result is a missing row.`,
 
 The GitHub Action's entry point (also chosen when GITHUB_ACTIONS=true and
 no command is given). It reads its inputs from INPUT_* variables and the
-event from GITHUB_EVENT_PATH; see action.yml and README.md, "The GitHub
-Action".`,
+event from GITHUB_EVENT_PATH; see action.yml and docs/action.md.`,
 	"demo": `usage: diffperf demo [flags]
 
 Runs the whole pipeline here, with no GPU and no GitHub: a throwaway

@@ -1,6 +1,9 @@
 package command
 
 import (
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -62,5 +65,37 @@ func TestHelpLists(t *testing.T) {
 	_, extract, _ := runCLI(t, nil, "extract", "--help")
 	if strings.Contains(extract, "Flags:") {
 		t.Errorf("extract --help has a Flags: section, and extract has no flags:\n%s", extract)
+	}
+}
+
+// TestUsageAgreesWithDocs: every command line of `diffperf --help` is in
+// docs/cli.md as written there, and docs/cli.md lists no command that the
+// usage lacks.
+func TestUsageAgreesWithDocs(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	split := regexp.MustCompile(`^\s*(diffperf \S.*?)(?:\s{2,}|$)`)
+	var lines []string
+	for _, l := range strings.Split(usage, "\n") {
+		if m := split.FindStringSubmatch(l); m != nil {
+			lines = append(lines, m[1])
+			if !strings.Contains(doc, "\n"+m[1]) {
+				t.Errorf("docs/cli.md lacks the usage line %q", m[1])
+			}
+		}
+	}
+	if len(lines) < 8 {
+		t.Fatalf("usage has %d command lines: %q", len(lines), lines)
+	}
+	_, block, _ := strings.Cut(doc, "## Commands\n\n```\n")
+	block, _, _ = strings.Cut(block, "```")
+	for _, l := range strings.Split(strings.TrimSpace(block), "\n") {
+		if m := split.FindStringSubmatch(l); m == nil || !slices.Contains(lines, m[1]) {
+			t.Errorf("docs/cli.md lists %q, which diffperf --help does not", l)
+		}
 	}
 }

@@ -495,7 +495,7 @@ func shorten(s string, n int) string {
 // MergedSchemaVersion names the JSON of a merged report.
 const MergedSchemaVersion = "diffperf.merged/v1"
 
-// MergedJSON is the stable form of a Merged (see README, "Merged JSON").
+// MergedJSON is the stable form of a Merged (see docs/result-json.md).
 // Each case's own result stays in its result.json.
 type MergedJSON struct {
 	Schema     string           `json:"schema"`

@@ -458,4 +458,3 @@ func TestParseGateEvent(t *testing.T) {
 		}
 	}
 }
-

@@ -298,3 +298,118 @@ func TestGateFork(t *testing.T) {
 		t.Errorf("GitHub failing: exit %d, want 3; stderr:\n%s", c.code, c.stderr)
 	}
 }
+
+// TestMergedStatusAndGate: the merge job of a matrix posts one status for
+// all cases, its comment records it in a state line, and mode gate
+// re-decides it; the start job posts pending and the measuring line first.
+func TestMergedStatusAndGate(t *testing.T) {
+	t.Parallel()
+	a := newActionRun(t, baseWL)
+	base, head := a.sha("main~1"), a.sha("main")
+	flux, wan := measured("flux", 1000, 1200), measured("wan", 1000, 1000)
+	for _, r := range []*report.Result{flux, wan} {
+		r.Base.SHA, r.Head.SHA = base, head
+	}
+	dir := writeResults(t, flux, wan)
+	a.inputs = map[string]string{"mode": "merge", "results": dir, "expect-cases": "flux,wan", "github-token": testToken, "comment-key": "perf-matrix"}
+	a.run()
+	if a.code != ExitRegression {
+		t.Fatalf("merge: exit %d; stderr:\n%s", a.code, a.stderr)
+	}
+	if got := states(a.fake, head, "diffperf"); !cmp.Equal(got, []string{"failure"}) {
+		t.Errorf("merge: states %v, want one failure (the start job posts pending)", got)
+	}
+	checkFinal(t, a, head, "failure", "regression across 2 cases (1 regression, 1 no change); add label perf-regression-accepted to accept")
+	bot := a.bot()
+	if s, ok := report.ParseState(bot[0].Body); !ok || s.Context != "diffperf" || s.Verdict != report.Regression || s.Head != head {
+		t.Fatalf("merged state line %+v %v", s, ok)
+	}
+	if !strings.Contains(bot[0].Body, "To accept it, add the label **perf-regression-accepted**") {
+		t.Errorf("merged headline does not say how to accept:\n%.600s", bot[0].Body)
+	}
+
+	// The next push: mode start marks the comment and posts pending,
+	// measuring nothing.
+	s := newActionRun(t, baseWL)
+	s.fake, s.apiURL = a.fake, a.apiURL
+	s.inputs = map[string]string{"mode": "start", "github-token": testToken, "comment-key": "perf-matrix"}
+	s.extra = []string{"PATH=" + t.TempDir()}
+	s.payload = a.payload
+	s.run()
+	if s.code != ExitOK {
+		t.Fatalf("start: exit %d; stderr:\n%s", s.code, s.stderr)
+	}
+	if got := states(a.fake, head, "diffperf"); !cmp.Equal(got, []string{"failure", "pending"}) {
+		t.Errorf("start: states %v", got)
+	}
+	if b := a.bot(); len(b) != 1 || !strings.HasPrefix(b[0].Body, "<!-- diffperf:perf-matrix -->\n⏳ measuring `"+head[:12]+"` since ") ||
+		!strings.Contains(b[0].Body, "the result below is for `"+head[:12]+"`") {
+		t.Errorf("start: comment %+v", a.bot())
+	}
+
+	// The label accepts the merged regression.
+	a.run() // the merge again, to replace the measuring line
+	a.fake.SetPull(fakegithub.Pull{Number: 7, HeadSHA: head, BaseSHA: base})
+	a.fake.SetLabels(7, "perf-regression-accepted")
+	inputs := a.inputs
+	gateRun(a, "labeled", "perf-regression-accepted", "octo/perf")
+	checkFinal(t, a, head, "success", "regression accepted by label perf-regression-accepted (added by @maint)")
+	if b := a.bot(); len(b) != 1 || !strings.Contains(b[0].Body, "## ❌ diffperf: regression (accepted with the label **perf-regression-accepted**) across 2 cases") {
+		t.Errorf("gate: merged comment %+v", b)
+	}
+	a.inputs, a.extra = inputs, nil
+}
+
+// TestCasesContexts: a single named case posts under "diffperf / <name>",
+// several cases under "diffperf".
+func TestCasesContexts(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ cases, context string }{
+		{`[{"name": "slow"}]`, "diffperf / slow"},
+		{`[{"name": "slow"}, {"name": "quick", "model-path": "test/quick", "args": "--num-inference-steps 1"}]`, "diffperf"},
+	} {
+		t.Run(tt.context, func(t *testing.T) {
+			t.Parallel()
+			a := newActionRun(t, slowWL)
+			a.inputs["cases"], a.inputs["runs"] = tt.cases, "5"
+			a.run()
+			if a.code != ExitRegression {
+				t.Fatalf("exit %d; stderr:\n%s", a.code, a.stderr)
+			}
+			var contexts []string
+			for _, s := range a.fake.AllStatuses() {
+				contexts = append(contexts, s.Context+" "+s.State)
+			}
+			if want := []string{tt.context + " pending", tt.context + " failure"}; !cmp.Equal(contexts, want) {
+				t.Errorf("statuses %v, want %v", contexts, want)
+			}
+		})
+	}
+}
+
+// TestGateTableMatchesTheExitCodes: the table verdict → status → exit code
+// (README.md, "Merge gate") says what the job really exits with.
+func TestGateTableMatchesTheExitCodes(t *testing.T) {
+	t.Parallel()
+	for _, row := range report.GateTable() {
+		for _, gate := range []bool{true, false} {
+			var err error
+			if row.Verdict == report.Missing {
+				m, merr := report.Merge(nil, []string{"x"}, 0.05)
+				if merr != nil {
+					t.Fatal(merr)
+				}
+				err = mergedError(m, gate, nil)
+			} else {
+				err = verdictError(&report.Result{Verdict: row.Verdict, Accepted: row.Accepted}, gate, nil)
+			}
+			want := row.Exit
+			if !gate {
+				want = row.ExitOff
+			}
+			if got := ExitCode(err); got != want {
+				t.Errorf("%s (accepted %v), fail-on-regression %v: exit %d, the table says %d", row.Verdict, row.Accepted, gate, got, want)
+			}
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/diffperf/diffperf/internal/report"
 )
 
 var update = flag.Bool("update", false, "rewrite README.md's generated examples from their golden files")
@@ -51,5 +53,24 @@ func TestReadmeExamples(t *testing.T) {
 		if diff := cmp.Diff(strings.Split(want, "\n"), strings.Split(got, "\n")); diff != "" {
 			t.Errorf("README.md's %s differs from %s (go test . -run TestReadmeExamples -update) (-golden +readme):\n%s", ex.name, ex.golden, diff)
 		}
+	}
+}
+
+// TestReadmeGateTable keeps the README's table verdict → status → exit
+// code equal to what the code maps (report.GateTable, which the command
+// package's tests check against the exit codes).
+func TestReadmeGateTable(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin, end := "<!-- gate-table:begin -->\n", "<!-- gate-table:end -->"
+	_, rest, ok := strings.Cut(string(readme), begin)
+	got, _, ok2 := strings.Cut(rest, end)
+	if !ok || !ok2 {
+		t.Fatalf("README.md lacks the markers %q and %q", begin, end)
+	}
+	if diff := cmp.Diff(strings.Split(report.GateTableMarkdown(), "\n"), strings.Split(got, "\n")); diff != "" {
+		t.Errorf("README.md's gate table differs from report.GateTableMarkdown (-code +readme):\n%s", diff)
 	}
 }

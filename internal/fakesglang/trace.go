@@ -106,7 +106,9 @@ func (t *traceWriter) denoise(w workload, ms float64) {
 	}
 	t.kernel("kernel", stepGEMM, "aten::mm", w.stepMs*f-fixed*scale)
 	if w.extraKernel != "" {
-		t.kernel("kernel", w.extraKernel, "aten::"+w.extraKernel, w.extraKernelMs*f)
+		// Its launch on the CPU goes by the kernel's name, as a compiled
+		// (Triton) kernel's does.
+		t.kernel("kernel", w.extraKernel, w.extraKernel, w.extraKernelMs*f)
 	}
 }
 
@@ -151,6 +153,10 @@ func writeTrace(dir, requestID string, w workload, d dump, p profileFlags) (stri
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	dir, err := filepath.Abs(dir) // sglang logs the absolute path
+	if err != nil {
 		return "", err
 	}
 	path := filepath.Join(dir, fmt.Sprintf("%s-%s-global-rank0.trace.json.gz", requestID, mode))

@@ -14,6 +14,7 @@ package profile
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -118,13 +119,15 @@ func ReadFile(path string, lim Limits) (*Profile, error) {
 }
 
 // ReadTrace reads a Chrome trace from r; name is its file name, for errors
-// and to tell its compression: a name ending in .gz must be gzip, any other
-// is plain JSON. The JSON is an object whose traceEvents key holds the
+// and to tell its compression: a name ending in .gz must be gzip; any other
+// is read as gzip when it starts as gzip does, else as plain JSON. The JSON is an object whose traceEvents key holds the
 // events (other keys are skipped), or a bare array of events.
 func ReadTrace(name string, r io.Reader, lim Limits) (*Profile, error) {
 	p := &Profile{Name: name, Kernels: Table{}, CPUOps: Table{}}
-	if strings.HasSuffix(name, ".gz") {
-		zr, err := gzip.NewReader(bufio.NewReader(r))
+	br := bufio.NewReader(r)
+	r = br
+	if magic, _ := br.Peek(2); strings.HasSuffix(name, ".gz") || bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("profile trace %s: not gzip: %w", name, err)
 		}

@@ -111,7 +111,7 @@ func TestReadTraceSums(t *testing.T) {
 		x("gpu_memset", "Memset (Device)", 1),
 		x("cpu_op", "aten::mm", 40),
 		x("cpu_op", "aten::mm", 20),
-		x("cuda_runtime", "cudaLaunchKernel", 3), // neither kernel nor op
+		x("cuda_runtime", "cudaLaunchKernel", 3),          // neither kernel nor op
 		{Ph: "i", Cat: "kernel", Name: "instant", Dur: 7}, // not a complete event
 		{Ph: "X", Cat: "kernel", Name: "negative", Dur: -1},
 	}
@@ -264,9 +264,9 @@ func TestComparePlantedKernelTopsWithItsSign(t *testing.T) {
 		"gemm_kernel": 1000, "triton_poi_fused_add_0": 200, "attn_kernel": 500, "memcpy_like": 100, "old_kernel": 50,
 	})
 	head := side(t, "head.trace.json.gz", 5, map[string]float64{
-		"gemm_kernel": 1300, // the planted slowdown: +300 µs a step
-		"triton_poi_fused_add_7": 201, // the same kernel, renumbered, within the noise floor
-		"attn_kernel":            400, // faster
+		"gemm_kernel":            1300, // the planted slowdown: +300 µs a step
+		"triton_poi_fused_add_7": 201,  // the same kernel, renumbered, within the noise floor
+		"attn_kernel":            400,  // faster
 		"memcpy_like":            100.5,
 		"new_kernel":             80,
 	})

@@ -44,6 +44,9 @@
 // the workload: each denoising step holds fixed kernels (attention, a norm,
 // a copy) and a GEMM that takes the rest of step_ms, so a slower step_ms
 // is a slower GEMM; extra_kernel is a kernel of its own (see trace.go).
+// `sglang serve` profiles a request whose JSON has profile: true (and
+// num_profiled_timesteps, profile_all_stages), into the folder its
+// environment named when it started, named fake-request-<n>-....
 //
 // `sglang serve --model-path M --port P` is the warm server of mode serve:
 // GET /health, GET /v1/models, POST /v1/images/generations and POST

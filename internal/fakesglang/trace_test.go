@@ -102,3 +102,35 @@ func TestProfileFlagsAndFolder(t *testing.T) {
 		})
 	}
 }
+
+// TestServerProfilesOnRequest: a request with profile: true writes its
+// trace to the folder the server's environment named when it started.
+func TestServerProfilesOnRequest(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("SGLANG_DIFFUSION_TORCH_PROFILER_DIR", dir)
+	w, err := readWorkload(filepath.Join(dir, "none"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sleepScale, w.steps = 0, 6
+	s := NewServer(w, Behavior{}, "m", "launch", &bytes.Buffer{})
+	t.Setenv("SGLANG_DIFFUSION_TORCH_PROFILER_DIR", t.TempDir()) // too late: the server has its folder
+	three := 3
+	if _, err := s.generate(request{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.generate(request{Profile: true, ProfiledSteps: &three}); err != nil {
+		t.Fatal(err)
+	}
+	traces, _ := filepath.Glob(filepath.Join(dir, "*.trace.json.gz"))
+	if len(traces) != 1 || filepath.Base(traces[0]) != "fake-request-1-3_steps-global-rank0.trace.json.gz" {
+		t.Fatalf("traces %q, want the profiled request's alone, fake-request-1-3_steps-global-rank0.trace.json.gz", traces)
+	}
+	p, err := profile.ReadFile(traces[0], profile.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gemm := p.Kernels[profile.Normalise(stepGEMM)]; p.Steps != 3 || gemm.Calls != 3 {
+		t.Errorf("%d steps, GEMM %+v; want 3 steps of one GEMM each", p.Steps, gemm)
+	}
+}

@@ -82,8 +82,8 @@ func TestActMatrixEndToEnd(t *testing.T) {
 			}
 		}
 		jobs := jobResults(out.Bytes())
-		if len(jobs) != 3 {
-			t.Fatalf("%s: job results %v, want the two cells and the merge job:\n%s", name, jobs, tail(out.String(), 6000))
+		if len(jobs) != 4 {
+			t.Fatalf("%s: job results %v, want the start job, the two cells and the merge job:\n%s", name, jobs, tail(out.String(), 6000))
 		}
 		return jobs
 	}
@@ -102,7 +102,7 @@ func TestActMatrixEndToEnd(t *testing.T) {
 	}
 
 	jobs := runAct("run1")
-	for job, want := range map[string]string{"perf (flux)": "success", "perf (wan)": "success", "merge": "failure"} {
+	for job, want := range map[string]string{"start": "success", "perf (flux)": "success", "perf (wan)": "success", "merge": "failure"} {
 		if jobs[job] != want {
 			t.Errorf("run 1: job %s: %s, want %s (all jobs: %v)", job, jobs[job], want, jobs)
 		}
@@ -112,11 +112,23 @@ func TestActMatrixEndToEnd(t *testing.T) {
 		t.Fatalf("run 1: %d comments, want one merged comment: %+v", len(s1.Comments), s1.Comments)
 	}
 	body := s1.Comments[0].Body
-	for _, want := range []string{"<!-- diffperf:merged-", "## ❌ diffperf: regression across 2 cases", "❌ 2 regressions",
+	for _, want := range []string{"<!-- diffperf:perf-matrix -->", "## ❌ diffperf: regression across 2 cases", "❌ 2 regressions",
 		"\n| flux |", "\n| wan |", "<summary>flux: ❌ regression", "<summary>wan: ❌ regression"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("run 1: the comment lacks %q:\n%.1500s", want, body)
 		}
+	}
+
+	// One status for all cases: pending from the start job, failure from
+	// the merge job; the cells post none.
+	var states []string
+	for _, st := range s1.Statuses {
+		if st.SHA == head {
+			states = append(states, st.Context+" "+st.State)
+		}
+	}
+	if strings.Join(states, ", ") != "diffperf pending, diffperf failure" || len(s1.Statuses) != 2 {
+		t.Errorf("run 1: statuses %+v, want diffperf pending then failure on the head", s1.Statuses)
 	}
 
 	runAct("run2")

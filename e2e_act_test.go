@@ -133,6 +133,11 @@ type fakeState struct {
 		User string `json:"user"`
 		Body string `json:"body"`
 	} `json:"comments"`
+	Statuses []struct {
+		SHA     string `json:"sha"`
+		State   string `json:"state"`
+		Context string `json:"context"`
+	} `json:"statuses"`
 }
 
 type actResult struct {

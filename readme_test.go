@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/diffperf/diffperf/internal/report"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated examples of README.md and docs/ from their sources")
@@ -149,5 +151,24 @@ func TestReadmeCommands(t *testing.T) {
 	}
 	if !strings.Contains(ci, " go test "+strings.TrimPrefix(test, "go test ")+"\n") {
 		t.Errorf(".ci/run does not run the README's test command %q", test)
+	}
+}
+
+// TestReadmeGateTable keeps the README's table verdict → status → exit
+// code equal to what the code maps (report.GateTable, which the command
+// package's tests check against the exit codes).
+func TestReadmeGateTable(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin, end := "<!-- gate-table:begin -->\n", "<!-- gate-table:end -->"
+	_, rest, ok := strings.Cut(string(readme), begin)
+	got, _, ok2 := strings.Cut(rest, end)
+	if !ok || !ok2 {
+		t.Fatalf("README.md lacks the markers %q and %q", begin, end)
+	}
+	if diff := cmp.Diff(strings.Split(report.GateTableMarkdown(), "\n"), strings.Split(got, "\n")); diff != "" {
+		t.Errorf("README.md's gate table differs from report.GateTableMarkdown (-code +readme):\n%s", diff)
 	}
 }

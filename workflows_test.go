@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -65,8 +66,13 @@ func TestMatrixWorkflow(t *testing.T) {
 		return nil
 	}
 	cell := with("perf", perf.Steps)
-	if cell["comment"] != "never" || cell["fail-on-regression"] != "false" || !strings.Contains(cell["cases"], "${{ matrix.case }}") {
-		t.Errorf("cell inputs %v: want comment never, fail-on-regression false, the case named from the matrix", cell)
+	if cell["comment"] != "never" || cell["fail-on-regression"] != "false" || cell["status"] != "false" || !strings.Contains(cell["cases"], "${{ matrix.case }}") {
+		t.Errorf("cell inputs %v: want comment never, fail-on-regression false, status false, the case named from the matrix", cell)
+	}
+	// The start job marks the merge job's comment: the same key.
+	start := with("start", wf.Jobs["start"].Steps)
+	if start["mode"] != "start" || start["comment-key"] == "" || start["comment-key"] != with("merge", merge.Steps)["comment-key"] {
+		t.Errorf("start inputs %v: want mode start with the merge job's comment-key", start)
 	}
 	m := with("merge", merge.Steps)
 	if m["mode"] != "merge" || m["results"] == "" {
@@ -84,5 +90,112 @@ func TestMatrixWorkflow(t *testing.T) {
 		if len(f[2]) != 40 || f[3] == "" {
 			t.Errorf("%s is not pinned by a full commit SHA with a version comment: %s", f[1], f[0])
 		}
+	}
+}
+
+// exampleWorkflow is what the gate tests read of an example workflow.
+type exampleWorkflow struct {
+	On          map[string]struct{ Types []string } `yaml:"on"`
+	Permissions map[string]string                   `yaml:"permissions"`
+	Concurrency struct {
+		Group  string `yaml:"group"`
+		Cancel bool   `yaml:"cancel-in-progress"`
+	} `yaml:"concurrency"`
+	Jobs map[string]struct {
+		Name  string `yaml:"name"`
+		Steps []struct {
+			Uses string            `yaml:"uses"`
+			With map[string]string `yaml:"with"`
+		} `yaml:"steps"`
+	} `yaml:"jobs"`
+}
+
+func readExample(t *testing.T, file string) exampleWorkflow {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(".github", "workflows", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf exampleWorkflow
+	if err := yaml.Unmarshal(b, &wf); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return wf
+}
+
+// TestNoJobNamedLikeAStatus: a job skipped by if: reports success under
+// its name, so no job of the example workflows may be named like a status
+// context that diffperf posts (the default, "diffperf / ..." or an input).
+func TestNoJobNamedLikeAStatus(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join(".github", "workflows", "perf-*.yml"))
+	if err != nil || len(files) < 4 {
+		t.Fatalf("example workflows %v: %v", files, err)
+	}
+	for _, f := range files {
+		wf := readExample(t, filepath.Base(f))
+		contexts := []string{"diffperf"}
+		for _, j := range wf.Jobs {
+			for _, s := range j.Steps {
+				if c := s.With["status-context"]; s.Uses == "./" && c != "" {
+					contexts = append(contexts, c)
+				}
+			}
+		}
+		for id, j := range wf.Jobs {
+			for _, name := range []string{id, j.Name} {
+				for _, c := range contexts {
+					if name != "" && (strings.EqualFold(name, c) || strings.HasPrefix(strings.ToLower(name), "diffperf /")) {
+						t.Errorf("%s: job %q is named like the status context %q", f, name, c)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGateWorkflows: the GPU workflows no longer run on labels (mode gate
+// does), and perf-gate.yml runs mode gate on pull_request_target with
+// exactly statuses: write and pull-requests: write, one run per PR at a
+// time without cancelling.
+func TestGateWorkflows(t *testing.T) {
+	t.Parallel()
+	for _, f := range []string{"perf-pr.yml", "perf-matrix.yml"} {
+		wf := readExample(t, f)
+		for _, ty := range wf.On["pull_request"].Types {
+			if ty == "labeled" || ty == "unlabeled" {
+				t.Errorf("%s triggers on %s: labels are perf-gate.yml's", f, ty)
+			}
+		}
+		if wf.Permissions["statuses"] != "write" {
+			t.Errorf("%s: permissions %v, want statuses: write", f, wf.Permissions)
+		}
+	}
+	wf := readExample(t, "perf-gate.yml")
+	if got := wf.On["pull_request_target"].Types; !slices.Equal(got, []string{"labeled", "unlabeled", "opened", "synchronize", "reopened"}) || len(wf.On) != 1 {
+		t.Errorf("perf-gate.yml triggers %v", wf.On)
+	}
+	if len(wf.Permissions) != 2 || wf.Permissions["statuses"] != "write" || wf.Permissions["pull-requests"] != "write" {
+		t.Errorf("perf-gate.yml permissions %v, want statuses: write and pull-requests: write only", wf.Permissions)
+	}
+	if wf.Concurrency.Group != "perf-gate-${{ github.event.pull_request.number }}" || wf.Concurrency.Cancel {
+		t.Errorf("perf-gate.yml concurrency %+v", wf.Concurrency)
+	}
+	modes := 0
+	for _, j := range wf.Jobs {
+		for _, s := range j.Steps {
+			if s.Uses == "./" {
+				modes++
+				if s.With["mode"] != "gate" {
+					t.Errorf("perf-gate.yml runs mode %q", s.With["mode"])
+				}
+			}
+			if strings.HasPrefix(s.Uses, "actions/checkout@") && (s.With["ref"] != "" || s.With["repository"] != "") {
+				t.Errorf("perf-gate.yml checks out %v: only the default branch, never the PR's code", s.With)
+			}
+		}
+	}
+	if modes != 1 {
+		t.Errorf("perf-gate.yml uses the action %d times, want once", modes)
 	}
 }

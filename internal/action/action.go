@@ -65,6 +65,10 @@ type Config struct {
 	Cases       []Case
 	Results     []string
 	ExpectCases []string
+	// Status posts diffperf's own commit status (input status) under
+	// StatusContext (input status-context; see StatusContextFor).
+	Status        bool
+	StatusContext string
 }
 
 // Inputs with their defaults, as action.yml declares them.
@@ -75,7 +79,7 @@ var Defaults = map[string]string{
 	"accept-label": "perf-regression-accepted", "comment": "always", "comment-key": "", "comment-author": "github-actions[bot]",
 	"base-ref": "", "head-ref": "", "pr-number": "", "working-directory": ".", "allow-forks": "false", "github-token": "",
 	"mode": "generate", "perf-users": "", "perf-workflow": "perf-dispatch.yml", "request-comment": "",
-	"cases": "", "results": "", "expect-cases": "",
+	"cases": "", "results": "", "expect-cases": "", "status": "true", "status-context": "diffperf",
 }
 
 // ParseInputs reads every input through get, which says whether the input
@@ -107,7 +111,7 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 	if err := parseServe(in, c); err != nil {
 		return nil, err
 	}
-	if c.Mode != ModeCommand && strings.Contains(c.modelCommand(), "{model}") && c.ModelPath == "" && !casesOwnModel(in) {
+	if c.Mode.measures() && strings.Contains(c.modelCommand(), "{model}") && c.ModelPath == "" && !casesOwnModel(in) {
 		return nil, input.Errorf("model-path", "required, since the command uses {model}")
 	}
 	if c.Args, err = bench.SplitWords(in("args")); err != nil {
@@ -144,7 +148,7 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 	for _, b := range []struct {
 		name string
 		dst  *bool
-	}{{"confirm", &c.Confirm}, {"fail-on-regression", &c.FailOnRegression}, {"allow-forks", &c.AllowForks}} {
+	}{{"confirm", &c.Confirm}, {"fail-on-regression", &c.FailOnRegression}, {"allow-forks", &c.AllowForks}, {"status", &c.Status}} {
 		if *b.dst, err = boolean(in(b.name)); err != nil {
 			return nil, input.Wrap(b.name, err)
 		}
@@ -153,6 +157,9 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 	case "always", "on-change", "never":
 	default:
 		return nil, input.Errorf("comment", "%q is not always, on-change or never", c.Comment)
+	}
+	if c.StatusContext = strings.TrimSpace(in("status-context")); c.StatusContext == "" || strings.ContainsAny(c.StatusContext, "\n\r") {
+		return nil, input.Errorf("status-context", "%q is not a status context: one line, not empty", in("status-context"))
 	}
 	if v := in("pr-number"); v != "" {
 		if c.PRNumber, err = count(v); err != nil {
@@ -216,14 +223,18 @@ type Target struct {
 	Labels []string
 	// Skip, when set, says why this event needs no benchmark.
 	Skip string
-	// Action and Label are the pull_request activity and, for labeled,
-	// the label that was added.
-	Action, Label string
+	// Action and Label are the pull_request activity and, for labeled
+	// and unlabeled, the label; Sender is who caused the event.
+	Action, Label, Sender string
 }
 
 // pullRequestActions are the pull_request activities that change what is
 // measured or whether it gates.
-var pullRequestActions = map[string]bool{"opened": true, "synchronize": true, "reopened": true, "labeled": true}
+var pullRequestActions = map[string]bool{"opened": true, "synchronize": true, "reopened": true}
+
+// LabelSkip is the notice of a labeled or unlabeled event that reaches a
+// measuring job: labels are mode gate's.
+const LabelSkip = "pull_request %q is not measured: the accept label is handled by mode gate (.github/workflows/perf-gate.yml), which re-decides the status without a GPU; remove labeled and unlabeled from this workflow's triggers"
 
 // ParseEvent reads the payload of event (GITHUB_EVENT_NAME) for repository
 // (GITHUB_REPOSITORY, owner/name).
@@ -241,8 +252,12 @@ func ParseEvent(event, repository string, payload []byte, c *Config) (*Target, e
 			return nil, input.Errorf("event", "the pull_request payload is unreadable: %v", err)
 		}
 		pr := ev.PullRequest
-		if !pullRequestActions[ev.GetAction()] {
-			t.Skip = fmt.Sprintf("pull_request %q changes nothing to measure (diffperf runs on opened, synchronize, reopened and labeled)", ev.GetAction())
+		switch a := ev.GetAction(); {
+		case a == "labeled" || a == "unlabeled":
+			t.Skip = fmt.Sprintf(LabelSkip, a)
+			return t, nil
+		case !pullRequestActions[a]:
+			t.Skip = fmt.Sprintf("pull_request %q changes nothing to measure (diffperf runs on opened, synchronize and reopened)", a)
 			return t, nil
 		}
 		t.Action, t.Label = ev.GetAction(), ev.GetLabel().GetName()
@@ -287,7 +302,7 @@ func ParseEvent(event, repository string, payload []byte, c *Config) (*Target, e
 		}
 		t.PR = c.PRNumber
 	case "pull_request_target":
-		return nil, input.Errorf("event", "pull_request_target is refused: it runs with a write token, and benchmarking runs the pull request's code; use pull_request (see docs/security.md, \"Forks\")")
+		return nil, input.Errorf("event", "pull_request_target is refused: it runs with a write token, and benchmarking runs the pull request's code; use pull_request (see docs/security.md, \"Forks\"); only mode gate, which runs no code of the pull request, takes it")
 	default:
 		return nil, input.Errorf("event", "%q is not an event diffperf handles: use pull_request or workflow_dispatch (issue_comment with mode: command)", event)
 	}
@@ -336,4 +351,46 @@ func CaseKey(c *Config, gpu string) string {
 		parts = append([]string{prefix}, parts...)
 	}
 	return report.SanitizeKey(strings.ReplaceAll(strings.Join(parts, "-"), " ", "-"))
+}
+
+// StatusContextFor is the commit status context of a job: input
+// status-context, with " / <name>" for a single named entry of cases, so
+// that a case measured alone never overwrites the status of all cases.
+func StatusContextFor(c *Config) string {
+	if len(c.Cases) == 1 && c.Cases[0].Name != "" {
+		return c.StatusContext + " / " + c.Cases[0].Name
+	}
+	return c.StatusContext
+}
+
+// ParseGateEvent reads the pull_request_target (or pull_request) payload
+// of mode gate: the pull request, its head as the event saw it, whether it
+// is a fork's, the activity, the label and the sender.
+func ParseGateEvent(event, repository string, payload []byte) (*Target, error) {
+	owner, repo, ok := strings.Cut(repository, "/")
+	if !ok || owner == "" || repo == "" {
+		return nil, input.Errorf("GITHUB_REPOSITORY", "%q is not owner/name", repository)
+	}
+	if event != "pull_request_target" && event != "pull_request" {
+		return nil, input.Errorf("event", "mode gate runs on pull_request_target (labeled, unlabeled, opened, synchronize, reopened), not %q", event)
+	}
+	var ev github.PullRequestEvent
+	if err := json.Unmarshal(payload, &ev); err != nil || ev.PullRequest == nil {
+		return nil, input.Errorf("event", "the %s payload is unreadable: %v", event, err)
+	}
+	pr := ev.PullRequest
+	t := &Target{Event: event, Owner: owner, Repo: repo, PR: pr.GetNumber(), Action: ev.GetAction(), Label: ev.GetLabel().GetName(),
+		Sender: ev.GetSender().GetLogin(), Base: pr.GetBase().GetSHA(), Head: pr.GetHead().GetSHA()}
+	if t.PR == 0 {
+		t.PR = ev.GetNumber()
+	}
+	if t.PR == 0 || t.Head == "" {
+		return nil, input.Errorf("event", "the %s payload names no pull request number or head SHA", event)
+	}
+	t.HeadRepo = pr.GetHead().GetRepo().GetFullName()
+	t.Fork = pr.GetHead().GetRepo() == nil || !strings.EqualFold(t.HeadRepo, pr.GetBase().GetRepo().GetFullName())
+	for _, l := range pr.Labels {
+		t.Labels = append(t.Labels, l.GetName())
+	}
+	return t, nil
 }

@@ -89,6 +89,8 @@ func TestParseInputsErrorsNameTheInput(t *testing.T) {
 		{map[string]string{"model-path": "m", "args": `"open`}, "args", "unterminated"},
 		{map[string]string{"model-path": "m", "pr-number": "#7"}, "pr-number", "not a positive whole number"},
 		{map[string]string{"model-path": "m", "min-delta-ms": "-1"}, "min-delta-ms", "non-negative"},
+		{map[string]string{"model-path": "m", "status": "on"}, "status", `"on" is not true or false`},
+		{map[string]string{"model-path": "m", "status-context": "diffperf\nh100"}, "status-context", "not a status context"},
 	}
 	for _, tt := range tests {
 		_, err := ParseInputs(getter(tt.in))
@@ -97,9 +99,41 @@ func TestParseInputsErrorsNameTheInput(t *testing.T) {
 			t.Errorf("ParseInputs(%v) = %v, want input %s with %q", tt.in, err, tt.wantInput, tt.wantMsg)
 		}
 	}
+	// Modes that measure nothing need no model.
+	for _, mode := range []string{"command", "gate", "start"} {
+		if _, err := ParseInputs(getter(map[string]string{"mode": mode})); err != nil {
+			t.Errorf("mode %s without a model: %v", mode, err)
+		}
+	}
 	// A command without {model} needs no model.
 	if _, err := ParseInputs(getter(map[string]string{"command": "./bench.sh {dump}"})); err != nil {
 		t.Errorf("command without {model}: %v", err)
+	}
+}
+
+// TestStatusContext: the default context, the input, and " / <name>" for a
+// single named case only.
+func TestStatusContext(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		kv   []string
+		want string
+		on   bool
+	}{
+		{"default", nil, "diffperf", true},
+		{"input", []string{"status-context", "diffperf / h100"}, "diffperf / h100", true},
+		{"off", []string{"status", "false"}, "diffperf", false},
+		{"one named case", []string{"cases", `[{"name": "flux"}]`}, "diffperf / flux", true},
+		{"two cases", []string{"cases", `[{"name": "flux"}, {"name": "wan"}]`}, "diffperf", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := cfg(t, tt.kv...)
+			if got := StatusContextFor(c); got != tt.want || c.Status != tt.on {
+				t.Errorf("context %q status %v, want %q %v", got, c.Status, tt.want, tt.on)
+			}
+		})
 	}
 }
 
@@ -141,7 +175,11 @@ func TestParseEvent(t *testing.T) {
 		{name: "deleted fork", event: "pull_request", payload: prEvent("reopened", `null`), c: cfg(t),
 			want: &Target{Event: "pull_request", Owner: "octo", Repo: "perf", PR: 7, Base: "aaaa", Head: "bbbb", Fork: true, Labels: []string{"perf-regression-accepted"}}},
 		{name: "closed is skipped", event: "pull_request", payload: prEvent("closed", `{"full_name": "octo/perf"}`), c: cfg(t),
-			want: &Target{Event: "pull_request", Owner: "octo", Repo: "perf", Skip: `pull_request "closed" changes nothing to measure (diffperf runs on opened, synchronize, reopened and labeled)`}},
+			want: &Target{Event: "pull_request", Owner: "octo", Repo: "perf", Skip: `pull_request "closed" changes nothing to measure (diffperf runs on opened, synchronize and reopened)`}},
+		{name: "labeled is mode gate's", event: "pull_request", payload: prEvent("labeled", `{"full_name": "octo/perf"}`), c: cfg(t),
+			want: &Target{Event: "pull_request", Owner: "octo", Repo: "perf", Skip: fmt.Sprintf(LabelSkip, "labeled")}},
+		{name: "unlabeled is mode gate's", event: "pull_request", payload: prEvent("unlabeled", `{"full_name": "octo/perf"}`), c: cfg(t),
+			want: &Target{Event: "pull_request", Owner: "octo", Repo: "perf", Skip: fmt.Sprintf(LabelSkip, "unlabeled")}},
 		{name: "inputs override the payload", event: "pull_request", payload: prEvent("opened", `{"full_name": "octo/perf"}`), c: cfg(t, "base-ref", "v1.0", "head-ref", "cccc"),
 			want: &Target{Event: "pull_request", Owner: "octo", Repo: "perf", PR: 7, Base: "v1.0", Head: "cccc", HeadRepo: "octo/perf", Labels: []string{"perf-regression-accepted"}}},
 		{name: "dispatch defaults", event: "workflow_dispatch", payload: []byte(`{"ref": "refs/heads/feature", "repository": {"default_branch": "main"}}`), c: cfg(t),
@@ -224,6 +262,7 @@ var sharedPayloads = []payloadCase{
 	{file: "pull_request.opened.payload.json", repository: "Codertocat/Hello-World", want: sharedPR()},
 	{file: "pull_request.synchronize.payload.json", repository: "Codertocat/Hello-World", want: sharedPR()},
 	{file: "pull_request.labeled.payload.json", repository: "Codertocat/Hello-World", want: sharedPR()},
+	{file: "pull_request.unlabeled.payload.json", repository: "Codertocat/Hello-World", want: sharedPR()},
 	{file: "pull_request.opened.with-null-body.json", repository: "Codertocat/Hello-World", want: sharedPR()},
 	{file: "workflow_dispatch.payload.json", repository: "octo-org/octo-repo",
 		want: &Target{Event: "workflow_dispatch", Owner: "octo-org", Repo: "octo-repo", Base: "master", Head: "refs/heads/master"}},
@@ -265,6 +304,14 @@ func TestRealPayloads(t *testing.T) {
 					t.Fatal(err)
 				}
 				got, err := ParseEvent(event, tt.repository, payload, cfg(t))
+				if strings.Contains(tt.file, "labeled") {
+					// Labels are mode gate's: the measuring job skips them,
+					// and mode gate reads the same payload.
+					if err != nil || !strings.Contains(got.Skip, "perf-gate.yml") {
+						t.Errorf("ParseEvent of a label event: %+v, %v; want skipped, naming perf-gate.yml", got, err)
+					}
+					got, err = ParseGateEvent(event, tt.repository, payload)
+				}
 				if tt.want == nil {
 					if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 						t.Errorf("err = %v, want %q", err, tt.wantErr)
@@ -286,7 +333,11 @@ func TestRealPayloads(t *testing.T) {
 					}
 					ev["pull_request"].(map[string]any)["head"].(map[string]any)["repo"].(map[string]any)["full_name"] = "mallory/" + tt.want.Repo
 					forked, _ := json.Marshal(ev)
-					got, err := ParseEvent(event, tt.repository, forked, cfg(t))
+					parse := func() (*Target, error) { return ParseEvent(event, tt.repository, forked, cfg(t)) }
+					if strings.Contains(tt.file, "labeled") {
+						parse = func() (*Target, error) { return ParseGateEvent(event, tt.repository, forked) }
+					}
+					got, err := parse()
 					if err != nil || !got.Fork || got.HeadRepo != "mallory/"+tt.want.Repo {
 						t.Errorf("fork variant: %+v, %v", got, err)
 					}
@@ -381,22 +432,29 @@ func TestCaseKeyDoesNotCollide(t *testing.T) {
 
 // ignoreActivity leaves the pull_request activity and label to
 // TestParseEventActivity.
-var ignoreActivity = cmpopts.IgnoreFields(Target{}, "Action", "Label")
+var ignoreActivity = cmpopts.IgnoreFields(Target{}, "Action", "Label", "Sender")
 
-func TestParseEventActivity(t *testing.T) {
+func TestParseGateEvent(t *testing.T) {
 	t.Parallel()
-	c, err := ParseInputs(getter(map[string]string{"model-path": "m"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload := []byte(`{"action": "labeled", "number": 7, "label": {"name": "perf-regression-accepted"},
+	payload := []byte(`{"action": "labeled", "number": 7, "label": {"name": "perf-regression-accepted"}, "sender": {"login": "maint"},
 		"pull_request": {"number": 7, "base": {"sha": "aaaa", "repo": {"full_name": "octo/perf"}},
-		"head": {"sha": "bbbb", "repo": {"full_name": "octo/perf"}}}}`)
-	got, err := ParseEvent("pull_request", "octo/perf", payload, c)
+		"head": {"sha": "bbbb", "repo": {"full_name": "mona/perf"}}, "labels": [{"name": "perf-regression-accepted"}]}}`)
+	got, err := ParseGateEvent("pull_request_target", "octo/perf", payload)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Action != "labeled" || got.Label != "perf-regression-accepted" {
-		t.Errorf("action %q, label %q; want labeled and the label added", got.Action, got.Label)
+	want := &Target{Event: "pull_request_target", Owner: "octo", Repo: "perf", PR: 7, Base: "aaaa", Head: "bbbb", Fork: true, HeadRepo: "mona/perf",
+		Labels: []string{"perf-regression-accepted"}, Action: "labeled", Label: "perf-regression-accepted", Sender: "maint"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ParseGateEvent (-want +got):\n%s", diff)
+	}
+	for _, bad := range []struct{ event, payload, want string }{
+		{"issue_comment", string(payload), "mode gate runs on pull_request_target"},
+		{"pull_request_target", `{"action": "opened"}`, "unreadable"},
+		{"pull_request_target", `{"action": "opened", "pull_request": {"number": 7}}`, "no pull request number or head SHA"},
+	} {
+		if _, err := ParseGateEvent(bad.event, "octo/perf", []byte(bad.payload)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s %s: %v, want %q", bad.event, bad.payload, err, bad.want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package action
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/diffperf/diffperf/internal/input"
@@ -23,10 +24,18 @@ const (
 	// ModeMerge benchmarks nothing: it merges the result.json files of
 	// other jobs (a matrix over runners) into one comment and one gate.
 	ModeMerge Mode = "merge"
+	// ModeGate benchmarks nothing and needs no GPU: on pull_request_target
+	// it re-decides diffperf's commit status when the accept label comes
+	// or goes, and holds a fork's pull request at pending until a
+	// maintainer's /perf (gate.go in package command).
+	ModeGate Mode = "gate"
+	// ModeStart benchmarks nothing: the no-GPU first job of a matrix posts
+	// the pending status and the measuring line before the cells run.
+	ModeStart Mode = "start"
 )
 
 // modes are the values input mode takes, in the order errors list them.
-var modes = []Mode{ModeGenerate, ModeServe, ModeCommand, ModeMerge}
+var modes = []Mode{ModeGenerate, ModeServe, ModeCommand, ModeMerge, ModeGate, ModeStart}
 
 // ParseMode reads input mode; an unknown mode is an error naming it.
 func ParseMode(s string) (Mode, error) {
@@ -38,4 +47,9 @@ func ParseMode(s string) (Mode, error) {
 		names[i] = string(m)
 	}
 	return "", input.Errorf("mode", "%q is not one of %s", s, strings.Join(names, ", "))
+}
+
+// measures reports whether m benchmarks anything (and so needs a model).
+func (m Mode) measures() bool {
+	return !slices.Contains([]Mode{ModeCommand, ModeGate, ModeStart}, m)
 }

@@ -33,6 +33,10 @@ func cmdAction(ctx context.Context, e Env) (err error) {
 		return j.perfCommand(ctx)
 	case j.tgt.Skip != "":
 		return nil
+	case j.cfg.Mode == action.ModeGate:
+		return j.gate(ctx) // gate.go: no GPU, no code of the pull request
+	case j.cfg.Mode == action.ModeStart:
+		return j.start(ctx)
 	}
 	defer func() { sealOutInto(&err, j.out) }() // j.out is set once measuring starts
 	if err := j.requestBase(ctx); err != nil {
@@ -45,12 +49,10 @@ func cmdAction(ctx context.Context, e Env) (err error) {
 		return j.runMerged(ctx) // merge.go: one comment, one gate over several cases
 	}
 	j.deriveKey(ctx)
-	if done, err := j.acceptWithoutMeasuring(ctx); done {
-		return err
-	}
+	j.startMeasuring(ctx)
 	r, merr := j.measure(ctx)
 	if r == nil {
-		return j.failedBeforeResult(merr)
+		return j.failedBeforeResult(ctx, merr)
 	}
 	j.acceptLabel(ctx, r)
 	j.describeRequest(ctx, r)
@@ -58,65 +60,26 @@ func cmdAction(ctx context.Context, e Env) (err error) {
 }
 
 // failedBeforeResult reports err, which left no result to publish, in the
-// outputs and the step summary, and returns it.
-func (j *actionJob) failedBeforeResult(err error) error {
+// outputs, the step summary and the status (error, replacing the
+// pending), and returns it.
+func (j *actionJob) failedBeforeResult(ctx context.Context, err error) error {
 	j.setOutput("verdict", string(report.Failed))
 	j.addSummary(fmt.Sprintf("## 💥 diffperf: failed\n\n%s\n", report.Escape(j.redact(err.Error()))))
-	return err
+	desc := "failed; retry with /perf (the label does not clear it): " + err.Error()
+	return errors.Join(err, j.finalStatus(ctx, j.tgt.Head, report.StatusError, desc, ""))
 }
 
 // deriveKey sets the comment key: the input, or one derived from the case
 // and the GPU.
 func (j *actionJob) deriveKey(ctx context.Context) {
 	j.key = j.cfg.CommentKey
-	if j.key != "" {
-		return
-	}
 	gpus, _ := bench.ReadGPUs(ctx, bench.FilterEnv(j.e.Environ(), j.secrets()))
-	gpu := ""
 	if len(gpus) > 0 {
-		gpu = gpus[0].Name
+		j.gpu = gpus[0].Name
 	}
-	j.key = action.CaseKey(j.cfg, gpu)
-}
-
-// acceptWithoutMeasuring handles the accept label being added to a pull
-// request whose comment already holds an established regression for its
-// current head: the comment and the gate flip to accepted, and nothing is
-// measured again (that would take the GPU for nothing). done is false when
-// a measurement is needed after all. (A merged comment, of several cases,
-// records no such verdict: runMerged measures.)
-func (j *actionJob) acceptWithoutMeasuring(ctx context.Context) (done bool, err error) {
-	if j.tgt.Action != "labeled" || j.tgt.Label != j.cfg.AcceptLabel || j.commenter == nil || j.cfg.Comment == "never" {
-		return false, nil
+	if j.key == "" {
+		j.key = action.CaseKey(j.cfg, j.gpu)
 	}
-	marker := report.MarkerLine(j.key)
-	body, ok, err := j.commenter.Find(ctx, j.tgt.PR, marker)
-	if err != nil {
-		j.gha.Warningf("diffperf: could not read the comment, measuring again: %v", err)
-		return false, nil
-	}
-	state, ok := report.ParseState(body)
-	if !ok || state.Head != j.tgt.Head || state.Verdict != report.Regression {
-		return false, nil // no verdict for this head: measure
-	}
-	if state.Accepted {
-		return true, nil // accepted already: nothing to change
-	}
-	accepted, err := report.Accept(body, j.cfg.AcceptLabel)
-	if err != nil {
-		return false, nil
-	}
-	res, err := j.commenter.Upsert(ctx, j.tgt.PR, marker, false, func(int) string { return accepted })
-	if err != nil {
-		return true, fmt.Errorf("PR comment: %w", err)
-	}
-	j.setOutput("verdict", string(report.Regression))
-	j.setOutput("comment-url", res.URL)
-	j.addSummary(fmt.Sprintf("## ❌ diffperf: regression (accepted with the label **%s**)\n\nThe regression measured at %s is accepted; nothing was measured again.\n",
-		report.Escape(j.cfg.AcceptLabel), report.Code(state.Head)))
-	fmt.Fprintf(j.e.Stderr, "diffperf: the regression measured at %s is accepted with the label %s; not measuring again\n", state.Head, j.cfg.AcceptLabel)
-	return true, nil
 }
 
 // actionJob is one run of the Action, step by step.
@@ -126,6 +89,7 @@ type actionJob struct {
 	cfg       *action.Config
 	tgt       *action.Target
 	key       string // the comment key
+	gpu       string // the first GPU's name, for the pending status
 	out       string // the out folder
 	commenter *ghcomment.Commenter
 	comment   *action.CommentEvent // mode command: the /perf comment
@@ -154,8 +118,12 @@ func configure(e Env) (*actionJob, error) {
 	if err != nil {
 		return nil, input.Errorf("event", "GITHUB_EVENT_PATH %q: %v", e.Getenv("GITHUB_EVENT_PATH"), err)
 	}
-	if cfg.Mode == action.ModeCommand {
+	switch cfg.Mode {
+	case action.ModeCommand:
 		return j.configureCommand(payload)
+	case action.ModeGate:
+		j.tgt, err = action.ParseGateEvent(e.Getenv("GITHUB_EVENT_NAME"), e.Getenv("GITHUB_REPOSITORY"), payload)
+		return j, err
 	}
 	if j.tgt, err = action.ParseEvent(e.Getenv("GITHUB_EVENT_NAME"), e.Getenv("GITHUB_REPOSITORY"), payload, cfg); err != nil {
 		return nil, err
@@ -165,7 +133,7 @@ func configure(e Env) (*actionJob, error) {
 		j.setOutput("verdict", "skipped")
 		return j, nil
 	}
-	if j.tgt.Fork && !cfg.AllowForks {
+	if j.tgt.Fork && !cfg.AllowForks && cfg.Mode != action.ModeStart { // mode start runs no code of the pull request
 		return nil, input.Errorf("allow-forks", action.ForkRefusal, j.tgt.HeadRepo)
 	}
 	return j, nil
@@ -265,6 +233,9 @@ func (j *actionJob) newCommenter() error {
 // label, read fresh from the API (a label added after the push counts),
 // else from the event.
 func (j *actionJob) acceptLabel(ctx context.Context, r *report.Result) {
+	if j.tgt.PR != 0 {
+		r.AcceptLabel = j.cfg.AcceptLabel // the headline says how to accept, or how to retry
+	}
 	if r.Verdict == report.Regression && j.hasAcceptLabel(ctx) {
 		r.Accepted, r.AcceptLabel = true, j.cfg.AcceptLabel
 	}
@@ -301,9 +272,10 @@ func (j *actionJob) publish(ctx context.Context, r *report.Result, merr error) e
 	j.setOutputs(r, mdPath, jsPath)
 	bench.WriteUntrusted(j.e.Stdout, md)
 
-	ghErr := j.upsertComment(ctx, r.Verdict, func(max int) string {
-		return j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: max, State: true}))
+	url, ghErr := j.upsertComment(ctx, r.Verdict, func(max int) string {
+		return j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: max, State: true, Context: j.statusContext()}))
 	})
+	ghErr = errors.Join(ghErr, j.finalStatus(ctx, j.measuredHead(r.Head.SHA), report.GateState(r.Verdict, r.Accepted), report.StatusDescription(r, j.cfg.AcceptLabel), url))
 	if r.Verdict == report.Regression && !r.Accepted && j.cfg.FailOnRegression {
 		j.gha.Errorf("diffperf: regression: %s", r.Reason)
 	}
@@ -331,24 +303,24 @@ func (j *actionJob) redact(s string) string { return bench.Redact(s, j.secrets()
 
 // upsertComment upserts the PR comment, as the input comment says (always,
 // on-change, never), with the body render gives; it sets the output
-// comment-url. A 403 or 404 (a fork's token) is a warning; other failures
+// comment-url and returns the comment's address. A 403 or 404 (a fork's token) is a warning; other failures
 // are the error.
-func (j *actionJob) upsertComment(ctx context.Context, v report.Verdict, render func(maxChars int) string) error {
+func (j *actionJob) upsertComment(ctx context.Context, v report.Verdict, render func(maxChars int) string) (string, error) {
 	if j.commenter == nil || j.cfg.Comment == "never" {
-		return nil
+		return "", nil
 	}
 	create := j.cfg.Comment == "always" || v != report.NoChange
 	res, err := j.commenter.Upsert(ctx, j.tgt.PR, report.MarkerLine(j.key), create, render)
 	switch {
 	case err != nil:
-		return fmt.Errorf("PR comment: %w", err)
+		return "", fmt.Errorf("PR comment: %w", err)
 	case res.Warning != "":
 		j.gha.Warningf("diffperf: %s", res.Warning)
 	default:
 		j.setOutput("comment-url", res.URL)
 		fmt.Fprintf(j.e.Stderr, "PR comment %s: %s\n", res.Action, res.URL)
 	}
-	return nil
+	return res.URL, nil
 }
 
 // setOutput and addSummary skip what the runner did not ask for (outside

@@ -237,8 +237,9 @@ func (j *actionJob) runMerged(ctx context.Context) error {
 	expect := cfg.ExpectCases
 	if len(cfg.Cases) > 0 {
 		spec, plan := j.benchSpec(tmp, j.secrets())
+		j.startMeasuring(ctx)
 		if cases, merr = measureCaseList(ctx, spec, plan, cfg.Cases, j.secrets(), e.Stderr); cases == nil {
-			return j.failedBeforeResult(merr)
+			return j.failedBeforeResult(ctx, merr)
 		}
 		expect = dedupe(append(caseNames(cfg.Cases), expect...))
 	}
@@ -248,6 +249,9 @@ func (j *actionJob) runMerged(ctx context.Context) error {
 	}
 	if err := j.newCommenter(); err != nil {
 		return errors.Join(merr, err)
+	}
+	if j.tgt.PR != 0 {
+		m.AcceptLabel = cfg.AcceptLabel // the headline says how to accept, or how to retry
 	}
 	if slices.ContainsFunc(m.Cases, func(c report.MergedCase) bool { return c.Verdict == report.Regression }) && j.hasAcceptLabel(ctx) {
 		m.Accepted, m.AcceptLabel = true, cfg.AcceptLabel
@@ -269,7 +273,7 @@ func dedupe(names []string) []string {
 // outputs first, then the one comment, then the exit status.
 func (j *actionJob) publishMerged(ctx context.Context, m *report.Merged, merr error) error {
 	render := func(max int) string {
-		return j.redact(report.MarkdownMerged(m, report.RenderOptions{Marker: j.key, MaxChars: max}))
+		return j.redact(report.MarkdownMerged(m, report.RenderOptions{Marker: j.key, MaxChars: max, State: true, Context: j.statusContext()}))
 	}
 	md := render(1 << 30)
 	mdPath, jsPath, werr := writeMerged(j.out, m, md, j.secrets())
@@ -282,7 +286,8 @@ func (j *actionJob) publishMerged(ctx context.Context, m *report.Merged, merr er
 	j.setOutput("case-counts", string(counts))
 	bench.WriteUntrusted(j.e.Stdout, md)
 
-	ghErr := j.upsertComment(ctx, m.Verdict, render)
+	url, ghErr := j.upsertComment(ctx, m.Verdict, render)
+	ghErr = errors.Join(ghErr, j.finalStatus(ctx, j.mergedHead(m), report.GateState(m.Verdict, !m.Gates()), report.MergedStatusDescription(m, j.cfg.AcceptLabel), url))
 	if m.Gates() && j.cfg.FailOnRegression {
 		j.gha.Errorf("diffperf: regression: %s", j.redact(m.Reason))
 	}
@@ -290,4 +295,15 @@ func (j *actionJob) publishMerged(ctx context.Context, m *report.Merged, merr er
 		return errors.Join(err, ghErr)
 	}
 	return ghErr
+}
+
+// mergedHead is the head SHA the merged cases measured (the first case's
+// with a full SHA), or the event's.
+func (j *actionJob) mergedHead(m *report.Merged) string {
+	for _, c := range m.Cases {
+		if c.Result != nil && action.IsFullSHA(c.Result.Head.SHA) {
+			return c.Result.Head.SHA
+		}
+	}
+	return j.tgt.Head
 }

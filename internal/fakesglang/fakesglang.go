@@ -30,7 +30,23 @@
 //	                  duration of one launch, at most ±launch_jitter, seeded
 //	                  by the launch's identity (DIFFPERF_LAUNCH): requests
 //	                  of one server share it, as real ones share its state
+//	extra_kernel=     a planted new op: each denoising step also runs a
+//	                  kernel of this name (and lasts extra_kernel_ms longer);
+//	                  a profile shows it as an added kernel
+//	extra_kernel_ms=1 the extra kernel's duration, with extra_kernel only
 //	behavior=ok       the only behaviour of this package
+//
+// With --profile (and --num-profiled-timesteps N, --profile-all-stages),
+// `sglang generate` also writes a small gzipped Chrome trace, as sglang's
+// torch profiler does, to SGLANG_DIFFUSION_TORCH_PROFILER_DIR (else
+// SGLANG_TORCH_PROFILER_DIR, else ./logs), named
+// <request_id>-<N>_steps-global-rank0.trace.json.gz. Its kernels follow
+// the workload: each denoising step holds fixed kernels (attention, a norm,
+// a copy) and a GEMM that takes the rest of step_ms, so a slower step_ms
+// is a slower GEMM; extra_kernel is a kernel of its own (see trace.go).
+// `sglang serve` profiles a request whose JSON has profile: true (and
+// num_profiled_timesteps, profile_all_stages), into the folder its
+// environment named when it started, named fake-request-<n>-....
 //
 // `sglang serve --model-path M --port P` is the warm server of mode serve:
 // GET /health, GET /v1/models, POST /v1/images/generations and POST
@@ -91,6 +107,8 @@ type Behavior struct {
 type workload struct {
 	stepMs, textMs, decodeMs, jitter, memMB float64
 	confirmStepMs, sleepScale               float64
+	extraKernelMs                           float64 // with extraKernel only
+	extraKernel                             string
 	loadMs, launchJitter                    float64
 	steps                                   int
 	help                                    string
@@ -99,7 +117,7 @@ type workload struct {
 
 func readWorkload(path string) (workload, error) {
 	w := workload{stepMs: 20, textMs: 5, decodeMs: 10, steps: 8, jitter: 0.01, memMB: 1000, sleepScale: 1,
-		extra: map[string]string{}}
+		extraKernelMs: 1, extra: map[string]string{}}
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
 		return w, nil
@@ -152,6 +170,10 @@ func readWorkload(path string) (workload, error) {
 			}
 		case "help":
 			w.help = v
+		case "extra_kernel":
+			w.extraKernel = v
+		case "extra_kernel_ms":
+			err = num(&w.extraKernelMs)
 		case "behavior":
 			if v != "ok" {
 				w.extra[k] = v
@@ -162,6 +184,9 @@ func readWorkload(path string) (workload, error) {
 		if err != nil {
 			return w, err
 		}
+	}
+	if w.extraKernel == "" {
+		w.extraKernelMs = 0
 	}
 	return w, sc.Err()
 }
@@ -218,6 +243,7 @@ func Run(args []string, stdout, stderr io.Writer, hook Hook) int {
 	fs.Int("height", 1024, "height")
 	fs.Int("width", 1024, "width")
 	seed := fs.Int64("seed", 0, "seed")
+	prof := addProfileFlags(fs)
 	warmup := false
 	if w.help == "warmup-mode" {
 		fs.String("warmup-mode", "off", "off|request|server")
@@ -246,7 +272,7 @@ func Run(args []string, stdout, stderr io.Writer, hook Hook) int {
 			return code
 		}
 	}
-	if *dump == "" {
+	if *dump == "" && !prof.on {
 		return 0 // sglang collects timings only with --perf-dump-path
 	}
 	if w.confirmStepMs > 0 && strings.HasPrefix(filepath.Base(*dump), "confirm-") {
@@ -260,6 +286,17 @@ func Run(args []string, stdout, stderr io.Writer, hook Hook) int {
 	// Sleep to look like work; the dump does not depend on how long it took.
 	time.Sleep(time.Duration(d.TotalDurationMs * w.sleepScale * float64(time.Millisecond)))
 	d.Timestamp = time.Now().UTC().Format("2006-01-02T15:04:05.000000+00:00")
+	if prof.on {
+		path, err := writeTrace(profileDir(os.Getenv), d.RequestID, w, d, *prof)
+		if err != nil {
+			fmt.Fprintln(stderr, "fake sglang: profiler:", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, "Saving profiler traces to:", path)
+	}
+	if *dump == "" {
+		return 0
+	}
 	j, _ := json.MarshalIndent(d, "", "  ")
 	if b.WriteDump != nil {
 		if code, done := b.WriteDump(*dump, j, stderr); done {
@@ -327,7 +364,7 @@ func simulate(w workload, steps int, id string) dump {
 	d.Steps = append(d.Steps, step{"InputValidationStage", 0}, step{"TextEncodingStage", told(w.textMs, itemText)})
 	loop := 0.0
 	for i := 0; i < steps; i++ {
-		ms := told(w.stepMs, itemFirstStep+i)
+		ms := told(w.stepMs+w.extraKernelMs, itemFirstStep+i)
 		d.DenoiseStepsMs = append(d.DenoiseStepsMs, denoiseStep{i, ms})
 		loop += ms
 	}

@@ -86,6 +86,8 @@ type Server struct {
 	mu       sync.Mutex // requests, jobs
 	requests int
 	jobs     map[string]*videoJob
+	profDir  string // where profiled requests' traces go, fixed at start
+	profiled int    // profiled requests, to name their traces
 }
 
 type videoJob struct {
@@ -99,7 +101,8 @@ type videoJob struct {
 // NewServer is the API of a server of model whose launch is named launch
 // (its offset's seed), with the workload and test behaviour given.
 func NewServer(w workload, b Behavior, model, launch string, stderr io.Writer) *Server {
-	return &Server{w: w, b: b, model: model, launch: launch, stderr: stderr, quit: make(chan int, 1), jobs: map[string]*videoJob{}}
+	return &Server{w: w, b: b, model: model, launch: launch, stderr: stderr, quit: make(chan int, 1), jobs: map[string]*videoJob{},
+		profDir: profileDir(os.Getenv)}
 }
 
 // request is the JSON body of a generation request: what the fake uses.
@@ -109,6 +112,10 @@ type request struct {
 	PerfDumpPath string `json:"perf_dump_path"`
 	Steps        *int   `json:"num_inference_steps"`
 	Seed         int64  `json:"seed"`
+	// sglang's profiling fields: a trace of this request (see trace.go).
+	Profile          bool `json:"profile"`
+	ProfiledSteps    *int `json:"num_profiled_timesteps"`
+	ProfileAllStages bool `json:"profile_all_stages"`
 }
 
 func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
@@ -222,6 +229,16 @@ func (s *Server) generate(req request) (dump, error) {
 	}
 	time.Sleep(time.Duration(d.TotalDurationMs * w.sleepScale * float64(time.Millisecond)))
 	d.Timestamp = time.Now().UTC().Format("2006-01-02T15:04:05.000000+00:00")
+	if req.Profile {
+		p := profileFlags{on: true, steps: 5, allStages: req.ProfileAllStages}
+		if req.ProfiledSteps != nil {
+			p.steps = *req.ProfiledSteps
+		}
+		s.profiled++
+		if _, err := writeTrace(s.profDir, fmt.Sprintf("fake-request-%d", s.profiled), w, d, p); err != nil {
+			return d, fmt.Errorf("profiler: %w", err)
+		}
+	}
 	if req.PerfDumpPath == "" {
 		return d, nil // sglang collects timings only with perf_dump_path
 	}

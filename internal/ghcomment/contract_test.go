@@ -221,7 +221,10 @@ func fakeAnswersAsDocumented(t *testing.T, doc map[string]any) {
 		react      = "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"
 		pull       = "/repos/{owner}/{repo}/pulls/{pull_number}"
 		dispatch   = "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"
+		statuses   = "/repos/{owner}/{repo}/statuses/{sha}"
+		list       = "/repos/{owner}/{repo}/commits/{ref}/statuses"
 	)
+	sha := strings.Repeat("a", 40)
 
 	do := func(method, path, body string) (*http.Response, any) {
 		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
@@ -239,6 +242,11 @@ func fakeAnswersAsDocumented(t *testing.T, doc map[string]any) {
 			}
 		}
 		return resp, v
+	}
+	for i := 0; i < 3; i++ { // statuses to list, over two pages
+		if resp, _ := do("POST", "/repos/octo/perf/statuses/"+sha, fmt.Sprintf(`{"state":"pending","context":"diffperf %d"}`, i)); resp.StatusCode != 201 {
+			t.Fatalf("POST status: %d", resp.StatusCode)
+		}
 	}
 	tests := []struct {
 		method, path, tmpl, body string
@@ -269,6 +277,10 @@ func fakeAnswersAsDocumented(t *testing.T, doc map[string]any) {
 		{"POST", "/repos/octo/perf/actions/workflows/nope.yml/dispatches", dispatch, `{"ref":"main"}`, "", 404},
 		{"POST", "/repos/octo/perf/actions/workflows/perf-dispatch.yml/dispatches", dispatch, `{"ref":"main","inputs":{"head-ref":"abc","case":"x"}}`, "", 422},
 		{"POST", "/repos/octo/perf/actions/workflows/perf-dispatch.yml/dispatches", dispatch, `{"ref":"main","inputs":{"pr-number":"7"}}`, "", 422},
+		// The gate's commit status, and the list the tests read back.
+		{"POST", "/repos/octo/perf/statuses/" + sha, statuses, `{"state":"failure","context":"diffperf","description":"regression","target_url":"https://example.com/c"}`, "Location", 201},
+		{"POST", "/repos/octo/perf/statuses/" + sha, statuses, `{"state":"success"}`, "Location", 201},
+		{"GET", "/repos/octo/perf/commits/" + sha + "/statuses?per_page=2", list, "", "Link", 200},
 	}
 	for _, tt := range tests {
 		resp, v := do(tt.method, tt.path, tt.body)
@@ -350,6 +362,12 @@ func requestsCarryWhatIsRequired(t *testing.T, doc map[string]any) {
 	if _, err := c.Reply(ctx, pr, request, "refused"); err != nil {
 		t.Fatal(err)
 	}
+	if err := c.SetStatus(ctx, strings.Repeat("c", 40), Status{State: "failure", Context: "diffperf", Description: strings.Repeat("é", 200), TargetURL: "https://example.com/c"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetStatus(ctx, strings.Repeat("c", 40), Status{State: "pending", Context: "diffperf / h100"}); err != nil {
+		t.Fatal(err)
+	}
 	seen := map[string]bool{}
 	for _, r := range fake.Requests() {
 		var tmpl string
@@ -366,6 +384,8 @@ func requestsCarryWhatIsRequired(t *testing.T, doc map[string]any) {
 			tmpl = "/repos/{owner}/{repo}/pulls/{pull_number}"
 		case strings.HasSuffix(r.Path, "/dispatches"):
 			tmpl = "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"
+		case strings.Contains(r.Path, "/statuses/"):
+			tmpl = "/repos/{owner}/{repo}/statuses/{sha}"
 		default:
 			t.Errorf("unexpected request %s %s", r.Method, r.Path)
 			continue
@@ -402,7 +422,7 @@ func requestsCarryWhatIsRequired(t *testing.T, doc map[string]any) {
 	}
 	sort.Strings(ops)
 	want := "actions/create-workflow-dispatch issues/create-comment issues/delete-comment issues/get-comment issues/list-comments issues/update-comment " +
-		"pulls/get reactions/create-for-issue-comment repos/get-collaborator-permission-level"
+		"pulls/get reactions/create-for-issue-comment repos/create-commit-status repos/get-collaborator-permission-level"
 	if _, ok := lookup(doc, "POST", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"); !ok {
 		want = strings.TrimPrefix(want, "actions/create-workflow-dispatch ")
 	}
@@ -488,6 +508,8 @@ func TestExcerptAgreesWithGitHub(t *testing.T) {
 		{"POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", "reactions/create-for-issue-comment", "201"},
 		{"GET", "/repos/{owner}/{repo}/pulls/{pull_number}", "pulls/get", "200"},
 		{"POST", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", "actions/create-workflow-dispatch", "204"},
+		{"POST", "/repos/{owner}/{repo}/statuses/{sha}", "repos/create-commit-status", "201"},
+		{"GET", "/repos/{owner}/{repo}/commits/{ref}/statuses", "repos/list-commit-statuses-for-ref", "200"},
 	} {
 		mine := operation(t, excerpt, op.method, op.tmpl)
 		if mine["operationId"] != op.id {

@@ -2,6 +2,7 @@ package ghcomment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -401,4 +402,34 @@ func TestFaultsOnEveryCallType(t *testing.T) {
 			t.Errorf("Labels = %v, %v", got, err)
 		}
 	})
+}
+
+// TestSetStatus: the description is cut to GitHub's 140 characters (the
+// fake answers 422 above, as GitHub does), a 5xx is retried, and a 403 is
+// ErrStatusNotPermitted.
+func TestSetStatus(t *testing.T) {
+	t.Parallel()
+	fake, c, _ := newFake(t, false)
+	sha := strings.Repeat("b", 40)
+	fake.Inject(&fakegithub.Fault{Method: "POST", Status: 502})
+	if err := c.SetStatus(context.Background(), sha, Status{State: "failure", Context: "diffperf", Description: strings.Repeat("ü", 300), TargetURL: "https://example.com/c"}); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := fake.Latest(sha, "diffperf")
+	if !ok || got.State != "failure" || len([]rune(got.Description)) != MaxStatusDescription || !strings.HasSuffix(got.Description, "…") || got.TargetURL != "https://example.com/c" {
+		t.Errorf("status %+v", got)
+	}
+	if n := len(fake.Statuses(sha)); n != 1 {
+		t.Errorf("%d statuses after a retried 502, want 1", n)
+	}
+	fake.Inject(&fakegithub.Fault{Method: "POST", Status: 403, Body: `{"message":"Resource not accessible by integration"}`})
+	if err := c.SetStatus(context.Background(), sha, Status{State: "success", Context: "diffperf"}); !errors.Is(err, ErrStatusNotPermitted) {
+		t.Errorf("403: %v, want ErrStatusNotPermitted", err)
+	}
+	// The fake refuses what GitHub refuses.
+	for _, bad := range []struct{ sha, state string }{{"abc", "success"}, {sha, "done"}} {
+		if err := c.SetStatus(context.Background(), bad.sha, Status{State: bad.state, Context: "diffperf"}); !isStatus(err, 422) {
+			t.Errorf("%s %s: %v, want 422", bad.sha, bad.state, err)
+		}
+	}
 }

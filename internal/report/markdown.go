@@ -24,6 +24,9 @@ type RenderOptions struct {
 	// State, with Marker, writes the hidden StateLine second, so that a
 	// later accept label can flip the gate without measuring again.
 	State bool
+	// Context is the status context the state line records ("" for
+	// none posted).
+	Context string
 }
 
 // limit is MaxChars, or MaxCommentChars when it is not set.
@@ -69,7 +72,7 @@ func Markdown(r *Result, opt RenderOptions) string {
 	if opt.Marker != "" {
 		head = MarkerLine(opt.Marker) + "\n"
 		if opt.State {
-			head += StateLine(r) + "\n"
+			head += StateLine(r, opt.Context) + "\n"
 		}
 	}
 	head += r.headline()
@@ -126,12 +129,14 @@ var verdictEmoji = map[Verdict]string{
 
 func (r *Result) headline() string {
 	var b strings.Builder
-	if r.Accepted && r.Verdict == Regression {
-		b.WriteString(acceptedHeading(r.AcceptLabel))
-	} else {
-		fmt.Fprintf(&b, "## %s diffperf: %s\n", verdictEmoji[r.Verdict], r.Verdict)
+	switch {
+	case r.Verdict == Regression:
+		b.WriteString(regressionHeadingText(r.AcceptLabel, r.Accepted, ""))
+	case r.Verdict == Failed && r.AcceptLabel != "":
+		fmt.Fprintf(&b, "## %s diffperf: %s\n\n%s", verdictEmoji[r.Verdict], r.Verdict, failedHint)
+	default:
+		fmt.Fprintf(&b, "## %s diffperf: %s\n\n", verdictEmoji[r.Verdict], r.Verdict)
 	}
-	b.WriteString("\n")
 
 	var facts []string
 	if e2e := r.Metric(MetricE2E); e2e != nil {

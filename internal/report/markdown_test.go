@@ -102,12 +102,17 @@ func TestMarkdownGolden(t *testing.T) {
 	accepted.Accepted, accepted.AcceptLabel = true, "perf-regression-accepted"
 	accepted.Confirmation = severalRuns(t)
 
+	regression := severalRuns(t)
+	regression.AcceptLabel = "perf-regression-accepted" // on a pull request: the headline says how to accept
+
 	failed := withContext(severalRuns(t))
+	failed.AcceptLabel = "perf-regression-accepted"
 	failed.Fail(Failure{Side: "head", Run: 3, Reason: "exit status 1 after 12.3 s",
 		LogTail: "Loading pipeline...\nTraceback (most recent call last):\n  File \"x.py\", line 1\nRuntimeError: CUDA out of memory <b>@oncall</b>"})
 
 	// A /perf request at a commit the pull request has moved on from.
 	requested := severalRuns(t)
+	requested.AcceptLabel = "perf-regression-accepted"
 	requested.Request = &Request{By: "alice", URL: "https://github.com/octo/perf/pull/42#issuecomment-3100000001",
 		SHA: "8e8c1ccc065f520f2f9eff69cfa287dd279e59b4", CurrentHead: "0123456789abcdef0123456789abcdef01234567", Moved: true}
 
@@ -118,7 +123,7 @@ func TestMarkdownGolden(t *testing.T) {
 	}{
 		{"single_old_vs_dec", single(t, "old_nov2025.json", "dec2025.json"), RenderOptions{}},
 		{"single_newest_vs_example", single(t, "sglang_md_example.json", "newest_spans.json"), RenderOptions{}},
-		{"runs_regression", severalRuns(t), RenderOptions{Marker: "flux-h100"}},
+		{"runs_regression", regression, RenderOptions{Marker: "flux-h100"}},
 		{"runs_accepted_with_env", accepted, RenderOptions{Marker: "flux-h100"}},
 		{"runs_failed", failed, RenderOptions{Marker: "flux-h100"}},
 		{"runs_requested_moved", requested, RenderOptions{Marker: "flux-h100"}},

@@ -46,7 +46,8 @@ type Merged struct {
 	// then the other results by name.
 	Cases []MergedCase
 	// Accepted is set by the caller when the PR carries AcceptLabel: an
-	// established regression then does not gate.
+	// established regression then does not gate. AcceptLabel, set on a
+	// pull request, also makes the headline say how to accept.
 	Accepted    bool
 	AcceptLabel string
 }
@@ -262,6 +263,9 @@ func MarkdownMerged(m *Merged, opt RenderOptions) string {
 	head := ""
 	if opt.Marker != "" {
 		head = MarkerLine(opt.Marker) + "\n"
+		if line, ok := MergedStateLine(m, opt.Context); ok && opt.State {
+			head += line + "\n"
+		}
 	}
 	head += m.headline() + m.table() + m.familyNote()
 
@@ -329,15 +333,18 @@ func size(s string) int { return len([]rune(s)) }
 
 func (m *Merged) headline() string {
 	var b strings.Builder
-	verdict := string(m.Verdict)
-	if m.Accepted && m.Verdict == Regression {
-		verdict += fmt.Sprintf(" (accepted with the label **%s**)", Escape(m.AcceptLabel))
-	}
-	cases := "cases"
+	across := fmt.Sprintf(" across %d cases", len(m.Cases))
 	if len(m.Cases) == 1 {
-		cases = "case"
+		across = " across 1 case"
 	}
-	fmt.Fprintf(&b, "## %s diffperf: %s across %d %s\n\n", verdictEmoji[m.Verdict], verdict, len(m.Cases), cases)
+	switch {
+	case m.Verdict == Regression:
+		b.WriteString(regressionHeadingText(m.AcceptLabel, m.Accepted, across))
+	case m.Verdict == Failed && m.AcceptLabel != "":
+		fmt.Fprintf(&b, "## %s diffperf: %s%s\n\n%s", verdictEmoji[m.Verdict], m.Verdict, across, failedHint)
+	default:
+		fmt.Fprintf(&b, "## %s diffperf: %s%s\n\n", verdictEmoji[m.Verdict], m.Verdict, across)
+	}
 	counts := m.Counts()
 	var facts []string
 	for _, w := range countWords {
@@ -353,9 +360,6 @@ func (m *Merged) headline() string {
 		b.WriteString(strings.Join(facts, " · ") + "\n\n")
 	}
 	fmt.Fprintf(&b, "%s.\n\n", Escape(upperFirst(m.Reason)))
-	if m.Accepted && m.Verdict == Regression {
-		fmt.Fprintf(&b, "The regression is accepted: the PR carries the label **%s**, so the check passes.\n\n", Escape(m.AcceptLabel))
-	}
 	return b.String()
 }
 

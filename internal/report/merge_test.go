@@ -297,6 +297,7 @@ func mergedExample(t *testing.T) *Merged {
 func TestMarkdownMergedGolden(t *testing.T) {
 	t.Parallel()
 	m := mergedExample(t)
+	m.AcceptLabel = "perf-regression-accepted" // on a pull request: the headline says how to accept
 	md := MarkdownMerged(m, RenderOptions{Marker: "merged-3f2a9c1e"})
 	golden(t, "merged_example.md", md)
 	js, err := MarshalMergedJSON(m)

@@ -48,7 +48,7 @@ func (q *Request) markdown() string {
 	}
 	fmt.Fprintf(&b, "Requested with `/perf` by %s %s; measured at %s.\n", Escape("@"+q.By), where, Code(shortSHA(q.SHA)))
 	if q.Moved {
-		fmt.Fprintf(&b, "\n> [!NOTE]\n> The pull request has moved on since: its head is now %s. This report measures %s, the commit the request pinned; comment `/perf` again to measure the new head.\n",
+		fmt.Fprintf(&b, "\n> [!NOTE]\n> The pull request has moved on since: its head is now %s. This report, and the commit status it posted, are for %s, the commit the request pinned (the status is on that commit, not on the new head); comment `/perf` again to measure the new head.\n",
 			Code(shortSHA(q.CurrentHead)), Code(shortSHA(q.SHA)))
 	}
 	return b.String()

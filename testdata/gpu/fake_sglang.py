@@ -31,6 +31,18 @@ A planted slowdown comes from gpu_workload.txt in the working directory
 (slowdown_pct=2 makes each denoising step do 2 % more matrix FLOPs), so two
 commits of a repository can differ by a known amount of work.
 
+--profile (with --num-profiled-timesteps N, default 5, -1 for all, and
+--profile-all-stages) profiles the generation with torch.profiler as
+sglang's SGLDiffusionProfiler does -- CPU and CUDA activities, shapes and
+stacks recorded; one warm-up denoising step, then N steps, one profiler step
+each; or, with --profile-all-stages, every stage, one profiler step a stage --
+and writes the gzipped Chrome trace to SGLANG_DIFFUSION_TORCH_PROFILER_DIR
+(else SGLANG_TORCH_PROFILER_DIR, else ./logs) as
+<request_id>-<N>_steps-global-rank0.trace.json.gz (full_stages for all
+stages). `serve` takes the request fields profile, num_profiled_timesteps
+and profile_all_stages, the folder from its environment at start. With
+--dry-run nothing is profiled.
+
 --dry-run replaces the GPU with sleeps (no torch needed), to check the
 plumbing on a machine without a GPU; its timings mean nothing.
 """
@@ -138,10 +150,11 @@ class Pipeline:
         extra_tokens = int(round((-24 * H * H + math.sqrt((24 * H * H) ** 2 + 16 * H * rest)) / (8 * H))) if rest > 0 else 0
         return extra_full, extra_tokens
 
-    def generate(self, prompt, steps, height, width, record, reset_peaks=False):
+    def generate(self, prompt, steps, height, width, record, reset_peaks=False, profiler=None):
         """One generation: (total ms, stages, denoise steps, memory
         checkpoints, planted work). reset_peaks makes the memory peaks this
-        generation's own (a server's requests), not the process's."""
+        generation's own (a server's requests), not the process's. profiler,
+        a Profiler, is stepped after each stage or denoising step."""
         if self.dry_run:
             return self.generate_dry(steps)
         torch, F, cfg = self.torch, self.F, self.cfg
@@ -165,6 +178,8 @@ class Pipeline:
             if sync:
                 torch.cuda.synchronize()
             stages.append({"name": name, "duration_ms": (time.perf_counter() - t) * 1000})
+            if profiler:
+                profiler.step_stage()
             if record:
                 checkpoint("after_" + name)
             return out
@@ -209,6 +224,8 @@ class Pipeline:
                 if sync:
                     torch.cuda.synchronize()
                 den.append({"step": i, "duration_ms": (time.perf_counter() - t) * 1000})
+                if profiler:
+                    profiler.step_denoising_step()
             return x
 
         x = stage("DenoisingStage", denoise)
@@ -240,6 +257,56 @@ class Pipeline:
         return total, [{"name": "DenoisingStage", "duration_ms": total}], den, {}, (0, 0, 0)
 
 
+def profile_dir():
+    """Where sglang writes its traces."""
+    return os.environ.get("SGLANG_DIFFUSION_TORCH_PROFILER_DIR") or os.environ.get("SGLANG_TORCH_PROFILER_DIR") or "./logs"
+
+
+class Profiler:
+    """torch.profiler as sglang's SGLDiffusionProfiler drives it: started
+    before the generation; without all_stages, a schedule of one warm-up
+    step then num_steps active denoising steps (-1: all steps), stepped
+    after each denoising step; with all_stages, no schedule, stepped after
+    each stage. stop() exports the gzipped Chrome trace and returns its
+    path."""
+
+    def __init__(self, request_id, num_steps, num_inference_steps, all_stages, log_dir):
+        import torch
+
+        self.torch = torch
+        self.all_stages = all_stages
+        activities = [torch.profiler.ProfilerActivity.CPU]
+        if torch.cuda.is_available():
+            activities.append(torch.profiler.ProfilerActivity.CUDA)
+        common = dict(activities=activities, record_shapes=True, with_stack=True)
+        if all_stages:
+            self.prof = torch.profiler.profile(**common)
+            mode = "full_stages"
+        else:
+            n = num_inference_steps if num_steps == -1 else num_steps
+            self.prof = torch.profiler.profile(
+                **common, schedule=torch.profiler.schedule(wait=0, warmup=1, active=n, repeat=1))
+            mode = f"{n}_steps"
+        os.makedirs(log_dir, exist_ok=True)
+        self.path = os.path.abspath(os.path.join(log_dir, f"{request_id}-{mode}-global-rank0.trace.json.gz"))
+        self.prof.start()
+
+    def step_stage(self):
+        if self.all_stages:
+            self.prof.step()
+
+    def step_denoising_step(self):
+        if not self.all_stages:
+            self.prof.step()
+
+    def stop(self):
+        if self.torch.cuda.is_available():
+            self.torch.cuda.synchronize()
+        self.prof.stop()
+        self.prof.export_chrome_trace(self.path)  # a .gz path is written gzipped
+        return self.path
+
+
 def dump_of(pipe, total, stages, den, mem, tag, meta):
     return {
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
@@ -262,7 +329,12 @@ def generate_main(a):
     pipe = Pipeline(a.model_path, a.seed, read_workload(), a.load_gb, a.load_sleep_s, a.dry_run)
     if a.warmup:
         pipe.generate(a.prompt, 1, height, width, False)  # sglang's warm-up: a one-step copy, never dumped
-    total, stages, den, mem, (extra_full, extra_tokens, tokens) = pipe.generate(a.prompt, steps, height, width, True)
+    prof = None
+    if a.profile and not a.dry_run:
+        prof = Profiler("mocked_fake_id_for_offline_generate", a.num_profiled_timesteps, steps, a.profile_all_stages, profile_dir())
+    total, stages, den, mem, (extra_full, extra_tokens, tokens) = pipe.generate(a.prompt, steps, height, width, True, profiler=prof)
+    if prof:
+        print(f"Saving profiler traces to: {prof.stop()}", flush=True)
     print(f"generated {height}x{width} in {total:.1f} ms ({steps} steps, slowdown_pct={pipe.slowdown}: "
           f"{extra_full} extra blocks and one over {extra_tokens} of {tokens} tokens a step)")
     if a.perf_dump_path:
@@ -285,6 +357,8 @@ def serve_main(a):
     print(f"loaded {a.model_path} in {time.perf_counter() - t:.1f} s (slowdown_pct={pipe.slowdown})", flush=True)
     gpu = threading.Lock()  # one generation at a time, as on one GPU
     jobs, jobs_lock = {}, threading.Lock()
+    log_dir = profile_dir()  # fixed when the server starts, as in sglang
+    profiled = [0]
 
     def run(req):
         """One request: its generation, its dump. Returns the total ms."""
@@ -295,7 +369,14 @@ def serve_main(a):
         if m:
             width, height = int(m.group(1)), int(m.group(2))
         with gpu:
-            total, stages, den, mem, _ = pipe.generate(str(req.get("prompt", "")), steps, height, width, True, reset_peaks=True)
+            prof = None
+            if req.get("profile") and not a.dry_run:
+                profiled[0] += 1
+                prof = Profiler(f"fake-server-request-{profiled[0]}", int(req.get("num_profiled_timesteps") or 5), steps,
+                                bool(req.get("profile_all_stages")), log_dir)
+            total, stages, den, mem, _ = pipe.generate(str(req.get("prompt", "")), steps, height, width, True, reset_peaks=True, profiler=prof)
+            if prof:
+                print(f"Saving profiler traces to: {prof.stop()}", flush=True)
         path = req.get("perf_dump_path")
         if path:
             with open(path, "w") as f:
@@ -388,6 +469,9 @@ def main():
     g.add_argument("--perf-dump-path", default=None)
     g.add_argument("--num-inference-steps", type=int, default=None)
     g.add_argument("--height", type=int, default=None)
+    g.add_argument("--profile", action="store_true", help="profile the denoising stage with torch.profiler")
+    g.add_argument("--num-profiled-timesteps", type=int, default=5, help="denoising steps to profile after one warm-up step (-1: all)")
+    g.add_argument("--profile-all-stages", action="store_true", help="with --profile, profile every stage")
     g.add_argument("--width", type=int, default=None)
     s = sub.choices["serve"]
     s.add_argument("--port", type=int, default=30000)

@@ -1,8 +1,8 @@
 // Package fakegithub is a GitHub REST API stand-in for tests: issue
 // comments (list with Link pagination, create, get, edit, delete), issue
-// labels, and what the /perf command uses (collaborator permissions,
-// reactions to comments, pull requests, workflow dispatches; see
-// ondemand.go), with the status codes, headers and shapes GitHub documents,
+// labels, commit statuses (statuses.go), and what the /perf command uses
+// (collaborator permissions, reactions to comments, pull requests, workflow
+// dispatches; see ondemand.go), with the status codes, headers and shapes GitHub documents,
 // token checks, and scripted faults (5xx, rate limits, a write that lands
 // but answers an error, resets). It runs inside httptest or as a process
 // (see cmd/fakegithub) for end-to-end tests with act.
@@ -63,6 +63,7 @@ type Server struct {
 	comments []Comment
 	labels   map[int][]string
 	prs      map[int]bool
+	statuses []Status
 	nextID   int64
 	faults   []*Fault
 	// Requests records method, path and body of every request, in order.
@@ -87,6 +88,7 @@ type State struct {
 	Labels     map[int][]string `json:"labels"`
 	Reactions  []Reaction       `json:"reactions"`
 	Dispatches []Dispatch       `json:"dispatches"`
+	Statuses   []Status         `json:"statuses"`
 }
 
 // New serves owner/repo with pull requests prs. tokens maps each accepted
@@ -157,7 +159,8 @@ func (s *Server) State() State {
 
 func (s *Server) state() State {
 	st := State{Comments: append([]Comment{}, s.comments...), Labels: map[int][]string{},
-		Reactions: append([]Reaction{}, s.reactions...), Dispatches: append([]Dispatch{}, s.dispatches...)}
+		Reactions: append([]Reaction{}, s.reactions...), Dispatches: append([]Dispatch{}, s.dispatches...),
+		Statuses: append([]Status{}, s.statuses...)}
 	for k, v := range s.labels {
 		st.Labels[k] = append([]string(nil), v...)
 	}
@@ -402,6 +405,9 @@ func (s *Server) route(w http.ResponseWriter, method, path string, q map[string]
 		return
 	}
 	if s.routeOnDemand(w, method, path, body, login, &changed) {
+		return
+	}
+	if s.routeStatuses(w, method, path, q, body, login, &changed) {
 		return
 	}
 	writeJSON(w, http.StatusNotFound, nil, apiError("Not Found", "https://docs.github.com/rest"))

@@ -1,0 +1,171 @@
+package command
+
+import (
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/diffperf/diffperf/internal/changepoint"
+	"github.com/diffperf/diffperf/internal/input"
+	"github.com/diffperf/diffperf/internal/report"
+)
+
+const changepointsUsage = `usage: diffperf changepoints [--format markdown|json] [--p 0.001] [--min-change 1%] [--window 50] [--min-segment 3] FILE
+
+Finds the change points of a series: the commits at which its level
+changed, with Apache Otava's method (E-divisive means in sliding windows,
+a t-test, then merging the weakest change points). FILE is CSV with the
+header commit,value; several rows of one commit are its samples, and the
+points are the commits in the order they first appear. See
+docs/changepoints.md.`
+
+// cmdChangepoints is `diffperf changepoints`.
+func cmdChangepoints(args []string, e Env) error {
+	fs := flag.NewFlagSet("changepoints", flag.ContinueOnError)
+	opt := changepoint.DefaultOptions()
+	format := "markdown"
+	fs.StringVar(&format, "format", format, "output format: markdown or json")
+	fs.Var(floatFlag{&opt.P}, "p", "significance level a change point's t-test must be below")
+	fs.Var(percentFlag{&opt.MinChangePct}, "min-change", "smallest change of the median that counts, e.g. 1%")
+	fs.IntVar(&opt.Window, "window", opt.Window, "points in each sliding window of E-divisive")
+	fs.IntVar(&opt.MinSegment, "min-segment", opt.MinSegment, "fewest points between two change points")
+	pos, err := parseFlags(fs, args)
+	var h *helpRequest
+	if errors.As(err, &h) {
+		return &helpRequest{changepointsUsage + "\n\nFlags:\n" + flagUsage(fs)}
+	}
+	if err != nil {
+		return err
+	}
+	if format != "markdown" && format != "json" {
+		return input.Errorf("--format", "%q is neither markdown nor json", format)
+	}
+	if err := opt.Validate(); err != nil {
+		return asFlag(err)
+	}
+	if len(pos) != 1 {
+		return input.Errorf("changepoints", "need one CSV file (header commit,value), got %d argument(s)", len(pos))
+	}
+	series, err := readSeriesCSV(pos[0])
+	if err != nil {
+		return err
+	}
+	r, err := changepoint.Detect(series, opt)
+	if err != nil {
+		return input.Wrap(pos[0], err)
+	}
+	if format == "json" {
+		return writeJSON(e.Stdout, changepointsJSON(r))
+	}
+	_, err = io.WriteString(e.Stdout, changepointsMarkdown(pos[0], r, opt))
+	return err
+}
+
+// readSeriesCSV reads a series from CSV with the header commit,value. Each
+// error names the file, and the line and field where there is one.
+func readSeriesCSV(path string) (changepoint.Series, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is in the name
+		}
+		return nil, input.Wrap(path, err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1 // checked here, with a message that says what is wanted
+	r.TrimLeadingSpace = true
+	var s changepoint.Series
+	at := map[string]int{}
+	for first := true; ; first = false {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return nil, input.Errorf(fmt.Sprintf("%s:%d", path, pe.Line), "%v", pe.Err)
+		}
+		if err != nil {
+			return nil, input.Wrap(path, err)
+		}
+		line, _ := r.FieldPos(0)
+		where := fmt.Sprintf("%s:%d", path, line)
+		if first {
+			if len(rec) != 2 || strings.TrimSpace(rec[0]) != "commit" || strings.TrimSpace(rec[1]) != "value" {
+				return nil, input.Errorf(where, "the header is %q, want commit,value", strings.Join(rec, ","))
+			}
+			continue
+		}
+		if len(rec) != 2 {
+			return nil, input.Errorf(where, "%d fields, want 2 (commit,value)", len(rec))
+		}
+		commit := strings.TrimSpace(rec[0])
+		if commit == "" {
+			return nil, input.Errorf(where, "field commit is empty")
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rec[1]), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, input.Errorf(where, "field value %q is not a finite number", rec[1])
+		}
+		i, ok := at[commit]
+		if !ok {
+			i = len(s)
+			at[commit] = i
+			s = append(s, changepoint.Point{Commit: commit})
+		}
+		s[i].Samples = append(s[i].Samples, v)
+	}
+	if len(s) == 0 {
+		return nil, input.Errorf(path, "no rows after the header commit,value")
+	}
+	return s, nil
+}
+
+// cpJSON is one change point of the JSON answer.
+type cpJSON struct {
+	Index        int     `json:"index"`
+	Commit       string  `json:"commit"`
+	BeforeMedian float64 `json:"before_median"`
+	AfterMedian  float64 `json:"after_median"`
+	ChangePct    float64 `json:"change_pct"`
+	P            float64 `json:"p"`
+}
+
+type changepointsAnswer struct {
+	Points       int      `json:"points"`
+	ChangePoints []cpJSON `json:"change_points"`
+}
+
+func changepointsJSON(r *changepoint.Result) changepointsAnswer {
+	a := changepointsAnswer{Points: r.Points, ChangePoints: []cpJSON{}}
+	for _, c := range r.ChangePoints {
+		a.ChangePoints = append(a.ChangePoints, cpJSON(c))
+	}
+	return a
+}
+
+// changepointsMarkdown is the Markdown answer: a line that says what was
+// found with which options, and a table of the change points.
+func changepointsMarkdown(path string, r *changepoint.Result, opt changepoint.Options) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Change points** of %s: %d points, %d change point(s) (p < %s, change ≥ %s%%, window %d, minimum segment %d).\n",
+		report.Escape(path), r.Points, len(r.ChangePoints), report.FormatNum(opt.P), report.FormatNum(opt.MinChangePct), opt.Window, opt.MinSegment)
+	if len(r.ChangePoints) == 0 {
+		return b.String()
+	}
+	b.WriteString("\n| index | commit | before (median) | after (median) | change | p |\n| ---: | --- | ---: | ---: | ---: | ---: |\n")
+	for _, c := range r.ChangePoints {
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s |\n", c.Index, report.Code(c.Commit),
+			strconv.FormatFloat(c.BeforeMedian, 'g', 6, 64), strconv.FormatFloat(c.AfterMedian, 'g', 6, 64),
+			report.FormatPct(c.ChangePct), strconv.FormatFloat(c.P, 'g', 2, 64))
+	}
+	return b.String()
+}

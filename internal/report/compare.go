@@ -511,37 +511,43 @@ func tiedExactP(x1, x2 []float64) float64 {
 		obs += in1[all[i]] * ((i + 1) + j)
 		i = j
 	}
-	maxR := n * (n + 1) // 2·(sum of all ranks)
-	ways := make([][]float64, n1+1)
-	for k := range ways {
-		ways[k] = make([]float64, maxR+1)
+	if len(groups) == 1 {
+		return 1 // all values equal: no test is possible
 	}
-	ways[0][0] = 1
+	// ways and next are (n1+1) rows of 2·R1 = 0..maxR, reused across the
+	// groups; hi is the largest 2·R1 reachable so far.
+	maxR := n * (n + 1) // 2·(sum of all ranks)
+	width := maxR + 1
+	ways, next := make([]float64, (n1+1)*width), make([]float64, (n1+1)*width)
+	ways[0] = 1
+	hi, seen := 0, 0 // seen: values in the groups so far
 	for _, g := range groups {
-		next := make([][]float64, n1+1)
-		for k := range next {
-			next[k] = make([]float64, maxR+1)
-		}
-		for k := 0; k <= n1; k++ {
-			for r, w := range ways[k] {
+		clear(next)
+		// Only counts of the first side that can still end at n1.
+		for k := max(0, n1-(n-seen)); k <= min(n1, seen); k++ {
+			row := ways[k*width : k*width+hi+1]
+			for r, w := range row {
 				if w == 0 {
 					continue
 				}
 				c := 1.0 // C(g.size, a)
 				for a := 0; a <= g.size && k+a <= n1; a++ {
-					next[k+a][r+a*g.twiceRank] += w * c
+					next[(k+a)*width+r+a*g.twiceRank] += w * c
 					c = c * float64(g.size-a) / float64(a+1)
 				}
 			}
 		}
-		ways = next
+		hi += g.size * g.twiceRank
+		seen += g.size
+		ways, next = next, ways
 	}
+	last := ways[n1*width : n1*width+width]
 	// U1 = R1 - n1(n1+1)/2, so |U1 - n1·n2/2| = |R1 - n1(n+1)/2|; in
 	// doubled ranks the centre is n1(n+1).
 	centre := n1 * (n + 1)
 	dist := func(twiceR int) int { return abs(twiceR - centre) }
 	var as, total float64
-	for r, w := range ways[n1] {
+	for r, w := range last {
 		total += w
 		if w != 0 && dist(r) >= dist(obs) {
 			as += w

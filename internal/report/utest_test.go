@@ -77,6 +77,16 @@ func TestUTestPExact(t *testing.T) {
 		}
 		tests = append(tests, struct{ x1, x2 []float64 }{x1, x2})
 	}
+	for range 8 { // larger sides, where the count skips impossible states
+		x1, x2 := make([]float64, 8), make([]float64, 7)
+		for i := range x1 {
+			x1[i] = float64(rng.IntN(5))
+		}
+		for i := range x2 {
+			x2[i] = float64(1 + rng.IntN(5))
+		}
+		tests = append(tests, struct{ x1, x2 []float64 }{x1, x2})
+	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.x1, tt.x2), func(t *testing.T) {
 			t.Parallel()
@@ -111,5 +121,19 @@ func TestCompareTiedTinyP(t *testing.T) {
 		if m.P > 1 {
 			t.Errorf("%s: p = %v > 1", m.ID, m.P)
 		}
+	}
+}
+
+// BenchmarkUTestPTied is the exact tied p-value at its largest, 25+25
+// values with ties (values on a 0.5 ms grid), the cost of one metric's p.
+func BenchmarkUTestPTied(b *testing.B) {
+	rng := rand.New(rand.NewPCG(25, 25))
+	x1, x2 := make([]float64, 25), make([]float64, 25)
+	for i := range x1 {
+		x1[i] = 1000 + float64(rng.IntN(40))/2
+		x2[i] = 1005 + float64(rng.IntN(40))/2
+	}
+	for b.Loop() {
+		uTestP(x1, x2, 0.05)
 	}
 }

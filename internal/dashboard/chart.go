@@ -39,8 +39,9 @@ type chart struct {
 }
 
 type tick struct {
-	Pos   string
-	Label string
+	Pos    string
+	Label  string
+	Anchor string
 }
 
 type chartPoint struct {
@@ -118,7 +119,7 @@ func scaleFor(ps []Point) (yScale, []float64, int) {
 	}
 	pad := (hi - lo) * 0.08
 	lo, hi = lo-pad, hi+pad
-	step := niceStep(hi-lo, 4)
+	step := niceStep(hi-lo, 5)
 	decimals := max(0, -int(math.Floor(math.Log10(step))))
 	var ticks []float64
 	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
@@ -167,7 +168,12 @@ func buildChart(repo string, m Metric) chart {
 	}
 	xstep := max(1, (n+xTickTarget-1)/xTickTarget)
 	for i := n - 1; i >= 0; i -= xstep {
-		c.XTicks = append([]tick{{Pos: coord(xOf(i, n)), Label: xLabel(m.Points[i])}}, c.XTicks...)
+		x := xOf(i, n)
+		anchor := "middle"
+		if x > chartW-50 {
+			anchor = "end"
+		}
+		c.XTicks = append([]tick{{Pos: coord(x), Label: xLabel(m.Points[i]), Anchor: anchor}}, c.XTicks...)
 	}
 
 	var line strings.Builder

@@ -248,7 +248,7 @@ const head = `<!DOCTYPE html>
 <link rel="icon" href="data:,">
 <title>{{.Title}}</title>
 <style>
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; margin: 0 auto; max-width: 960px; padding: 0 16px 32px; color: #1f2328; background: #fff; line-height: 1.45; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; margin: 0 auto; max-width: 1100px; padding: 0 16px 32px; color: #1f2328; background: #fff; line-height: 1.45; }
 a { color: #0969da; }
 h1 { font-size: 1.6em; margin: 20px 0 8px; }
 h2 { font-size: 1.25em; margin: 28px 0 6px; border-bottom: 1px solid #d0d7de; padding-bottom: 4px; }
@@ -256,6 +256,7 @@ table { border-collapse: collapse; margin: 8px 0 16px; font-size: 0.9em; }
 th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.nowrap { white-space: nowrap; }
 .meta, .note, footer { color: #59636e; font-size: 0.9em; }
 svg.chart { width: 100%; height: auto; display: block; font-size: 12px; }
 svg.chart text { fill: #59636e; }
@@ -315,7 +316,11 @@ var indexTmpl = template.Must(template.New("index.html").Funcs(funcs).Parse(head
 var caseTmpl = template.Must(template.New("case.html").Funcs(funcs).Parse(head + `<p class="meta"><a href="{{.Root}}index.html">All cases</a></p>
 <h1>{{.Case.Name}}</h1>
 <p class="meta">Key <code>{{.Case.Key}}</code> · GPU {{or .Case.GPU "-"}} · mode {{or .Case.Mode "-"}}</p>
-<p class="key"><span>● median, with its spread as a bar; each point links to its commit</span><span class="k-cp">│ confirmed change point</span><span class="k-sus">┆ suspected change point</span><span class="k-env">┊ environment change</span></p>
+<p class="key">
+<span>● median, with its spread as a bar; each point links to its commit</span>
+<span class="k-cp">│ confirmed change point</span>
+<span class="k-sus">┆ suspected change point</span>
+<span class="k-env">┊ environment change</span></p>
 {{- range .Metrics}}
 <section id="{{.ID}}">
 <h2>{{.Name}}{{if .Unit}} ({{.Unit}}){{end}}</h2>
@@ -328,7 +333,7 @@ var caseTmpl = template.Must(template.New("case.html").Funcs(funcs).Parse(head +
 {{- end}}
 <line class="axis" x1="{{.Left}}" x2="{{.Right}}" y1="{{.Bottom}}" y2="{{.Bottom}}"/>
 {{- range .XTicks}}
-<text x="{{.Pos}}" y="{{$c.Bottom}}" dy="18" text-anchor="middle">{{.Label}}</text>
+<text x="{{.Pos}}" y="{{$c.Bottom}}" dy="18" text-anchor="{{.Anchor}}">{{.Label}}</text>
 {{- end}}
 {{- range .Envs}}
 <g class="env" data-index="{{.Index}}"><title>{{.Tip}}</title><line x1="{{.X}}" x2="{{.X}}" y1="{{$c.Top}}" y2="{{$c.Bottom}}"/><text x="{{.LabelX}}" y="{{.LabelY}}" text-anchor="{{.Anchor}}">{{.Label}}</text></g>
@@ -366,7 +371,7 @@ var caseTmpl = template.Must(template.New("case.html").Funcs(funcs).Parse(head +
 <thead><tr><th scope="col">Point</th><th scope="col">Commit</th><th scope="col">Subject</th><th scope="col">Time (UTC)</th><th scope="col">Median</th><th scope="col">Low</th><th scope="col">High</th><th scope="col">n</th><th scope="col">Marks</th></tr></thead>
 <tbody>
 {{- range .Rows}}
-<tr><td class="num">{{.Index}}</td><td><a href="{{.Href}}"><code>{{.Short}}</code></a></td><td>{{.Subject}}</td><td>{{.Time}}</td><td class="num">{{.Median}}</td><td class="num">{{.Lo}}</td><td class="num">{{.Hi}}</td><td class="num">{{.N}}</td><td>{{.Marks}}</td></tr>
+<tr><td class="num">{{.Index}}</td><td><a href="{{.Href}}"><code>{{.Short}}</code></a></td><td>{{.Subject}}</td><td class="nowrap">{{.Time}}</td><td class="num">{{.Median}}</td><td class="num">{{.Lo}}</td><td class="num">{{.Hi}}</td><td class="num">{{.N}}</td><td>{{.Marks}}</td></tr>
 {{- end}}
 </tbody>
 </table>

@@ -345,3 +345,16 @@ func TestIndexListsOpenChangePointsOnly(t *testing.T) {
 		t.Errorf("the index lists the closed change point")
 	}
 }
+
+// BenchmarkLongHistory renders a case of 4 metrics × 2,000 points.
+func BenchmarkLongHistory(b *testing.B) {
+	s := genSite(1, 4, 2000, 1234, 777, 3)
+	b.ReportAllocs()
+	for b.Loop() {
+		files, err := Files(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(len(files[2].Data))/1024, "KiB/page")
+	}
+}

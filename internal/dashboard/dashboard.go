@@ -26,8 +26,8 @@
 //			Metrics: []dashboard.Metric{{
 //				Name: "E2E", Unit: "ms", Spread: "min–max",
 //				Points: []dashboard.Point{{
-//					Commit: "3f2a…", Short: "3f2a9c1", Subject: "Fuse the VAE decode",
-//					Time: commitTime, Median: 812.4, Lo: 803.1, Hi: 821.0, N: 5,
+//					Commit: "3f2a9c1d0b7e4a5f8c6d2e1b0a9f8e7d6c5b4a39", Subject: "Fuse the VAE decode",
+//					Time: time.Date(2026, 1, 8, 9, 30, 0, 0, time.UTC), Median: 812.4, Lo: 803.1, Hi: 821.0, N: 5,
 //				}},
 //			}},
 //		}},

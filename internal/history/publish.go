@@ -180,7 +180,7 @@ func (p *Publisher) prepare(ctx context.Context, wt bench.Git, dir, remote, bran
 	if err != nil {
 		return 0, "", fmt.Errorf("stage the store: %w", err)
 	}
-	args := []string{"-c", "user.name=" + BotName, "-c", "user.email=" + BotEmail, "commit-tree", tree, "-m", message}
+	args := []string{"-c", "user.name=" + BotName, "-c", "user.email=" + BotEmail, "commit-tree", "--no-gpg-sign", tree, "-m", message}
 	if tip != "" {
 		args = append(args, "-p", tip)
 	}

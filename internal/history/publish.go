@@ -233,4 +233,3 @@ func CommitMessage(lines []Line) string {
 }
 
 func shortSHA(s string) string { return s[:min(12, len(s))] }
-

@@ -248,7 +248,8 @@ func historyMarkdown(series [][]history.Line) string {
 			b.WriteString("\n")
 		}
 		c := s[0].Case
-		fmt.Fprintf(&b, "### %s", report.Code(c.Key))
+		// A stored key is a folder name (letters, digits, ._-): safe in code.
+		fmt.Fprintf(&b, "### `%s`", c.Key)
 		if c.Name != "" && c.Name != c.Key {
 			fmt.Fprintf(&b, " (%s)", report.Escape(c.Name))
 		}

@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -232,5 +233,32 @@ func TestPublishRefusesABadBranch(t *testing.T) {
 	p.Branch = "--upload-pack=evil"
 	if _, err := p.Publish(context.Background(), lines(t, "flux", 1, 2, t0), "x"); err == nil || !strings.Contains(err.Error(), "not a usable ref") {
 		t.Errorf("Publish = %v, want the branch refused", err)
+	}
+}
+
+// The token given in the environment never reaches git: a program that
+// git runs from the checkout's config (here its file-system monitor)
+// sees an environment without it.
+func TestPublishKeepsTheTokenFromGit(t *testing.T) {
+	t.Parallel()
+	_, clone := remote(t)
+	repo := clone()
+	seen := filepath.Join(t.TempDir(), "env")
+	script := filepath.Join(t.TempDir(), "monitor")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nenv >> "+seen+"\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	git(t, repo, "config", "core.fsmonitor", script)
+	p := publisher(t, repo)
+	p.Env = append(os.Environ(), "GITHUB_TOKEN=ghs_secret_token", "INPUT_GITHUB-TOKEN=ghs_secret_token")
+	if _, err := p.Publish(context.Background(), lines(t, "flux", 1, 2, t0), "x"); err != nil {
+		t.Fatal(err)
+	}
+	env, err := os.ReadFile(seen)
+	if err != nil {
+		t.Fatalf("the monitor never ran, so this test proves nothing: %v", err)
+	}
+	if strings.Contains(string(env), "ghs_secret_token") {
+		t.Errorf("git's environment held the token")
 	}
 }

@@ -31,6 +31,7 @@ Usage:
   diffperf run --base REF --head REF [--repo DIR] [--runs N] [--max-runs N] [--command T] [--setup CMD] [--timeout D] [--out DIR] [--cases FILE]
   diffperf merge [flags] RESULT...            several cases' result.json (files or folders) -> one report, one gate
   diffperf changepoints [flags] FILE          change points of a series (CSV: commit,value)
+  diffperf history add|show --store DIR ...   the results kept on the default branch (see docs/history.md)
   diffperf demo                               the whole pipeline here: no GPU, no GitHub
   diffperf action                             the GitHub Action (also chosen when GITHUB_ACTIONS=true)
   diffperf --version                          version and commit of this binary
@@ -69,6 +70,8 @@ func dispatch(ctx context.Context, args []string, e Env) error {
 		return cmdMerge(rest, e)
 	case "changepoints":
 		return cmdChangepoints(rest, e)
+	case "history":
+		return cmdHistory(ctx, rest, e)
 	case "demo":
 		return cmdDemo(ctx, rest, e)
 	case "action":
@@ -98,7 +101,7 @@ func dispatch(ctx context.Context, args []string, e Env) error {
 // inside GitHub Actions). Asked for help (-h, --help), a command prints it
 // on stdout, usage line first, and that is no error.
 func Run(ctx context.Context, args []string, e Env) error {
-	if len(args) > 0 && slices.Contains([]string{"compare", "extract", "bench", "run", "demo", "merge", "changepoints"}, args[0]) {
+	if len(args) > 0 && slices.Contains([]string{"compare", "extract", "bench", "run", "demo", "merge", "changepoints", "history"}, args[0]) {
 		// The CLI inside a workflow step: what it prints holds text from
 		// benchmarks and dumps, so none of it may act as a workflow
 		// command. (The Action frames its own output.)

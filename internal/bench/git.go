@@ -74,6 +74,13 @@ func (g Git) environ() []string {
 	return append(FilterEnv(env, nil), "GIT_TERMINAL_PROMPT=0")
 }
 
+// Run runs git with args in Dir under ctx, with the filtered environment
+// of environ, and returns its stdout without surrounding space. A failure
+// is a *GitError that carries git's stderr.
+func (g Git) Run(ctx context.Context, args ...string) (string, error) {
+	return g.run(ctx, args...)
+}
+
 func (g Git) run(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = g.Dir

@@ -74,6 +74,7 @@ func TestActPerfCommand(t *testing.T) {
 			"--var", "DIFFPERF_ENABLED=true", "-s", "GITHUB_TOKEN=fake-token",
 			"--env", "GITHUB_API_URL="+api, "--env", "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
 			"--local-repository", "actions/setup-go@d35c59abb061a4a6fb18e82ac0862c26744d6ab5="+stub,
+			"--local-repository", "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02="+stub,
 			"--action-cache-path", filepath.Join(work, "act-cache-"+name), "--json")
 		cmd.Dir = proj
 		cmd.Env = withoutVars(os.Environ(), "GITHUB_TOKEN", "GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ENV")

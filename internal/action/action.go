@@ -302,7 +302,7 @@ func ParseEvent(event, repository string, payload []byte, c *Config) (*Target, e
 		}
 		t.PR = c.PRNumber
 	case "pull_request_target":
-		return nil, input.Errorf("event", "pull_request_target is refused: it runs with a write token, and benchmarking runs the pull request's code; use pull_request (see README, \"Forks\"); only mode gate, which runs no code of the pull request, takes it")
+		return nil, input.Errorf("event", "pull_request_target is refused: it runs with a write token, and benchmarking runs the pull request's code; use pull_request (see docs/security.md, \"Forks\"); only mode gate, which runs no code of the pull request, takes it")
 	default:
 		return nil, input.Errorf("event", "%q is not an event diffperf handles: use pull_request or workflow_dispatch (issue_comment with mode: command)", event)
 	}
@@ -312,7 +312,7 @@ func ParseEvent(event, repository string, payload []byte, c *Config) (*Target, e
 // ForkRefusal explains why a fork's pull request is not benchmarked.
 const ForkRefusal = "this pull request comes from a fork (%s), and benchmarking runs its code on this self-hosted runner. " +
 	"diffperf refuses that unless the input allow-forks is true. Set it only for a runner that is isolated (ephemeral, no secrets, " +
-	"no network to internal services), and gate the job on a maintainer's label or an environment with required reviewers; see README, \"Forks\""
+	"no network to internal services), and gate the job on a maintainer's label or an environment with required reviewers; see docs/security.md, \"Forks\""
 
 // CaseKey derives the comment key from the case, so that a matrix over
 // models, GPUs or arguments keeps one comment per cell. The key is a

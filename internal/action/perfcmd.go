@@ -19,7 +19,7 @@ import (
 //	/perf runs=10 args="--num-inference-steps 28" case=flux
 //
 // which mode command turns into a workflow_dispatch of the perf workflow at
-// the head SHA of that moment. See README, "/perf on a pull request".
+// the head SHA of that moment. See docs/perf-command.md.
 
 // PerfKeys are the inputs a /perf comment may override, as the perf workflow
 // declares them; any other key is refused by name.

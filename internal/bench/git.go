@@ -101,6 +101,13 @@ func (g Git) Toplevel(ctx context.Context) (string, error) {
 	return g.run(ctx, "rev-parse", "--show-toplevel")
 }
 
+// Dirty reports whether the work tree or the index differs from HEAD in a
+// tracked file (untracked files, such as an out folder, do not count).
+func (g Git) Dirty(ctx context.Context) (bool, error) {
+	out, err := g.run(ctx, "status", "--porcelain", "--untracked-files=no")
+	return out != "", err
+}
+
 // hasCommit reports whether sha names a commit present locally.
 func (g Git) hasCommit(ctx context.Context, rev string) (string, bool) {
 	sha, err := g.run(ctx, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")

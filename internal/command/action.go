@@ -24,7 +24,7 @@ import (
 // cmdAction is the GitHub Action: inputs and event in, a measurement, then
 // the results where people look (files, step summary, outputs, the PR
 // comment), in an order that loses nothing when GitHub fails.
-func cmdAction(ctx context.Context, e Env) error {
+func cmdAction(ctx context.Context, e Env) (err error) {
 	j, err := configure(e)
 	switch {
 	case err != nil:
@@ -38,6 +38,7 @@ func cmdAction(ctx context.Context, e Env) error {
 	case j.cfg.Mode == action.ModeStart:
 		return j.start(ctx)
 	}
+	defer func() { sealOutInto(&err, j.out) }() // j.out is set once measuring starts
 	if err := j.requestBase(ctx); err != nil {
 		return err
 	}

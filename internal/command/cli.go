@@ -24,17 +24,19 @@ import (
 const usage = `diffperf: benchmark sglang-diffusion before and after a change, with statistics.
 
 Usage:
-  diffperf compare [flags] BASE HEAD          each a dump file, or a directory of dumps (one per run)
-  diffperf compare BASELINE NEW [NEW...]      three or more files: one column per file, like compare_perf.py
-  diffperf extract DUMP|DIR                   e2e latency in seconds, two decimals (median over a directory)
-  diffperf bench MODEL [--prompt P] [--runs N] [--baseline FILE|DIR] [--out DIR] [-- extra generate args]
+  diffperf compare [flags] BASE HEAD           each a dump file, a directory of dumps (one per run), or a run's --out folder
+  diffperf compare [flags] OUT                 a run's --out folder: its report again, batches as they ran
+  diffperf compare BASELINE NEW [NEW...]       three or more files: one column per file, like compare_perf.py
+  diffperf extract DUMP|DIR|OUT                e2e latency in seconds, two decimals (median over a directory; each side's of an --out folder)
+  diffperf bench [MODEL] [--prompt P] [--runs N] [--baseline FILE|DIR|OUT] [--out DIR] [-- extra generate args]
   diffperf run --base REF --head REF [--repo DIR] [--runs N] [--max-runs N] [--command T] [--setup CMD] [--timeout D] [--out DIR] [--cases FILE]
-  diffperf merge [flags] RESULT...            several cases' result.json (files or folders) -> one report, one gate
-  diffperf changepoints [flags] FILE          change points of a series (CSV: commit,value)
-  diffperf history add|show --store DIR ...   the results kept on the default branch (see docs/history.md)
-  diffperf demo                               the whole pipeline here: no GPU, no GitHub
-  diffperf action                             the GitHub Action (also chosen when GITHUB_ACTIONS=true)
-  diffperf --version                          version and commit of this binary
+  diffperf merge [--expect-cases a,b] [--alpha A] [--format F] [--fail-on-regression] RESULT...
+  diffperf changepoints [flags] FILE           change points of a series (CSV: commit,value)
+  diffperf history add|show --store DIR ...    the results kept on the default branch (see docs/history.md)
+  diffperf demo [--runs N] [--slowdown PCT] [--dir DIR] [--mode serve]
+  diffperf action                              the GitHub Action (also chosen when GITHUB_ACTIONS=true)
+  diffperf fake-sglang generate|serve ...      a stand-in for sglang that needs no GPU, for trying run and bench
+  diffperf --version                           version and commit of this binary
 
 run and bench also take --mode serve (warm servers, requests over HTTP): --serve-command T --launches N
   --requests N --warmup-requests N --endpoint images|videos --request JSON (run: --max-launches N)
@@ -182,8 +184,7 @@ without a result is a missing row.`,
 
 The GitHub Action's entry point (also chosen when GITHUB_ACTIONS=true and
 no command is given). It reads its inputs from INPUT_* variables and the
-event from GITHUB_EVENT_PATH; see action.yml and README.md, "The GitHub
-Action".`,
+event from GITHUB_EVENT_PATH; see action.yml and docs/action.md.`,
 	"demo": `usage: diffperf demo [flags]
 
 Runs the whole pipeline here, with no GPU and no GitHub: a throwaway
@@ -210,7 +211,10 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 				if !ok {
 					u = "usage: diffperf " + fs.Name() + " [flags]"
 				}
-				return nil, &helpRequest{u + "\n\nFlags:\n" + flagUsage(fs)}
+				if fl := flagUsage(fs); fl != "" {
+					u += "\n\nFlags:\n" + fl
+				}
+				return nil, &helpRequest{u}
 			}
 			return nil, flagError(fs, err)
 		}
@@ -229,6 +233,9 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 func flagUsage(fs *flag.FlagSet) string {
 	var b strings.Builder
 	fs.VisitAll(func(f *flag.Flag) {
+		if f.Usage == "" {
+			return // a flag that the command refuses, kept for its error
+		}
 		def := ""
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
 			def = fmt.Sprintf(" (default %s)", f.DefValue)
@@ -250,14 +257,43 @@ func flagError(fs *flag.FlagSet, err error) error {
 		}
 		return input.Errorf("--"+name, "no such flag of %s; %s", fs.Name(), hint)
 	}
-	// `invalid value "x" for flag -name: why`
-	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
-		if i := strings.Index(rest, " for flag -"); i >= 0 {
-			name, why, _ := strings.Cut(rest[i+len(" for flag -"):], ": ")
-			return input.Errorf("--"+name, "%s", why)
+	// `invalid value "x" for flag -name: why`, and for a bool
+	// `invalid boolean value "x" for -name: why`
+	for _, form := range []struct{ prefix, sep string }{{"invalid value ", " for flag -"}, {"invalid boolean value ", " for -"}} {
+		rest, ok := strings.CutPrefix(msg, form.prefix)
+		if !ok {
+			continue
+		}
+		if i := strings.Index(rest, form.sep); i >= 0 {
+			value := rest[:i] // quoted by the flag package
+			name, why, _ := strings.Cut(rest[i+len(form.sep):], ": ")
+			if strings.Contains(why, value) {
+				return input.Errorf("--"+name, "%s", why) // our own Set named it
+			}
+			return input.Errorf("--"+name, "%s is not %s", value, flagKind(fs.Lookup(name)))
 		}
 	}
 	return input.Wrap(fs.Name(), err)
+}
+
+// flagKind says what a flag of the flag package's own types takes, for an
+// error about a value that did not parse.
+func flagKind(f *flag.Flag) string {
+	if f == nil {
+		return "a usable value"
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return "true or false"
+	}
+	switch fmt.Sprintf("%T", f.Value) {
+	case "*flag.intValue", "*flag.int64Value", "*flag.uintValue", "*flag.uint64Value":
+		return "a whole number"
+	case "*flag.float64Value":
+		return "a number"
+	case "*flag.durationValue":
+		return "a duration such as 30m"
+	}
+	return "a usable value"
 }
 
 // nearestFlag is the flag of fs nearest to name by edit distance, if it
@@ -370,19 +406,34 @@ func cmdCompare(args []string, e Env) error {
 		fs.Visit(func(f *flag.Flag) {
 			rethreshold = rethreshold || slices.Contains([]string{"threshold", "min-delta-ms", "memory-threshold", "alpha"}, f.Name)
 		})
-		if r, ok, err := readOutResult(pos[0]); err != nil {
+		prev, measured, err := readOutResult(pos[0])
+		if err != nil {
 			return err
-		} else if ok && !rethreshold {
-			if err := writeResult(e.Stdout, r, vf.format); err != nil {
+		} else if measured && !rethreshold {
+			if err := writeResult(e.Stdout, prev, vf.format); err != nil {
 				return err
 			}
-			return verdictError(r, vf.failOnRegression, nil)
+			return verdictError(prev, vf.failOnRegression, nil)
 		}
 		out, ok, err := readOutFolder(pos[0])
 		if err != nil {
 			return input.Wrap("compare", err)
 		}
-		if r, both := out.result(vf.opt); ok && both {
+		if measured {
+			// Judged again from the dumps the run counted (not one that an
+			// interrupted run wrote after it stopped counting), and a
+			// failed run stays failed whatever the thresholds.
+			out = out.countedIn(prev)
+		}
+		r, both := out.result(vf.opt)
+		if ok && measured && prev.Failure != nil {
+			if !both {
+				r = prev
+			}
+			r.Fail(*prev.Failure)
+			both = true
+		}
+		if ok && both {
 			if err := writeResult(e.Stdout, r, vf.format); err != nil {
 				return err
 			}

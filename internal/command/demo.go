@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,14 +23,14 @@ import (
 // throwaway repository whose head commit plants a 10 % slower denoising step
 // in a simulated workload, measured by `run` with the fake sglang that is
 // built into this binary.
-func cmdDemo(ctx context.Context, args []string, e Env) error {
+func cmdDemo(ctx context.Context, args []string, e Env) (err error) {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	var vf verdictFlags
 	vf.register(fs)
 	runs := fs.Int("runs", 5, "runs per side")
 	slowdown := fs.Float64("slowdown", 10, "planted slowdown of the head commit's denoising step, in percent")
 	dir := fs.String("dir", "", "folder for the throwaway repository and the output (default: a new temporary folder)")
-	mode := fs.String("mode", "generate", "generate (a process per run) or serve (warm servers of the fake, 2 launches of 5 requests a side)")
+	mode := fs.String("mode", "generate", "generate (a process per run) or serve (warm servers of the fake answering 5 requests a launch: 2 launches a side, up to 4 while unclear, then a confirming batch for a regression)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -43,6 +44,12 @@ func cmdDemo(ctx context.Context, args []string, e Env) error {
 	serving := action.Mode(*mode) == action.ModeServe
 	if !serving && action.Mode(*mode) != action.ModeGenerate {
 		return input.Errorf("--mode", "%q is neither generate nor serve", *mode)
+	}
+	if *runs < 1 {
+		return input.Errorf("--runs", "%d is not a positive count", *runs)
+	}
+	if !(*slowdown > -100) || math.IsInf(*slowdown, 0) {
+		return input.Errorf("--slowdown", "%g is not a percentage above -100 (0 runs an A/A demo: head as fast as base)", *slowdown)
 	}
 	self, err := e.Executable()
 	if err != nil {
@@ -68,9 +75,10 @@ func cmdDemo(ctx context.Context, args []string, e Env) error {
 		return err
 	}
 	out := filepath.Join(root, "out")
-	if err := prepareOut(out); err != nil {
+	if err := prepareOutTo(out, e.Stderr); err != nil {
 		return err
 	}
+	defer sealOutInto(&err, out)
 	spec := bench.Spec{
 		Repo: repo, BaseRef: "main~1", HeadRef: "main", Template: tmpl, Model: "demo/simulated-dit", Prompt: "A curious raccoon",
 		Args: []string{"--num-inference-steps", "12"}, PythonPath: "python", Timeout: time.Minute, OutDir: out,
@@ -125,7 +133,13 @@ func makeDemoRepo(ctx context.Context, dir string, slowdownPct float64, extra st
 		func() error { return git("add", ".") },
 		func() error { return git("commit", "-q", "-m", "base: simulated pipeline") },
 		func() error { return write(demoStepMs * (1 + slowdownPct/100)) },
-		func() error { return git("commit", "-q", "-am", "head: slower denoising step") },
+		func() error {
+			if slowdownPct == 0 {
+				// An A/A demo: the head commit changes nothing.
+				return git("commit", "-q", "--allow-empty", "-m", "head: the same workload (A/A)")
+			}
+			return git("commit", "-q", "-am", fmt.Sprintf("head: denoising step %+g%%", slowdownPct))
+		},
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {

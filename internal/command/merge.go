@@ -29,6 +29,9 @@ func cmdMerge(args []string, e Env) error {
 	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
 	var vf verdictFlags
 	vf.register(fs)
+	for _, name := range []string{"threshold", "min-delta-ms", "memory-threshold"} {
+		fs.Lookup(name).Usage = "" // refused below; not in --help
+	}
 	var expect string
 	fs.StringVar(&expect, "expect-cases", "", "case names that must be there, comma separated: a missing one is a row of its own")
 	pos, err := parseFlags(fs, args)
@@ -57,6 +60,13 @@ func cmdMerge(args []string, e Env) error {
 			return input.Wrap("--expect-cases", err)
 		}
 		names = append(names, n)
+	}
+	for _, p := range pos {
+		// Named here, a result that is not there is a mistake; in the
+		// Action it is a matrix cell that uploaded nothing (a warning).
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) && !strings.ContainsAny(p, "*?[") {
+			return input.Errorf("merge", "%s: no such file or folder", p)
+		}
 	}
 	cases, warnings, err := loadResults(pos, "")
 	if err != nil {

@@ -69,7 +69,7 @@ func TestMergeCLI(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 3 naming the failed and missing cases", code, stderr)
 	}
 	for _, want := range []string{"## 💥 diffperf: failed across 5 cases",
-		"❌ 1 regression · ✅ 1 improvement · ⚪️ 1 no change · ⚠️ 1 failed · ❓ 1 missing",
+		"❌ 1 regression · ✅ 1 improvement · ⚪️ 1 no change · 💥 1 failed · ❓ 1 missing",
 		"| flux | NVIDIA H100 80GB HBM3 | 1002.00 → 1202.00 ms | +20.0% | 0.008 (Holm: < 0.0167) | ❌ regression |",
 		"| hunyuan | - | - | - | - | ❓ missing: no result |", "💥 failed: run 2 of head"} {
 		if !strings.Contains(out, want) {

@@ -54,6 +54,39 @@ func readOutFolder(dir string) (out outFolder, ok bool, err error) {
 	return out, true, nil
 }
 
+// countedIn keeps the dumps that r, the folder's result.json, counted; a
+// result that names none (written before results named their dumps)
+// keeps them all.
+func (o outFolder) countedIn(r *report.Result) outFolder {
+	names := map[string]bool{}
+	for c := r; c != nil; c = c.Confirmation {
+		for _, s := range []report.Side{c.Base, c.Head} {
+			for _, run := range s.Runs {
+				if run.Dump != nil && run.Dump.Name != "" {
+					names[filepath.Base(run.Dump.Name)] = true
+				}
+			}
+		}
+	}
+	if len(names) == 0 {
+		return o
+	}
+	kept := outFolder{}
+	for batch, sides := range o {
+		for side, runs := range sides {
+			for _, run := range runs {
+				if names[run.Dump.Name] {
+					if kept[batch] == nil {
+						kept[batch] = map[string][]report.Run{}
+					}
+					kept[batch][side] = append(kept[batch][side], run)
+				}
+			}
+		}
+	}
+	return kept
+}
+
 // sides are the folder's sides in report order.
 func (o outFolder) sides(batch string) []string {
 	var s []string

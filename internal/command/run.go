@@ -48,13 +48,13 @@ func (f *measureFlags) template() (*bench.Template, []string, error) {
 		return nil, nil, input.Wrap("args", err)
 	}
 	if f.model == "" && strings.Contains(f.serve.modelCommand(f.command), "{model}") && f.cases == "" {
-		return nil, nil, input.Errorf("model", "required, since the command uses {model}")
+		return nil, nil, input.Errorf("--model", "required, since the command uses {model}")
 	}
 	if f.runs < 1 {
-		return nil, nil, input.Errorf("runs", "%d is not a positive count", f.runs)
+		return nil, nil, input.Errorf("--runs", "%d is not a positive count", f.runs)
 	}
 	if f.timeout <= 0 {
-		return nil, nil, input.Errorf("timeout", "%s is not positive", f.timeout)
+		return nil, nil, input.Errorf("--timeout", "%s is not positive", f.timeout)
 	}
 	return t, args, nil
 }
@@ -63,7 +63,7 @@ func progressFor(e Env) bench.Progress {
 	return &bench.TextProgress{W: e.Stderr, Actions: e.Getenv("GITHUB_ACTIONS") == "true"}
 }
 
-func cmdRun(ctx context.Context, args []string, e Env) error {
+func cmdRun(ctx context.Context, args []string, e Env) (err error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var mf measureFlags
 	mf.register(fs, true)
@@ -107,9 +107,15 @@ func cmdRun(ctx context.Context, args []string, e Env) error {
 	if err != nil {
 		return err
 	}
-	if err := prepareOut(mf.out); err != nil {
+	// Every input is checked before the out folder is made, so that a
+	// refused run leaves nothing behind.
+	if err := checkCheckout(ctx, repo, base, head, e); err != nil {
 		return err
 	}
+	if err := prepareOutTo(mf.out, e.Stderr); err != nil {
+		return err
+	}
+	defer sealOutInto(&err, mf.out)
 	spec := bench.Spec{
 		Repo: repo, BaseRef: base, HeadRef: head, Template: t, Model: mf.model, Prompt: mf.prompt, Args: gargs,
 		Setup: setup, PythonPath: pythonPath, Timeout: mf.timeout,
@@ -123,6 +129,33 @@ func cmdRun(ctx context.Context, args []string, e Env) error {
 		return runCasesFile(ctx, spec, plan, mf, vf, e)
 	}
 	return measureAndReport(ctx, spec, plan, reproduceLine(spec, plan), vf, e)
+}
+
+// checkCheckout refuses a repo that is not a git checkout and refs that
+// name no commit, as the measurement would, but before anything is
+// written. A dirty checkout measured at --head HEAD gets a warning: the
+// worktrees hold the commit, not the edits.
+func checkCheckout(ctx context.Context, repo, base, head string, e Env) error {
+	if fi, err := os.Stat(repo); err != nil || !fi.IsDir() {
+		return input.Errorf("--repo", "%s is not a folder: give the path of a git checkout", repo)
+	}
+	g := bench.Git{Dir: repo, Env: bench.FilterEnv(e.Environ(), nil)}
+	if _, err := g.Toplevel(ctx); err != nil {
+		return input.Errorf("--repo", "%s is not a git checkout: %v", repo, err)
+	}
+	sha, err := g.ResolveCommit(ctx, head)
+	if err != nil {
+		return err
+	}
+	if _, err := g.ResolveCommit(ctx, base); err != nil {
+		return err
+	}
+	if head == "HEAD" {
+		if dirty, err := g.Dirty(ctx); err == nil && dirty {
+			fmt.Fprintf(e.Stderr, "diffperf: warning: --head HEAD: %s has uncommitted changes, which are not measured: the head side is the commit %.12s (commit the changes to measure them)\n", repo, sha)
+		}
+	}
+	return nil
 }
 
 // reproduceLine is the `diffperf run` command that repeats a measurement.
@@ -198,7 +231,7 @@ func verdictError(r *report.Result, gate bool, err error) error {
 	return nil
 }
 
-func cmdBench(ctx context.Context, args []string, e Env) error {
+func cmdBench(ctx context.Context, args []string, e Env) (err error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var mf measureFlags
 	mf.register(fs, false)
@@ -247,9 +280,10 @@ func cmdBench(ctx context.Context, args []string, e Env) error {
 			return err
 		}
 	}
-	if err := prepareOut(mf.out); err != nil {
+	if err := prepareOutTo(mf.out, e.Stderr); err != nil {
 		return err
 	}
+	defer sealOutInto(&err, mf.out)
 	dir, err := os.Getwd()
 	if err != nil {
 		return err

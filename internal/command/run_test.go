@@ -149,8 +149,9 @@ func TestRunRefusesForeignOutFolder(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(out, "thesis.tex"), []byte("precious"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr := runCLIEnv(t, nil, fakeEnviron(), "run", "--base", "a", "--head", "b", "--model", "m", "--out", out)
-	if code != ExitInput || !strings.Contains(stderr, "is not empty and was not made by diffperf") {
+	repo := repoWith(t, "step_ms=5\n", "step_ms=5\n")
+	code, _, stderr := runCLIEnv(t, nil, fakeEnviron(), "run", "--repo", repo, "--base", "main~1", "--head", "main", "--model", "m", "--out", out)
+	if code != ExitInput || !strings.Contains(stderr, "is not empty and has no manifest of diffperf") {
 		t.Errorf("exit %d, stderr %s", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(out, "thesis.tex")); err != nil {

@@ -310,12 +310,7 @@ func (r *Result) metric(id, name, unit string, kind Kind, gated bool, bv, hv []f
 	if m.Base.Median != 0 {
 		m.DeltaPct = m.DeltaAbs / m.Base.Median * 100
 	}
-	th := &benchmath.Thresholds{CompareAlpha: opt.Alpha}
-	cmp := benchmath.AssumeNothing.Compare(benchmath.NewSample(clone(bv), th), benchmath.NewSample(clone(hv), th))
-	m.P = cmp.P
-	if math.IsNaN(m.P) {
-		m.P = 1
-	}
+	m.P = uTestP(bv, hv, opt.Alpha)
 	m.SignificancePossible = MinP(len(bv), len(hv)) < opt.Alpha
 
 	relLimit, absLimit := opt.ThresholdPct, opt.MinDeltaMs
@@ -374,10 +369,7 @@ func (r *Result) decide() {
 // describe explains a metric's verdict in one sentence.
 func (m *Metric) describe(opt Options) string {
 	change := fmt.Sprintf("%s %s (%s %s)", m.Name, FormatPct(m.DeltaPct), FormatSigned(m.DeltaAbs), m.Unit)
-	lim := fmt.Sprintf("%s%% and %s ms", FormatNum(opt.ThresholdPct), FormatNum(opt.MinDeltaMs))
-	if m.Kind == KindMemory {
-		lim = fmt.Sprintf("%s%%", FormatNum(opt.MemoryThresholdPct))
-	}
+	lim, within := m.limits(opt)
 	n := fmt.Sprintf("n=%d+%d", len(m.Base.Values), len(m.Head.Values))
 	runs := n + " runs"
 	if m.Samples != "" {
@@ -396,7 +388,39 @@ func (m *Metric) describe(opt Options) string {
 		}
 		return fmt.Sprintf("%s is past %s, but not significant at α=%s (p=%s, %s)", change, lim, FormatNum(opt.Alpha), FormatP(m.P), n)
 	}
-	return fmt.Sprintf("%s is within %s (p=%s, %s)", change, lim, FormatP(m.P), n)
+	return fmt.Sprintf("%s is within %s (p=%s, %s)", change, within, FormatP(m.P), n)
+}
+
+// limits names the thresholds of m's kind: all of them, which a change
+// must pass to count, and those that this change is within (one is enough
+// for no change), so that "+59 ms is within 20%" never says "and 50 ms".
+func (m *Metric) limits(opt Options) (all, within string) {
+	rel, abs := opt.ThresholdPct, opt.MinDeltaMs
+	switch m.Kind {
+	case KindStep:
+		abs = 0
+	case KindMemory:
+		rel, abs = opt.MemoryThresholdPct, 0
+	}
+	relS, absS := FormatNum(rel)+"%", FormatNum(abs)+" ms"
+	hasRel := m.Base.Median != 0 // a zero baseline has no relative change
+	relIn := hasRel && math.Abs(m.DeltaPct) <= rel
+	absIn := math.Abs(m.DeltaAbs) <= abs || m.DeltaAbs == 0
+	switch {
+	case abs == 0:
+		all = relS
+		if !hasRel {
+			all = "0 ms"
+		}
+		return all, all
+	case !hasRel:
+		return absS, absS
+	case relIn && !absIn:
+		return relS + " and " + absS, relS
+	case absIn && !relIn:
+		return relS + " and " + absS, absS
+	}
+	return relS + " and " + absS, relS + " and " + absS
 }
 
 // warn adds the warnings a reader needs to trust the numbers.
@@ -416,6 +440,127 @@ func (r *Result) warn(bd, hd []*Dump) {
 	if bp, hp := distinct(bd, func(d *Dump) string { return d.Prompt }), distinct(hd, func(d *Dump) string { return d.Prompt }); bp != hp && bp != "" && hp != "" {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("the sides ran different prompts: %q and %q", bp, hp))
 	}
+}
+
+// uTestP is the two-sided p-value of the Mann-Whitney U test of bv against
+// hv, in [0, 1]. benchmath gives it, except for tied samples of up to
+// exactTiesLimit values a side: there benchmath doubles one tail of the tied
+// U distribution, which is not symmetric, and can pass 1 (e2e [100, 102]
+// against [102] gave 1.333). For those uTestP gives the exact permutation
+// p-value instead (tiedExactP); either way the result is clamped to 1.
+func uTestP(bv, hv []float64, alpha float64) float64 {
+	if len(bv) > 0 && len(hv) > 0 && len(bv) <= exactTiesLimit && len(hv) <= exactTiesLimit && hasTies(bv, hv) {
+		return tiedExactP(bv, hv)
+	}
+	th := &benchmath.Thresholds{CompareAlpha: alpha}
+	p := benchmath.AssumeNothing.Compare(benchmath.NewSample(clone(bv), th), benchmath.NewSample(clone(hv), th)).P
+	if math.IsNaN(p) || p > 1 {
+		return 1
+	}
+	return p
+}
+
+// exactTiesLimit is the largest side for which uTestP computes the exact
+// permutation p-value of tied samples: benchmath's own limit for exact tied
+// distributions (above it benchmath uses the normal approximation with the
+// tie correction). At 25+25 the counts stay below 2^53, exact in float64.
+const exactTiesLimit = 25
+
+func hasTies(a, b []float64) bool {
+	all := append(clone(a), b...)
+	slices.Sort(all)
+	for i := 1; i < len(all); i++ {
+		if all[i] == all[i-1] {
+			return true
+		}
+	}
+	return false
+}
+
+// tiedExactP is the exact two-sided permutation p-value of the U test: the
+// share of the C(n1+n2, n1) ways to split the pooled values into sides of
+// n1 and n2 whose U1 lies at least as far from its mean n1·n2/2 as the
+// observed U1. Ties take mid-ranks, so U1 counts a tie as one half. A split
+// is told by how many of each group of tied values fall on the first side,
+// so the count runs over groups: ways[k][2·R1] is the number of splits that
+// put k values and rank sum R1 on the first side so far.
+func tiedExactP(x1, x2 []float64) float64 {
+	n1, n := len(x1), len(x1)+len(x2)
+	all := append(clone(x1), x2...)
+	slices.Sort(all)
+	type group struct{ size, twiceRank int } // twiceRank: 2 × the group's mid-rank
+	var groups []group
+	for i := 0; i < n; {
+		j := i
+		for j < n && all[j] == all[i] {
+			j++
+		}
+		groups = append(groups, group{j - i, (i + 1) + j}) // ranks i+1..j
+		i = j
+	}
+	in1 := map[float64]int{}
+	for _, v := range x1 {
+		in1[v]++
+	}
+	obs := 0 // 2·R1 observed
+	for i := 0; i < n; {
+		j := i
+		for j < n && all[j] == all[i] {
+			j++
+		}
+		obs += in1[all[i]] * ((i + 1) + j)
+		i = j
+	}
+	if len(groups) == 1 {
+		return 1 // all values equal: no test is possible
+	}
+	// ways and next are (n1+1) rows of 2·R1 = 0..maxR, reused across the
+	// groups; hi is the largest 2·R1 reachable so far.
+	maxR := n * (n + 1) // 2·(sum of all ranks)
+	width := maxR + 1
+	ways, next := make([]float64, (n1+1)*width), make([]float64, (n1+1)*width)
+	ways[0] = 1
+	hi, seen := 0, 0 // seen: values in the groups so far
+	for _, g := range groups {
+		clear(next)
+		// Only counts of the first side that can still end at n1.
+		for k := max(0, n1-(n-seen)); k <= min(n1, seen); k++ {
+			row := ways[k*width : k*width+hi+1]
+			for r, w := range row {
+				if w == 0 {
+					continue
+				}
+				c := 1.0 // C(g.size, a)
+				for a := 0; a <= g.size && k+a <= n1; a++ {
+					next[(k+a)*width+r+a*g.twiceRank] += w * c
+					c = c * float64(g.size-a) / float64(a+1)
+				}
+			}
+		}
+		hi += g.size * g.twiceRank
+		seen += g.size
+		ways, next = next, ways
+	}
+	last := ways[n1*width : n1*width+width]
+	// U1 = R1 - n1(n1+1)/2, so |U1 - n1·n2/2| = |R1 - n1(n+1)/2|; in
+	// doubled ranks the centre is n1(n+1).
+	centre := n1 * (n + 1)
+	dist := func(twiceR int) int { return abs(twiceR - centre) }
+	var as, total float64
+	for r, w := range last {
+		total += w
+		if w != 0 && dist(r) >= dist(obs) {
+			as += w
+		}
+	}
+	return math.Min(1, as/total)
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // MinP is the smallest two-sided p-value the exact Mann-Whitney U test can

@@ -9,8 +9,7 @@ import (
 // changes meaning or goes away. Fields may be added within a version.
 const SchemaVersion = "diffperf.result/v1"
 
-// JSON is the stable, documented form of a Result (see README, "Result
-// JSON"). Numbers that cannot be computed (a confidence bound with too few
+// JSON is the stable, documented form of a Result (see docs/result-json.md). Numbers that cannot be computed (a confidence bound with too few
 // runs) are null.
 type JSON struct {
 	Schema string `json:"schema"`

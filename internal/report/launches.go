@@ -327,9 +327,11 @@ func launchTestWords(p float64) string {
 		return "too few launches or requests to tell whether launches differ"
 	}
 	if p >= LaunchPoolP {
-		return fmt.Sprintf("the launches of each side look alike: Kruskal-Wallis p=%s ≥ %s", FormatP(p), FormatNum(LaunchPoolP))
+		return fmt.Sprintf("the launches of each side look alike: Kruskal-Wallis p=%s, not below %s", FormatP(p), FormatNum(LaunchPoolP))
 	}
-	return fmt.Sprintf("the launches of a side may differ: Kruskal-Wallis p=%s < %s", FormatP(p), FormatNum(LaunchPoolP))
+	// Words, not < (which Markdown would need as &lt;, and a terminal
+	// would show as such).
+	return fmt.Sprintf("the launches of a side may differ: Kruskal-Wallis p=%s, below %s", FormatP(p), FormatNum(LaunchPoolP))
 }
 
 // servedLine is the headline's sentence about a warm-server measurement:

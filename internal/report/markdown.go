@@ -140,7 +140,11 @@ func (r *Result) headline() string {
 
 	var facts []string
 	if e2e := r.Metric(MetricE2E); e2e != nil {
-		facts = append(facts, fmt.Sprintf("**E2E %s** (%s → %s ms)", FormatPct(e2e.DeltaPct), FormatMs(e2e.Base.Median), FormatMs(e2e.Head.Median)))
+		change := fmt.Sprintf("E2E %s", FormatPct(e2e.DeltaPct))
+		if r.Verdict != Failed {
+			change = "**" + change + "**" // a failed measurement's change is no finding
+		}
+		facts = append(facts, fmt.Sprintf("%s (%s → %s ms)", change, FormatMs(e2e.Base.Median), FormatMs(e2e.Head.Median)))
 		facts = append(facts, "p="+FormatP(e2e.P))
 	}
 	facts = append(facts, fmt.Sprintf("n=%d+%d", len(r.Base.Runs), len(r.Head.Runs)))
@@ -222,8 +226,12 @@ func (r *Result) tables(stages []string, n int) string {
 		fmt.Fprintf(&b, "| **Throughput** | %s req/s | %s req/s | - | - |\n", FormatMs(throughput(bm)), FormatMs(throughput(hm)))
 	} else {
 		b.WriteString("| Metric | Baseline | New | Diff | p | n | Status |\n| :--- | :--- | :--- | :--- | :--- | :--- | :--- |\n")
-		fmt.Fprintf(&b, "| **E2E Latency** | %s ms | %s ms | **%s ms (%s)** | %s | %d+%d | %s |\n",
-			FormatMs(bm), FormatMs(hm), FormatSigned(e2e.DeltaAbs), FormatPct(e2e.DeltaPct), FormatP(e2e.P),
+		diff := fmt.Sprintf("%s ms (%s)", FormatSigned(e2e.DeltaAbs), FormatPct(e2e.DeltaPct))
+		if r.Verdict != Failed {
+			diff = "**" + diff + "**"
+		}
+		fmt.Fprintf(&b, "| **E2E Latency** | %s ms | %s ms | %s | %s | %d+%d | %s |\n",
+			FormatMs(bm), FormatMs(hm), diff, FormatP(e2e.P),
 			len(e2e.Base.Values), len(e2e.Head.Values), statusOf(e2e))
 		fmt.Fprintf(&b, "| **Throughput** | %s req/s | %s req/s | - | - | - | - |\n", FormatMs(throughput(bm)), FormatMs(throughput(hm)))
 		if m := r.Metric(MetricPeakAllocated); m != nil {
@@ -365,10 +373,23 @@ func (r *Result) metricRows(kind Kind) string {
 			FormatSigned(m.DeltaAbs), FormatPct(m.DeltaPct), cis, FormatP(m.P), statusOf(m))
 	}
 	if !withCI {
-		b.WriteString("\n95% confidence intervals of the medians appear from 6 runs a side.\n")
+		// Say what the samples are: a warm-server comparison of 20+20
+		// requests may compare 4+4 launch medians.
+		m, what := ms[0], "runs"
+		if m.Samples == SamplesLaunches {
+			what = "launch medians"
+		} else if m.Samples == SamplesRequests {
+			what = "requests"
+		}
+		fmt.Fprintf(&b, "\n95%% confidence intervals of the medians need %d samples a side; here there are %d+%d %s.\n",
+			ciMinSamples, len(m.Base.Values), len(m.Head.Values), what)
 	}
 	return b.String()
 }
+
+// ciMinSamples is the fewest values for which benchmath gives a 95 %
+// confidence interval of the median.
+const ciMinSamples = 6
 
 func hasCI(s Stats) bool {
 	return !(math.IsInf(s.Lo, 0) || math.IsInf(s.Hi, 0) || math.IsNaN(s.Lo) || math.IsNaN(s.Hi))
@@ -579,8 +600,13 @@ func (r *Result) metadata() string {
 		side  Side
 	}{{"Baseline", r.Base}, {"New", r.Head}} {
 		commits := distinct(dumps(s.side.Runs), func(d *Dump) string { return d.CommitHash })
-		if commits == "" {
+		if commits == "" || commits == "N/A" {
+			// The dumps cannot tell (sglang writes N/A outside a git
+			// checkout); the commit diffperf checked out can.
 			commits = "N/A"
+			if s.side.SHA != "" {
+				commits = s.side.SHA
+			}
 		}
 		fmt.Fprintf(&b, "- %s Commit: %s", s.label, commitList(commits))
 		if s.side.Ref != "" {

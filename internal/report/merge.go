@@ -250,7 +250,7 @@ var countWords = []struct {
 	emoji, word string
 }{
 	{Regression, "❌", "regression"}, {Improvement, "✅", "improvement"}, {Inconclusive, "❔", "inconclusive"},
-	{NoChange, "⚪️", "no change"}, {Failed, "⚠️", "failed"}, {Missing, "❓", "missing"},
+	{NoChange, "⚪️", "no change"}, {Failed, verdictEmoji[Failed], "failed"}, {Missing, "❓", "missing"},
 }
 
 // MarkdownMerged renders a merged report: a headline over all cases, one
@@ -333,13 +333,17 @@ func size(s string) int { return len([]rune(s)) }
 
 func (m *Merged) headline() string {
 	var b strings.Builder
+	across := fmt.Sprintf(" across %d cases", len(m.Cases))
+	if len(m.Cases) == 1 {
+		across = " across 1 case"
+	}
 	switch {
 	case m.Verdict == Regression:
-		b.WriteString(regressionHeadingText(m.AcceptLabel, m.Accepted, fmt.Sprintf(" across %d cases", len(m.Cases))))
+		b.WriteString(regressionHeadingText(m.AcceptLabel, m.Accepted, across))
 	case m.Verdict == Failed && m.AcceptLabel != "":
-		fmt.Fprintf(&b, "## %s diffperf: %s across %d cases\n\n%s", verdictEmoji[m.Verdict], m.Verdict, len(m.Cases), failedHint)
+		fmt.Fprintf(&b, "## %s diffperf: %s%s\n\n%s", verdictEmoji[m.Verdict], m.Verdict, across, failedHint)
 	default:
-		fmt.Fprintf(&b, "## %s diffperf: %s across %d cases\n\n", verdictEmoji[m.Verdict], m.Verdict, len(m.Cases))
+		fmt.Fprintf(&b, "## %s diffperf: %s%s\n\n", verdictEmoji[m.Verdict], m.Verdict, across)
 	}
 	counts := m.Counts()
 	var facts []string
@@ -414,11 +418,16 @@ func (m *Merged) familyNote() string {
 	case 1:
 		return fmt.Sprintf("One case has an e2e test, at α=%s; no correction is needed.\n\n", alpha)
 	}
+	steps := fmt.Sprintf("the smallest p-value with α/%d = %s, the next with α/%d, and so on (α=%s)",
+		m.Family, formatLimit(m.Alpha/float64(m.Family)), m.Family-1, alpha)
+	if m.Family == 2 {
+		steps = fmt.Sprintf("the smaller p-value with α/2 = %s and the larger with α = %s", formatLimit(m.Alpha/2), alpha)
+	}
 	note := fmt.Sprintf("Regressions and improvements must hold across all %d cases with an e2e test at once: "+
-		"Holm's correction compares the smallest p-value with α/%d = %s, the next with α/%d, and so on (α=%s), "+
+		"Holm's correction compares %s, "+
 		"so the chance of a false alarm in any unchanged case stays below %s %%. "+
 		"A case whose regression was re-measured counts with the larger of its two batches' p-values.\n\n",
-		m.Family, m.Family, formatLimit(m.Alpha/float64(m.Family)), m.Family-1, alpha, FormatNum(m.Alpha*100))
+		m.Family, steps, FormatNum(m.Alpha*100))
 	if few := m.tooFewRuns(); len(few) > 0 {
 		lowest := m.Alpha / float64(m.Family)
 		note += fmt.Sprintf("> [!WARNING]\n> With %d cases, a case can only pass Holm's correction if the U test can reach p < %s, "+
@@ -490,7 +499,7 @@ func shorten(s string, n int) string {
 // MergedSchemaVersion names the JSON of a merged report.
 const MergedSchemaVersion = "diffperf.merged/v1"
 
-// MergedJSON is the stable form of a Merged (see README, "Merged JSON").
+// MergedJSON is the stable form of a Merged (see docs/result-json.md).
 // Each case's own result stays in its result.json.
 type MergedJSON struct {
 	Schema     string           `json:"schema"`

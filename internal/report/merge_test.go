@@ -159,7 +159,7 @@ func TestMergeVerdictsAndCounts(t *testing.T) {
 		t.Errorf("unfinished (-want +got):\n%s", diff)
 	}
 	md := MarkdownMerged(m, RenderOptions{Marker: "merged-x"})
-	for _, want := range []string{"❌ 1 regression · ✅ 1 improvement · ⚪️ 1 no change · ⚠️ 1 failed · ❓ 1 missing",
+	for _, want := range []string{"❌ 1 regression · ✅ 1 improvement · ⚪️ 1 no change · 💥 1 failed · ❓ 1 missing",
 		"| gone | - | - | - | - | ❓ missing: no result |", "💥 failed: run 2 of head: exit status 1"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
+	"github.com/diffperf/diffperf/internal/sandbox"
 )
 
 // Spec describes the code and the command of one A/B measurement. How many
@@ -48,6 +49,11 @@ type Spec struct {
 	// Serve, when set, measures warm servers (mode serve): a pair is one
 	// launch of each side's server, with Serve.Requests samples each.
 	Serve *Serve
+	// Sandbox confines the runs, the setup and the servers; nil runs them
+	// without one. SandboxRW are more paths they may change (input
+	// sandbox-rw), absolute.
+	Sandbox   *sandbox.Sandbox
+	SandboxRW []string
 }
 
 func (s *Spec) validate() error {
@@ -98,6 +104,9 @@ func Open(ctx context.Context, s Spec) (*Session, error) {
 	}
 	if _, err := ss.git.Toplevel(ctx); err != nil {
 		return nil, input.Errorf("repo", "%s is not a git checkout: %v", s.Repo, err)
+	}
+	if err := ss.useSandbox(ctx, s.Sandbox, s.SandboxRW, ss.git); err != nil {
+		return nil, err
 	}
 	headSHA, err := ss.git.ResolveCommit(ctx, s.HeadRef)
 	if err != nil {

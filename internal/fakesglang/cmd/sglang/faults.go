@@ -208,7 +208,7 @@ func badDump(behavior, path string, dump []byte, stderr io.Writer) int {
 	case "block-out":
 		// A good dump, and a folder where diffperf will write result.json,
 		// so that its write fails as on a full disk.
-		if err := os.MkdirAll(filepath.Join(filepath.Dir(path), "result.json", "blocked"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(filepath.Dir(path), "..", "result.json", "blocked"), 0o755); err != nil {
 			fmt.Fprintln(stderr, "fake sglang:", err)
 			return 1
 		}

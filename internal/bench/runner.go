@@ -55,11 +55,13 @@ type runner struct {
 	sandbox   *sandbox.Sandbox
 	sandboxRW []string
 	gitDir    string
+	// runnerName is what the report calls the machine (input runner-name).
+	runnerName string
 }
 
 func newRunner(t *Template, model, prompt string, args []string, pythonPath string, timeout time.Duration, outDir string, env, secrets []string, p Progress) runner {
 	return runner{template: t, model: model, prompt: prompt, args: args, pythonPath: pythonPath, timeout: timeout,
-		outDir: outDir, env: FilterEnv(env, secrets), secrets: secrets, progress: p}
+		outDir: outDir, env: FilterEnv(env, secrets), secrets: append(slices.Clone(secrets), SecretValues(env, nil)...), progress: p}
 }
 
 // env0 is the filtered environment, for helpers such as nvidia-smi.
@@ -315,9 +317,19 @@ func FilterEnv(env, secrets []string) []string {
 	return out
 }
 
-func hostInfo() string {
-	h, _ := os.Hostname()
-	return fmt.Sprintf("%s, %d CPUs", h, numCPU())
+// environment is the state the runs start from: the GPUs, the runner's
+// name (never the machine's host name, which public reports must not
+// carry) and CPUs, and the sandbox.
+func (m *runner) environment(before []report.GPU, note string) *report.Environment {
+	host := fmt.Sprintf("%d CPUs", numCPU())
+	if m.runnerName != "" {
+		host = m.runnerName + ", " + host
+	}
+	e := &report.Environment{Before: before, Note: note, Host: host}
+	if m.sandbox != nil {
+		e.Sandbox, e.SandboxNote = m.sandbox.Name(), m.sandbox.Line()
+	}
+	return e
 }
 
 // RepeatSpec is one measurement in the current checkout: the sglang

@@ -193,7 +193,10 @@ func readResult(path string) (*report.Result, error) {
 // merged report, one comment with its own key, one gate.
 func (j *actionJob) runMerged(ctx context.Context) error {
 	cfg, e := j.cfg, j.e
-	tmp := j.runnerTemp()
+	tmp, err := j.workFolder()
+	if err != nil {
+		return err
+	}
 	j.key = cfg.CommentKey
 	if j.key == "" {
 		j.key = action.MergedKey(e.Getenv("GITHUB_WORKFLOW"), e.Getenv("GITHUB_JOB"))
@@ -220,14 +223,18 @@ func (j *actionJob) runMerged(ctx context.Context) error {
 		h := sha256.Sum256([]byte(strings.Join(caseNames(cfg.Cases), "\x00")))
 		folder += "-" + hex.EncodeToString(h[:4])
 	}
-	j.out = filepath.Join(tmp, "diffperf", folder)
+	j.out = filepath.Join(tmp, "out", folder)
 	if err := prepareOut(j.out); err != nil {
 		return err
 	}
+	j.setOutput("out-dir", j.out)
 	expect := cfg.ExpectCases
 	if len(cfg.Cases) > 0 {
+		if err := j.confine(ctx); err != nil {
+			return err
+		}
 		spec, plan := j.benchSpec(tmp, j.secrets())
-		if cases, merr = measureCaseList(ctx, spec, plan, cfg.Cases, j.secrets(), e.Stderr); cases == nil {
+		if cases, merr = measureCaseList(ctx, spec, plan, cfg.Cases, j.redactions(), e.Stderr); cases == nil {
 			return j.failedBeforeResult(merr)
 		}
 		expect = dedupe(append(caseNames(cfg.Cases), expect...))
@@ -262,7 +269,7 @@ func (j *actionJob) publishMerged(ctx context.Context, m *report.Merged, merr er
 		return j.redact(report.MarkdownMerged(m, report.RenderOptions{Marker: j.key, MaxChars: max}))
 	}
 	md := render(1 << 30)
-	mdPath, jsPath, werr := writeMerged(j.out, m, md, j.secrets())
+	mdPath, jsPath, werr := writeMerged(j.out, m, md, j.redactions())
 	merr = errors.Join(merr, werr)
 	j.addSummary(render(maxSummaryBytes / 4))
 	j.setOutput("verdict", string(m.Verdict))

@@ -179,6 +179,9 @@ func (r *Result) headline() string {
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "\n%s\n", Escape(n))
 	}
+	if e := r.Env; e != nil && e.Sandbox == "none" && e.SandboxNote != "" {
+		fmt.Fprintf(&b, "\n%s\n", Escape(e.SandboxNote))
+	}
 	for _, w := range r.Warnings {
 		fmt.Fprintf(&b, "\n> [!WARNING]\n> %s\n", Escape(w))
 	}

@@ -67,11 +67,27 @@ func (s *Sandbox) Line() string {
 	if s.On() {
 		return ""
 	}
-	why := "none was chosen"
+	why := "chosen"
 	if s != nil && s.Why != "" {
 		why = s.Why
 	}
 	return "Sandbox: none (" + why + "): the PR's code ran as the runner's user, with access to everything that user can reach."
+}
+
+// ParseList reads the paths of input sandbox-rw: one a line or separated
+// by commas, each absolute; name is the input, for the error.
+func ParseList(name, s string) ([]string, error) {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == ',' }) {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if !filepath.IsAbs(f) {
+			return nil, input.Errorf(name, "%q is not an absolute path", f)
+		}
+		out = append(out, filepath.Clean(f))
+	}
+	return out, nil
 }
 
 // Name is "bwrap" or "none", for result.json.
@@ -90,7 +106,7 @@ func (s *Sandbox) Name() string {
 // is the Why of a Sandbox that is none.
 func Resolve(ctx context.Context, name string, m Mode, pathVar string) (*Sandbox, error) {
 	if m == None {
-		return &Sandbox{Why: "sandbox: none was chosen"}, nil
+		return &Sandbox{}, nil
 	}
 	path, err := lookPath("bwrap", pathVar)
 	if err == nil {

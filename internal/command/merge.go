@@ -62,6 +62,9 @@ func cmdMerge(args []string, e Env) error {
 	if err != nil {
 		return err
 	}
+	if err := onlyExpected(cases, names, "--expect-cases"); err != nil {
+		return err
+	}
 	for _, w := range warnings {
 		fmt.Fprintln(e.Stderr, "diffperf: warning:", w)
 	}
@@ -85,6 +88,21 @@ func cmdMerge(args []string, e Env) error {
 // ("" for the working directory). A name that matches nothing is a
 // warning, since a matrix cell that failed early uploads nothing; a file
 // that is not a usable result is an error naming it.
+// onlyExpected refuses, by name, a case that expect (the input or flag
+// name) does not list, when it lists any: a cell's result the workflow did
+// not ask for (a PR's job can write one) must not join the gate.
+func onlyExpected(cases []report.CaseResult, expect []string, name string) error {
+	if len(expect) == 0 {
+		return nil
+	}
+	for _, c := range cases {
+		if !slices.Contains(expect, c.Name) {
+			return input.Errorf(name, "case %q (%s) is not one of the expected cases %s; a result the workflow did not ask for is refused", c.Name, c.Source, strings.Join(expect, ", "))
+		}
+	}
+	return nil
+}
+
 func loadResults(args []string, dir string) (cases []report.CaseResult, warnings []string, err error) {
 	seen := map[string]bool{}
 	add := func(path string) error {
@@ -99,6 +117,9 @@ func loadResults(args []string, dir string) (cases []report.CaseResult, warnings
 		r, err := readResult(path)
 		if err != nil {
 			return err
+		}
+		if err := r.CheckCell(); err != nil {
+			return input.Wrap("result "+path, err)
 		}
 		name := r.Case
 		if name == "" {
@@ -207,6 +228,9 @@ func (j *actionJob) runMerged(ctx context.Context) error {
 		var warnings []string
 		var err error
 		if cases, warnings, err = loadResults(cfg.Results, e.Getenv("GITHUB_WORKSPACE")); err != nil {
+			return err
+		}
+		if err := onlyExpected(cases, cfg.ExpectCases, "expect-cases"); err != nil {
 			return err
 		}
 		for _, w := range warnings {

@@ -120,7 +120,7 @@ func TestActionYAML(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	want := []string{"base-e2e-ms", "case-counts", "comment-url", "dispatched", "e2e-delta-pct", "head-e2e-ms", "head-sha", "p-value", "report-path", "result-path", "verdict"}
+	want := []string{"base-e2e-ms", "case-counts", "comment-url", "dispatched", "e2e-delta-pct", "head-e2e-ms", "head-sha", "out-dir", "p-value", "report-path", "result-path", "verdict"}
 	if !slices.Equal(names, want) {
 		t.Errorf("outputs %v, want DESIGN.md's and case-counts %v", names, want)
 	}
@@ -232,8 +232,13 @@ func TestDockerfile(t *testing.T) {
 		}
 		switch instr {
 		case "ARG":
-			name, _, _ := strings.Cut(rest, "=")
+			name, value, _ := strings.Cut(rest, "=")
 			args[name] = true
+			// An image is pinned by digest; this machine has no registry
+			// to check the digest itself, only its form.
+			if strings.HasSuffix(name, "_IMAGE") && !regexp.MustCompile(`^[a-z0-9./_-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$`).MatchString(value) {
+				t.Errorf("line %d: %s=%s is not pinned by digest (name:tag@sha256:<64 hex digits>)", n, name, value)
+			}
 		case "FROM":
 			for _, ref := range regexp.MustCompile(`\$\{(\w+)\}`).FindAllStringSubmatch(rest, -1) {
 				if !args[ref[1]] {

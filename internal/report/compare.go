@@ -220,8 +220,8 @@ type Result struct {
 type Environment struct {
 	// GPUs before the first and after the last run; empty when nvidia-smi
 	// is not available (see Note).
-	Before []GPU  `json:"before"`
-	After  []GPU  `json:"after"`
+	Before []GPU `json:"before"`
+	After  []GPU `json:"after"`
 	// Host is the runner's name (input runner-name), if given, and its
 	// CPU count; never the machine's host name.
 	Host string `json:"host,omitempty"`

@@ -584,14 +584,23 @@ jobs:
 	gitIn(t, proj, "add", "-A")
 	gitIn(t, proj, "commit", "-q", "-m", "workflow")
 
-	standIn := []byte("#!/bin/sh\necho \"stand-in diffperf v1.2.3 ran with: $*\"\n")
+	// The action's repository, where install.sh finds the commit of tag
+	// v1.2.3 that the release binary must name.
+	src := filepath.Join(work, "src")
+	gitIn(t, work, "init", "-q", "-b", "main", src)
+	gitIn(t, src, "commit", "-q", "--allow-empty", "-m", "v1.2.3")
+	gitIn(t, src, "tag", "v1.2.3")
+	commit := strings.TrimSpace(gitIn(t, src, "rev-parse", "HEAD"))
+	gitIn(t, work, "clone", "-q", "--bare", src, filepath.Join(work, "git", "diffperf", "diffperf.git"))
+
+	standIn := []byte("#!/bin/sh\ncase \"$1\" in --version) echo 'diffperf v1.2.3 (commit " + commit[:12] + ", stand-in)';; esac\necho \"stand-in diffperf v1.2.3 ran with: $*\"\n")
 	sum := sha256.Sum256(standIn)
 	assets := map[string][]byte{
 		"diffperf_linux_amd64": standIn, "diffperf_linux_arm64": standIn,
 		"diffperf_v1.2.3_checksums.txt": []byte(fmt.Sprintf("%x  diffperf_linux_amd64\n%x  diffperf_linux_arm64\n", sum, sum)),
 	}
 	var tampered atomic.Bool
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, ok := assets[strings.TrimPrefix(r.URL.Path, "/v1.2.3/")]
 		if !ok {
 			http.NotFound(w, r)
@@ -603,11 +612,16 @@ jobs:
 		w.Write(b)
 	}))
 	defer srv.Close()
+	caFile := filepath.Join(work, "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	runAct := func(name string) actResult {
 		t.Helper()
 		cmd := exec.Command(act, "workflow_dispatch", "-W", ".github/workflows/t.yml", "-P", "self-hosted=-self-hosted",
-			"--env", "DIFFPERF_RELEASES_URL="+srv.URL, "--env", "RUNNER_ARCH=X64",
+			"--env", "DIFFPERF_RELEASES_URL="+srv.URL, "--env", "RUNNER_ARCH=X64", "--env", "CURL_CA_BUNDLE="+caFile,
+			"--env", "DIFFPERF_TAGS_URL=file://"+filepath.Join(work, "git", "diffperf", "diffperf.git"),
 			"--local-repository", "diffperf/diffperf@v1.2.3="+action,
 			"--local-repository", "actions/setup-go@d35c59abb061a4a6fb18e82ac0862c26744d6ab5="+must(filepath.Abs("testdata/act/stub-action")),
 			"--action-cache-path", filepath.Join(work, "act-cache-"+name), "--json")

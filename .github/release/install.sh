@@ -15,6 +15,9 @@
 #   DIFFPERF_RELEASES_URL       for tests and mirrors only: replaces
 #                               $GITHUB_SERVER_URL/OWNER/REPO/releases/download
 #                               (https only)
+#   DIFFPERF_TAGS_URL           for tests and mirrors only: replaces
+#                               $GITHUB_SERVER_URL/OWNER/REPO.git, whose tags
+#                               git ls-remote reads
 #
 # Nothing a benchmark of an earlier job could have planted in the runner
 # user's home is read: curl runs with -q (no ~/.curlrc), git without the
@@ -102,7 +105,7 @@ fi
 # the same commit (stable ones only for a major tag, which moves only to
 # stable releases). Annotated tags are followed to their commit (^{}).
 tag=$ref
-if ! tags=$(GIT_TERMINAL_PROMPT=0 GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 git ls-remote --tags "$server/$repo.git" 2>&1); then
+if ! tags=$(GIT_TERMINAL_PROMPT=0 GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 git ls-remote --tags "${DIFFPERF_TAGS_URL:-$server/$repo.git}" 2>&1); then
   warn "cannot list the tags of $repo to find the release of $ref (the repository may need credentials): $tags"
   from_source "no release found for $ref"
 fi

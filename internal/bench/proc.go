@@ -140,9 +140,11 @@ func (p Proc) Start(ctx context.Context) (*Running, error) {
 	argv := append([]string{path}, p.Argv[1:]...)
 	if p.Sandbox.On() {
 		pol := p.Policy
-		pol.ReadOnly = append(append([]string(nil), pol.ReadOnly...), sandbox.Prefix(path))
+		// The program's own folder too, for when its prefix holds a folder
+		// the sandbox hides (and so cannot be shown whole).
+		pol.ReadOnly = append(append([]string(nil), pol.ReadOnly...), sandbox.Prefix(path), filepath.Dir(path))
 		if real, err := filepath.EvalSymlinks(path); err == nil {
-			pol.ReadOnly = append(pol.ReadOnly, sandbox.Prefix(real))
+			pol.ReadOnly = append(pol.ReadOnly, sandbox.Prefix(real), filepath.Dir(real))
 		}
 		argv = p.Sandbox.Wrap(argv, p.Dir, pol)
 		path = argv[0]

@@ -206,3 +206,34 @@ func TestSandboxKeepsVerdicts(t *testing.T) {
 		}
 	}
 }
+
+// TestSandboxRWRefusesRunnerFolders: a sandbox-rw path that is or holds
+// one of the folders the sandbox hides would undo the hiding: refused,
+// naming the input; a folder inside HOME (a venv) is fine.
+func TestSandboxRWRefusesRunnerFolders(t *testing.T) {
+	t.Parallel()
+	fr := newFakeRunner(t)
+	repo, _, _ := newRepo(t, workload("step_ms", "1"), workload("step_ms", "1"))
+	for _, tt := range []struct {
+		rw, want string
+	}{
+		{filepath.Dir(fr.temp), "sandbox-rw: " + filepath.Dir(fr.temp) + " would let the benchmark change " + fr.temp},
+		{fr.home, "would let the benchmark change " + fr.home},
+		{"venv", `sandbox-rw: "venv" is not an absolute path`},
+		{filepath.Join(fr.home, "venv"), ""},
+	} {
+		s := spec(t, repo, "main~1", "main")
+		s.Env, s.Sandbox, s.SandboxRW = fr.env(), &sandbox.Sandbox{Path: "/usr/bin/bwrap"}, []string{tt.rw}
+		ss, err := Open(context.Background(), s)
+		if err == nil {
+			err = ss.Close()
+			if tt.want != "" {
+				t.Errorf("sandbox-rw %s: accepted; want %q", tt.rw, tt.want)
+			}
+			continue
+		}
+		if tt.want == "" || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("sandbox-rw %s: %v; want %q", tt.rw, err, tt.want)
+		}
+	}
+}

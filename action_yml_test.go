@@ -120,7 +120,7 @@ func TestActionYAML(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	want := []string{"base-e2e-ms", "case-counts", "comment-url", "dispatched", "e2e-delta-pct", "head-e2e-ms", "head-sha", "p-value", "report-path", "result-path", "verdict"}
+	want := []string{"base-e2e-ms", "case-counts", "comment-url", "dispatched", "e2e-delta-pct", "head-e2e-ms", "head-sha", "out-dir", "p-value", "report-path", "result-path", "verdict"}
 	if !slices.Equal(names, want) {
 		t.Errorf("outputs %v, want DESIGN.md's and case-counts %v", names, want)
 	}
@@ -232,8 +232,13 @@ func TestDockerfile(t *testing.T) {
 		}
 		switch instr {
 		case "ARG":
-			name, _, _ := strings.Cut(rest, "=")
+			name, value, _ := strings.Cut(rest, "=")
 			args[name] = true
+			// An image is pinned by digest; this machine has no registry
+			// to check the digest itself, only its form.
+			if strings.HasSuffix(name, "_IMAGE") && !regexp.MustCompile(`^[a-z0-9./_-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$`).MatchString(value) {
+				t.Errorf("line %d: %s=%s is not pinned by digest (name:tag@sha256:<64 hex digits>)", n, name, value)
+			}
 		case "FROM":
 			for _, ref := range regexp.MustCompile(`\$\{(\w+)\}`).FindAllStringSubmatch(rest, -1) {
 				if !args[ref[1]] {
@@ -277,5 +282,93 @@ func TestDockerfile(t *testing.T) {
 	}
 	if b, err := exec.Command(out, "help").CombinedOutput(); err != nil || !strings.Contains(string(b), "diffperf compare") {
 		t.Errorf("the built binary: %v\n%s", err, b)
+	}
+}
+
+// TestActionYAMLBuildIgnoresPlantedModules runs the action's build-from-
+// source step as the runner would, with a runner user's Go module cache
+// (~/go/pkg/mod) in which an earlier benchmark edited go-github: the step
+// builds from a module cache of its own, verified against go.sum, and the
+// binary works; the same build from the planted cache fails (so the test
+// can fail). The modules come from this machine's module cache as a
+// GOPROXY, since tests have no network. setup-go must not restore a cache.
+func TestActionYAMLBuildIgnoresPlantedModules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds diffperf twice with empty caches (about a minute on 2 cores)")
+	}
+	t.Parallel()
+	b, err := os.ReadFile("action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a actionYAML
+	if err := yaml.Unmarshal(b, &a); err != nil {
+		t.Fatal(err)
+	}
+	var build *actionStep
+	for i, s := range a.Runs.Steps {
+		switch {
+		case strings.HasPrefix(s.Uses, "actions/setup-go@") && s.With["cache"] != "false":
+			t.Errorf("setup-go: cache %q, want false", s.With["cache"])
+		case strings.Contains(s.Run, "go build"):
+			build = &a.Runs.Steps[i]
+		}
+	}
+	if build == nil {
+		t.Fatal("no build step")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	out, err := exec.Command(goBin, "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	realCache := strings.TrimSpace(string(out))
+	const mod = "github.com/google/go-github/v62@v62.0.0"
+	if _, err := os.Stat(filepath.Join(realCache, mod)); err != nil {
+		t.Skipf("go-github is not in this machine's module cache: %v", err)
+	}
+	work := t.TempDir()
+	home, runnerTemp := filepath.Join(work, "home"), filepath.Join(work, "runner-temp")
+	planted := filepath.Join(home, "go", "pkg", "mod", mod)
+	if err := os.MkdirAll(runnerTemp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(planted), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cp", "-r", filepath.Join(realCache, mod), filepath.Dir(planted)+"/").CombinedOutput(); err != nil {
+		t.Fatalf("plant: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("chmod", "-R", "u+w", filepath.Join(home, "go")).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	f, err := os.OpenFile(filepath.Join(planted, "github", "github.go"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("\nfunc init() { planted by an earlier benchmark }\n")
+	f.Close()
+	env := []string{"PATH=" + filepath.Dir(goBin) + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + home, "RUNNER_TEMP=" + runnerTemp,
+		"GOPROXY=file://" + filepath.Join(realCache, "cache", "download"), "GOTOOLCHAIN=local", "GONOSUMDB=*", "GOFLAGS="}
+	for k, v := range build.Env {
+		env = append(env, k+"="+v)
+	}
+	cmd := exec.Command("bash", "-e", "-c", build.Run)
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the build step failed: %v\n%s", err, out)
+	}
+	bin := filepath.Join(runnerTemp, "diffperf-bin", "diffperf")
+	if out, err := exec.Command(bin, "--version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "diffperf ") {
+		t.Errorf("the built binary: %v\n%s", err, out)
+	}
+	// The same build from the runner user's module cache takes the plant.
+	cmd = exec.Command(goBin, "build", "-o", filepath.Join(work, "planted-diffperf"), ".")
+	cmd.Env = append(env, "GOMODCACHE="+filepath.Join(home, "go", "pkg", "mod"), "GOCACHE="+filepath.Join(runnerTemp, "diffperf-go", "cache"), "GOFLAGS=-mod=readonly")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "planted by an earlier benchmark") && !strings.Contains(string(out), "syntax error") {
+		t.Errorf("the build from the planted cache: %v; want its compile error\n%s", err, out)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"debug/buildinfo"
 	"debug/elf"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -143,7 +144,7 @@ func TestInstallScript(t *testing.T) {
 
 	// The action's repository: c1 is release v1.2.2; c2 is v1.2.3 (an
 	// annotated tag), v1.3.0-rc.1 and the major tag v1; c3 carries only a
-	// pre-release; c4 no tag at all.
+	// pre-release; c4 the broken releases v9.9.x; c5 no tag at all.
 	server := filepath.Join(work, "git")
 	repo := filepath.Join(work, "src")
 	gitIn(t, work, "init", "-q", "-b", "main", repo)
@@ -151,7 +152,7 @@ func TestInstallScript(t *testing.T) {
 		gitIn(t, repo, "commit", "-q", "--allow-empty", "-m", msg)
 		return strings.TrimSpace(gitIn(t, repo, "rev-parse", "HEAD"))
 	}
-	commit("c1")
+	c1 := commit("c1")
 	gitIn(t, repo, "tag", "v1.2.2")
 	c2 := commit("c2")
 	gitIn(t, repo, "tag", "-a", "-m", "release v1.2.3", "v1.2.3")
@@ -160,13 +161,18 @@ func TestInstallScript(t *testing.T) {
 	c3 := commit("c3")
 	gitIn(t, repo, "tag", "-a", "-m", "pre-release", "v1.4.0-rc.1")
 	c4 := commit("c4")
+	for _, tag := range []string{"v9.9.9", "v9.9.8", "v9.9.7", "v9.9.6"} {
+		gitIn(t, repo, "tag", tag)
+	}
+	c5 := commit("c5")
 	gitIn(t, work, "clone", "-q", "--bare", repo, filepath.Join(server, "octo", "diffperf.git"))
+	commitOf := map[string]string{"v1.2.2": c1, "v1.2.3": c2, "v1.3.0-rc.1": c2, "v1.4.0-rc.1": c3, "v9.9.9": c4, "v9.9.8": c4, "v9.9.7": c4}
 
-	// Stand-in binaries: scripts that answer --version, one per release
-	// and architecture.
+	// Stand-in binaries: scripts that answer --version as diffperf does,
+	// naming their commit, one per release and architecture.
 	type release map[string][]byte // asset name -> content
 	bin := func(tag, arch string) []byte {
-		return []byte(fmt.Sprintf("#!/bin/sh\necho 'diffperf %s (stand-in for linux/%s)'\n", tag, arch))
+		return []byte(fmt.Sprintf("#!/bin/sh\necho 'diffperf %s (commit %s, stand-in for linux/%s)'\n", tag, commitOf[tag][:12], arch))
 	}
 	sumsOf := func(tag string, files release) []byte {
 		var b bytes.Buffer
@@ -194,13 +200,18 @@ func TestInstallScript(t *testing.T) {
 	releases["v9.9.8"]["diffperf_v9.9.8_checksums.txt"] = bytes.Join(slices.DeleteFunc(bytes.SplitAfter(releases["v9.9.8"]["diffperf_v9.9.8_checksums.txt"], []byte("\n")),
 		func(l []byte) bool { return bytes.Contains(l, []byte("amd64")) }), nil)
 	// v9.9.7: a tag without assets (its release is not published yet).
+	// v9.9.6: a release whose binary, checksums and all, is the build of
+	// another commit (c1's), as a SHA pin must never get.
+	commitOf["v9.9.6"] = c1
+	releases["v9.9.6"] = good("v9.9.6")
 
 	// Each subtest downloads under a prefix of its own (/N/releases/...),
 	// so that what one downloaded is told apart from what the others,
 	// running at the same time, did.
 	var mu sync.Mutex
 	requests := map[string][]string{} // by prefix
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	planted := map[string]bool{}      // by prefix: a request carried the header of a planted ~/.curlrc
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path, id := r.URL.Path, ""
 		if !strings.HasPrefix(path, "/releases/") {
 			id, path, _ = strings.Cut(strings.TrimPrefix(path, "/"), "/")
@@ -208,6 +219,9 @@ func TestInstallScript(t *testing.T) {
 		}
 		mu.Lock()
 		requests[id] = append(requests[id], path)
+		if r.Header.Get("X-Planted") != "" {
+			planted[id] = true
+		}
 		mu.Unlock()
 		tag, name, _ := strings.Cut(strings.TrimPrefix(path, "/releases/"), "/")
 		b, ok := releases[tag][name]
@@ -218,6 +232,13 @@ func TestInstallScript(t *testing.T) {
 		w.Write(b)
 	}))
 	t.Cleanup(srv.Close) // after the parallel subtests
+	// curl trusts the test server's certificate through CURL_CA_BUNDLE, as
+	// a runner behind a TLS-inspecting proxy would.
+	caFile := filepath.Join(work, "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	httpURL := "http" + strings.TrimPrefix(srv.URL, "https")
 
 	tests := []struct {
 		name       string
@@ -230,7 +251,7 @@ func TestInstallScript(t *testing.T) {
 		wantNoReq  bool // nothing downloaded
 	}{
 		{name: "release tag", ref: "v1.2.3", fromSource: "false", installed: bin("v1.2.3", "amd64"),
-			wantOut: []string{"installed diffperf_linux_amd64 of release v1.2.3", "diffperf v1.2.3 (stand-in for linux/amd64)"}},
+			wantOut: []string{"installed diffperf_linux_amd64 of release v1.2.3", "diffperf v1.2.3 (commit " + c2[:12] + ", stand-in for linux/amd64)"}},
 		{name: "release tag on arm64", ref: "v1.2.3", env: []string{"RUNNER_ARCH=ARM64"}, fromSource: "false", installed: bin("v1.2.3", "arm64")},
 		{name: "pre-release tag", ref: "v1.3.0-rc.1", fromSource: "false", installed: bin("v1.3.0-rc.1", "amd64")},
 		{name: "major tag: the stable release on its commit", ref: "v1", fromSource: "false", installed: bin("v1.2.3", "amd64"),
@@ -252,8 +273,12 @@ func TestInstallScript(t *testing.T) {
 		{name: "branch", ref: "main", fromSource: "true", wantNoReq: true, wantOut: []string{`ref "main" is not a release tag`, "building from source"}},
 		{name: "minor tag", ref: "v1.2", fromSource: "true", wantNoReq: true, wantOut: []string{"building from source"}},
 		{name: "short SHA", ref: c2[:12], fromSource: "true", wantNoReq: true, wantOut: []string{"building from source"}},
-		{name: "commit without a release", ref: c4, fromSource: "true", wantNoReq: true,
-			wantOut: []string{"no release tag of octo/diffperf is on commit " + c4, "building from source"}},
+		{name: "commit without a release", ref: c5, fromSource: "true", wantNoReq: true,
+			wantOut: []string{"no release tag of octo/diffperf is on commit " + c5, "building from source"}},
+		{name: "a release built from another commit", ref: "v9.9.6", fromSource: "true",
+			wantOut: []string{"not commit " + c4[:12] + " that the action runs from", "building from source"}},
+		{name: "plain http is refused", ref: "v1.2.2", env: []string{"DIFFPERF_RELEASES_URL=" + httpURL + "/releases"}, fromSource: "true",
+			wantNoReq: true, wantOut: []string{"cannot download", "building from source"}},
 		{name: "major tag that does not exist", ref: "v2", fromSource: "true", wantNoReq: true,
 			wantOut: []string{"no stable release v2.Y.Z of octo/diffperf is on the commit of tag v2", "building from source"}},
 		{name: "repository without tags", ref: "v1", env: []string{"DIFFPERF_ACTION_REPOSITORY=octo/nope"}, fromSource: "true", wantNoReq: true,
@@ -272,10 +297,15 @@ func TestInstallScript(t *testing.T) {
 			dir := t.TempDir()
 			dest := filepath.Join(dir, "diffperf-bin")
 			output := filepath.Join(dir, "github_output")
+			// What a benchmark of an earlier job could have left in the
+			// runner user's home: a ~/.curlrc (its header shows if curl
+			// read it) and a ~/.gitconfig that rewrites the action's URL.
+			write(t, filepath.Join(dir, ".curlrc"), "header = \"X-Planted: yes\"\ninsecure\n")
+			write(t, filepath.Join(dir, ".gitconfig"), "[url \"file:///nonexistent/\"]\n\tinsteadOf = file://"+server+"/\n")
 			cmd := exec.Command("bash", filepath.Join(must(os.Getwd()), ".github/release/install.sh"), dest)
 			cmd.Dir = dir
 			cmd.Env = append([]string{
-				"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+				"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "CURL_CA_BUNDLE=" + caFile,
 				"DIFFPERF_ACTION_REF=" + tt.ref, "DIFFPERF_ACTION_REPOSITORY=octo/diffperf",
 				"GITHUB_SERVER_URL=file://" + server, "DIFFPERF_RELEASES_URL=" + srv.URL + "/" + id + "/releases",
 				"RUNNER_OS=Linux", "RUNNER_ARCH=X64", "GITHUB_OUTPUT=" + output,
@@ -326,6 +356,11 @@ func TestInstallScript(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
 				t.Error("the ref was run by a shell")
 			}
+			mu.Lock()
+			if planted[id] {
+				t.Error("curl read the planted ~/.curlrc")
+			}
+			mu.Unlock()
 			if tt.wantNoReq {
 				mu.Lock()
 				defer mu.Unlock()
@@ -549,14 +584,23 @@ jobs:
 	gitIn(t, proj, "add", "-A")
 	gitIn(t, proj, "commit", "-q", "-m", "workflow")
 
-	standIn := []byte("#!/bin/sh\necho \"stand-in diffperf v1.2.3 ran with: $*\"\n")
+	// The action's repository, where install.sh finds the commit of tag
+	// v1.2.3 that the release binary must name.
+	src := filepath.Join(work, "src")
+	gitIn(t, work, "init", "-q", "-b", "main", src)
+	gitIn(t, src, "commit", "-q", "--allow-empty", "-m", "v1.2.3")
+	gitIn(t, src, "tag", "v1.2.3")
+	commit := strings.TrimSpace(gitIn(t, src, "rev-parse", "HEAD"))
+	gitIn(t, work, "clone", "-q", "--bare", src, filepath.Join(work, "git", "diffperf", "diffperf.git"))
+
+	standIn := []byte("#!/bin/sh\ncase \"$1\" in --version) echo 'diffperf v1.2.3 (commit " + commit[:12] + ", stand-in)';; esac\necho \"stand-in diffperf v1.2.3 ran with: $*\"\n")
 	sum := sha256.Sum256(standIn)
 	assets := map[string][]byte{
 		"diffperf_linux_amd64": standIn, "diffperf_linux_arm64": standIn,
 		"diffperf_v1.2.3_checksums.txt": []byte(fmt.Sprintf("%x  diffperf_linux_amd64\n%x  diffperf_linux_arm64\n", sum, sum)),
 	}
 	var tampered atomic.Bool
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, ok := assets[strings.TrimPrefix(r.URL.Path, "/v1.2.3/")]
 		if !ok {
 			http.NotFound(w, r)
@@ -568,11 +612,16 @@ jobs:
 		w.Write(b)
 	}))
 	defer srv.Close()
+	caFile := filepath.Join(work, "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	runAct := func(name string) actResult {
 		t.Helper()
 		cmd := exec.Command(act, "workflow_dispatch", "-W", ".github/workflows/t.yml", "-P", "self-hosted=-self-hosted",
-			"--env", "DIFFPERF_RELEASES_URL="+srv.URL, "--env", "RUNNER_ARCH=X64",
+			"--env", "DIFFPERF_RELEASES_URL="+srv.URL, "--env", "RUNNER_ARCH=X64", "--env", "CURL_CA_BUNDLE="+caFile,
+			"--env", "DIFFPERF_TAGS_URL=file://"+filepath.Join(work, "git", "diffperf", "diffperf.git"),
 			"--local-repository", "diffperf/diffperf@v1.2.3="+action,
 			"--local-repository", "actions/setup-go@d35c59abb061a4a6fb18e82ac0862c26744d6ab5="+must(filepath.Abs("testdata/act/stub-action")),
 			"--action-cache-path", filepath.Join(work, "act-cache-"+name), "--json")

@@ -14,12 +14,24 @@
 #   GITHUB_OUTPUT               set by the runner; gets from-source=true|false
 #   DIFFPERF_RELEASES_URL       for tests and mirrors only: replaces
 #                               $GITHUB_SERVER_URL/OWNER/REPO/releases/download
+#                               (https only)
+#   DIFFPERF_TAGS_URL           for tests and mirrors only: replaces
+#                               $GITHUB_SERVER_URL/OWNER/REPO.git, whose tags
+#                               git ls-remote reads
+#
+# Nothing a benchmark of an earlier job could have planted in the runner
+# user's home is read: curl runs with -q (no ~/.curlrc), git without the
+# global and system configuration, and only https is spoken, redirects
+# included.
 #
 # Which release:
 #   vX.Y.Z (or vX.Y.Z-pre)  that release
 #   vX (the major tag)      the highest stable vX.Y.Z tag on the same commit
 #   a 40-digit commit SHA   the highest vX.Y.Z tag on that commit (so a
 #                           `@<SHA> # vX.Y.Z` pin gets the binary too)
+# Whichever it is, the binary's --version must name the commit the action
+# runs from (the SHA, or the commit of the tag): a binary built from any
+# other commit is not installed, and the action builds from source.
 # The tags are read with git ls-remote. Anything else (a branch, `uses: ./`,
 # a commit no release tag is on, a runner that is not Linux on x64 or arm64)
 # builds from source; so does a release whose assets cannot be downloaded,
@@ -93,11 +105,23 @@ fi
 # the same commit (stable ones only for a major tag, which moves only to
 # stable releases). Annotated tags are followed to their commit (^{}).
 tag=$ref
-if ! [[ $ref =~ ^$semver$ ]]; then
-  if ! tags=$(GIT_TERMINAL_PROMPT=0 git ls-remote --tags "$server/$repo.git" 2>&1); then
-    warn "cannot list the tags of $repo to find the release of $ref (the repository may need credentials): $tags"
-    from_source "no release found for $ref"
+if ! tags=$(GIT_TERMINAL_PROMPT=0 GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 git ls-remote --tags "${DIFFPERF_TAGS_URL:-$server/$repo.git}" 2>&1); then
+  warn "cannot list the tags of $repo to find the release of $ref (the repository may need credentials): $tags"
+  from_source "no release found for $ref"
+fi
+# The commit the action runs from: the SHA itself, or the commit of the tag.
+commit=$ref
+if ! [[ $ref =~ ^[0-9a-f]{40}$ ]]; then
+  commit=$(awk -v ref="$ref" '
+    { name = $2; sub(/^refs\/tags\//, "", name) }
+    name == ref "^{}" { peeled = $1 }
+    name == ref { plain = $1 }
+    END { print (peeled != "" ? peeled : plain) }' <<<"$tags")
+  if [ -z "$commit" ] && [[ $ref =~ ^$semver$ ]]; then
+    from_source "no tag $ref in $repo"
   fi
+fi
+if ! [[ $ref =~ ^$semver$ ]]; then
   matches=$(awk -v ref="$ref" '
     {
       name = $2
@@ -137,8 +161,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 download() {
   local err
-  # http too, for a mirror or a test server; never file: or other schemes.
-  if ! err=$(curl --fail --silent --show-error --location --proto '=https,http' --proto-redir '=https,http' \
+  # -q first: no ~/.curlrc. https only, redirects included.
+  if ! err=$(curl -q --fail --silent --show-error --location --proto '=https' --proto-redir '=https' \
     --connect-timeout 30 --max-time 300 --retry 3 --retry-delay 2 \
     --output "$tmp/$1" "$base/$tag/$1" 2>&1); then
     warn "cannot download $1 of release $tag from $base/$tag/: $err"
@@ -166,6 +190,11 @@ fi
 chmod 0755 "$tmp/$asset"
 if ! v=$("$tmp/$asset" --version 2>&1); then
   refuse "$asset of release $tag does not run here: $v"
+fi
+# The version line names the commit by its first 12 hex digits.
+if [[ $v != *"commit ${commit:0:12}"* ]]; then
+  warn "$asset of release $tag says \"$v\", not commit ${commit:0:12} that the action runs from"
+  from_source "the release binary is not the build of ${commit:0:12}"
 fi
 mv -f "$tmp/$asset" "$dest/diffperf"
 say "installed $asset of release $tag (sha256 $got) at $dest/diffperf: $v"

@@ -18,6 +18,7 @@ import (
 	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
+	"github.com/diffperf/diffperf/internal/sandbox"
 )
 
 // Config is every input of action.yml, validated.
@@ -69,6 +70,13 @@ type Config struct {
 	// StatusContext (input status-context; see StatusContextFor).
 	Status        bool
 	StatusContext string
+	// Sandbox, SandboxRW, RunnerName and Redact are inputs sandbox,
+	// sandbox-rw (absolute paths), runner-name and redact (names of
+	// variables whose values are redacted).
+	Sandbox    sandbox.Mode
+	SandboxRW  []string
+	RunnerName string
+	Redact     []string
 }
 
 // Inputs with their defaults, as action.yml declares them.
@@ -80,6 +88,7 @@ var Defaults = map[string]string{
 	"base-ref": "", "head-ref": "", "pr-number": "", "working-directory": ".", "allow-forks": "false", "github-token": "",
 	"mode": "generate", "perf-users": "", "perf-workflow": "perf-dispatch.yml", "request-comment": "",
 	"cases": "", "results": "", "expect-cases": "", "status": "true", "status-context": "diffperf",
+	"sandbox": "auto", "sandbox-rw": "", "runner-name": "", "redact": "",
 }
 
 // ParseInputs reads every input through get, which says whether the input
@@ -171,6 +180,19 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 	}
 	if err := c.parseScale(in); err != nil {
 		return nil, err
+	}
+	if c.Sandbox, err = sandbox.ParseMode("sandbox", in("sandbox")); err != nil {
+		return nil, err
+	}
+	if c.SandboxRW, err = sandbox.ParseList("sandbox-rw", in("sandbox-rw")); err != nil {
+		return nil, err
+	}
+	c.RunnerName = in("runner-name")
+	if strings.ContainsAny(c.RunnerName, "\n\r") {
+		return nil, input.Errorf("runner-name", "is more than one line")
+	}
+	for _, f := range strings.FieldsFunc(in("redact"), func(r rune) bool { return r == ',' || r == '\n' || r == ' ' }) {
+		c.Redact = append(c.Redact, strings.TrimSpace(f))
 	}
 	return c, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,9 @@ func TestParseInputsErrorsNameTheInput(t *testing.T) {
 		{map[string]string{"model-path": "m", "min-delta-ms": "-1"}, "min-delta-ms", "non-negative"},
 		{map[string]string{"model-path": "m", "status": "on"}, "status", `"on" is not true or false`},
 		{map[string]string{"model-path": "m", "status-context": "diffperf\nh100"}, "status-context", "not a status context"},
+		{map[string]string{"model-path": "m", "sandbox": "docker"}, "sandbox", `"docker" is not auto, bwrap or none`},
+		{map[string]string{"model-path": "m", "sandbox-rw": "/opt/venv, venv"}, "sandbox-rw", `"venv" is not an absolute path`},
+		{map[string]string{"model-path": "m", "runner-name": "h100-1\n::error::x"}, "runner-name", "more than one line"},
 	}
 	for _, tt := range tests {
 		_, err := ParseInputs(getter(tt.in))
@@ -104,6 +108,17 @@ func TestParseInputsErrorsNameTheInput(t *testing.T) {
 		if _, err := ParseInputs(getter(map[string]string{"mode": mode})); err != nil {
 			t.Errorf("mode %s without a model: %v", mode, err)
 		}
+	}
+	// The sandbox inputs, parsed once.
+	c, err := ParseInputs(getter(map[string]string{"model-path": "m", "sandbox": "bwrap", "sandbox-rw": "/opt/venv,\n/data/hf/", "runner-name": "h100-1", "redact": "WANDB_ENTITY, MY_ID"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sandbox != "bwrap" || !slices.Equal(c.SandboxRW, []string{"/opt/venv", "/data/hf"}) || c.RunnerName != "h100-1" || !slices.Equal(c.Redact, []string{"WANDB_ENTITY", "MY_ID"}) {
+		t.Errorf("sandbox %q, sandbox-rw %q, runner-name %q, redact %q", c.Sandbox, c.SandboxRW, c.RunnerName, c.Redact)
+	}
+	if c, _ := ParseInputs(getter(map[string]string{"model-path": "m"})); c.Sandbox != "auto" {
+		t.Errorf("default sandbox %q, want auto", c.Sandbox)
 	}
 	// A command without {model} needs no model.
 	if _, err := ParseInputs(getter(map[string]string{"command": "./bench.sh {dump}"})); err != nil {

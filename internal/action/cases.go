@@ -44,6 +44,13 @@ func CheckCaseName(name string) error {
 	if !caseName.MatchString(name) {
 		return fmt.Errorf("case %q: a name is 1 to 64 letters, digits, - and _, starting with a letter or digit (it names a folder)", name)
 	}
+	// The keys of diffperf's own comments: a case of either name would
+	// overwrite the bot's reply to a /perf comment or the merged comment.
+	for _, reserved := range []string{"reply-", "merged-"} {
+		if strings.HasPrefix(strings.ToLower(name), reserved) {
+			return fmt.Errorf("case %q: names starting with %s are diffperf's own comment keys", name, reserved)
+		}
+	}
 	return nil
 }
 

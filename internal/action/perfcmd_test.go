@@ -100,6 +100,8 @@ func TestParsePerfCommand(t *testing.T) {
 		{"twice", "/perf runs=5 runs=9", nil, "runs: given twice"},
 		{"bad case", "/perf case=a/b", nil, `case: case "a/b": a name is 1 to 64 letters`},
 		{"a case that names a parent folder", "/perf case=..", nil, `case: case "..": a name is 1 to 64 letters`},
+		{"a case named like the bot's reply", "/perf case=reply-1001", nil, `case: case "reply-1001": names starting with reply- are diffperf's own comment keys`},
+		{"a case named like the merged comment", "/perf case=Merged-0a1b", nil, `case: case "Merged-0a1b": names starting with merged- are diffperf's own comment keys`},
 		{"not a command", "/performance please", nil, "/perf: the first line does not start with /perf"},
 	}
 	for _, tt := range tests {

@@ -44,7 +44,7 @@ func (s *Session) UseCase(ctx context.Context, c Case) error {
 		}
 	}
 	before, note := ReadGPUs(ctx, s.env0())
-	s.env = &report.Environment{Before: before, Note: note, Host: hostInfo()}
+	s.env = s.environment(before, note)
 	if ctx.Err() != nil {
 		return fmt.Errorf("case not started: %w", ctx.Err())
 	}

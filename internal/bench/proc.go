@@ -12,11 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/diffperf/diffperf/internal/sandbox"
 )
 
 // Grace is how long a process group gets between SIGTERM and SIGKILL, and
@@ -38,6 +41,11 @@ type Proc struct {
 	Log     string   // file that gets stdout and stderr
 	Timeout time.Duration
 	Grace   time.Duration // 0 means Grace
+	// Sandbox, when on, runs the process under bubblewrap with Policy;
+	// the install prefix of the program itself is added to the policy's
+	// read-only paths. nil or none runs it as it is.
+	Sandbox *sandbox.Sandbox
+	Policy  sandbox.Policy
 }
 
 // ProcResult is what became of a Proc.
@@ -129,6 +137,18 @@ func (p Proc) Start(ctx context.Context) (*Running, error) {
 		logf.Close()
 		return nil, err
 	}
+	argv := append([]string{path}, p.Argv[1:]...)
+	if p.Sandbox.On() {
+		pol := p.Policy
+		// The program's own folder too, for when its prefix holds a folder
+		// the sandbox hides (and so cannot be shown whole).
+		pol.ReadOnly = append(append([]string(nil), pol.ReadOnly...), sandbox.Prefix(path), filepath.Dir(path))
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			pol.ReadOnly = append(pol.ReadOnly, sandbox.Prefix(real), filepath.Dir(real))
+		}
+		argv = p.Sandbox.Wrap(argv, p.Dir, pol)
+		path = argv[0]
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	r := &Running{ctx: ctx, cancel: cancel, out: &cappedLog{f: logf, signs: newSignScanner(FallbackSigns)}, logf: logf, tag: newTag(), done: make(chan struct{})}
 	if p.Timeout > 0 {
@@ -139,8 +159,10 @@ func (p Proc) Start(ctx context.Context) (*Running, error) {
 			cancel()
 		})
 	}
-	cmd := exec.CommandContext(runCtx, path, p.Argv[1:]...)
-	cmd.Args[0] = p.Argv[0]
+	cmd := exec.CommandContext(runCtx, path, argv[1:]...)
+	if !p.Sandbox.On() {
+		cmd.Args[0] = p.Argv[0]
+	}
 	cmd.Dir, cmd.Env = p.Dir, append(append([]string(nil), p.Env...), tagVar+"="+r.tag)
 	cmd.Stdin = nil
 	cmd.Stdout, cmd.Stderr = r.out, r.out
@@ -162,7 +184,23 @@ func (p Proc) Start(ctx context.Context) (*Running, error) {
 	_ = becomeSubreaper()
 	r.cmd = cmd
 	r.start = time.Now()
-	if err := cmd.Start(); err != nil {
+	started := make(chan error, 1)
+	go func() {
+		if p.Sandbox.On() {
+			// bubblewrap's --die-with-parent is a parent-death signal,
+			// which follows the thread that forked (golang/go#27505): that
+			// thread must live until the process has been waited for.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+		}
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			r.born, _ = readStat(cmd.Process.Pid)
+			r.wait()
+		}
+	}()
+	if err := <-started; err != nil {
 		cancel()
 		if r.timer != nil {
 			r.timer.Stop()
@@ -170,8 +208,6 @@ func (p Proc) Start(ctx context.Context) (*Running, error) {
 		logf.Close()
 		return nil, err
 	}
-	r.born, _ = readStat(cmd.Process.Pid)
-	go r.wait()
 	return r, nil
 }
 

@@ -80,7 +80,7 @@ func (m *runner) request(ctx context.Context, srv *server, measured bool) (*repo
 	if srv.batch != "" {
 		name = srv.batch + "-" + name
 	}
-	dump := filepath.Join(m.outDir, name+".json")
+	dump := filepath.Join(m.sideDir(sd), name+".json")
 	_ = os.Remove(dump)
 	if measured {
 		m.order++
@@ -124,6 +124,7 @@ func (m *runner) request(ctx context.Context, srv *server, measured bool) (*repo
 		}
 		return nil, fail("answered, but %v", err)
 	}
+	m.keep(dump)
 	sd.runs[srv.batch] = append(sd.runs[srv.batch], report.Run{Index: idx, Order: m.order, Dump: d, Launch: srv.launch, Request: n})
 	m.progress.RunEnd(m.order, m.total, sd.name, idx, d.TotalMs, ProcResult{}, srv.log, "")
 	return d, nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
+	"github.com/diffperf/diffperf/internal/sandbox"
 )
 
 // FallbackSigns are log lines that show sglang fell back to the diffusers
@@ -48,11 +49,19 @@ type runner struct {
 	total         int // runs expected so far, for progress lines
 	// serve is the state of mode serve; nil in mode generate.
 	serve *serving
+	// sandbox confines every process of the PR's code; sandboxRW are the
+	// extra read-write paths of input sandbox-rw, gitDir the checkout's
+	// .git, which every worktree points into.
+	sandbox   *sandbox.Sandbox
+	sandboxRW []string
+	gitDir    string
+	// runnerName is what the report calls the machine (input runner-name).
+	runnerName string
 }
 
 func newRunner(t *Template, model, prompt string, args []string, pythonPath string, timeout time.Duration, outDir string, env, secrets []string, p Progress) runner {
 	return runner{template: t, model: model, prompt: prompt, args: args, pythonPath: pythonPath, timeout: timeout,
-		outDir: outDir, env: FilterEnv(env, secrets), secrets: secrets, progress: p}
+		outDir: outDir, env: FilterEnv(env, secrets), secrets: append(slices.Clone(secrets), SecretValues(env, nil)...), progress: p}
 }
 
 // env0 is the filtered environment, for helpers such as nvidia-smi.
@@ -64,13 +73,13 @@ func (m *runner) runOne(ctx context.Context, sd *side, batch string) *report.Fai
 	if batch != "" {
 		name = batch + "-" + name
 	}
-	dump := filepath.Join(m.outDir, name+".json")
+	dump := filepath.Join(m.sideDir(sd), name+".json")
 	logPath := filepath.Join(m.outDir, name+".log")
 	_ = os.Remove(dump)
 	argv := m.argv(sd, dump, idx)
 	m.order++
 	m.progress.RunStart(m.order, m.total, sd.name, idx)
-	res := m.redact(Proc{Argv: argv, Dir: sd.worktree, Env: m.childEnv(sd, dump, idx), Log: logPath, Timeout: m.timeout}.Run(ctx), logPath)
+	res := m.redact(m.proc(sd, argv, m.childEnv(sd, dump, idx), logPath, m.timeout).Run(ctx), logPath)
 	failure := func(reason string) *report.Failure {
 		m.progress.RunEnd(m.order, m.total, sd.name, idx, 0, res, logPath, reason)
 		return &report.Failure{Side: sd.name, Run: idx, Reason: reason, LogTail: res.Tail}
@@ -88,6 +97,7 @@ func (m *runner) runOne(ctx context.Context, sd *side, batch string) *report.Fai
 	if err != nil {
 		return failure(fmt.Sprintf("run %d of %s exited 0 but %v", idx, sd.name, err))
 	}
+	m.keep(dump)
 	sd.runs[batch] = append(sd.runs[batch], report.Run{Index: idx, Order: m.order, Dump: d})
 	m.progress.RunEnd(m.order, m.total, sd.name, idx, d.TotalMs, res, logPath, "")
 	return nil
@@ -246,7 +256,7 @@ func (s *Session) setup(ctx context.Context, sd *side) *report.Failure {
 	}
 	s.progress.Step("setup of " + sd.name)
 	logPath := filepath.Join(s.outDir, "setup-"+sd.name+".log")
-	res := s.redact(Proc{Argv: []string{"/bin/sh", "-c", s.setupCmd}, Dir: sd.worktree, Env: s.childEnv(sd, "", 0), Log: logPath, Timeout: 2 * s.timeout}.Run(ctx), logPath)
+	res := s.redact(s.proc(sd, []string{"/bin/sh", "-c", s.setupCmd}, s.childEnv(sd, "", 0), logPath, 2*s.timeout).Run(ctx), logPath)
 	if res.Failed() {
 		return &report.Failure{Side: sd.name, Reason: fmt.Sprintf("setup of %s: %s (log: %s)", sd.name, res.Describe(2*s.timeout), filepath.Base(logPath)), LogTail: res.Tail}
 	}
@@ -262,7 +272,7 @@ func (m *runner) probeWarmup(ctx context.Context, sd *side) {
 	if !m.template.Has("--warmup") {
 		return
 	}
-	argv := m.argv(sd, filepath.Join(m.outDir, "probe.json"), 0)
+	argv := m.argv(sd, filepath.Join(m.sideDir(sd), "probe.json"), 0)
 	probe := []string{argv[0]}
 	for _, w := range argv[1:] {
 		if strings.HasPrefix(w, "-") {
@@ -272,7 +282,7 @@ func (m *runner) probeWarmup(ctx context.Context, sd *side) {
 	}
 	probe = append(probe, "--help")
 	logPath := filepath.Join(m.outDir, "probe-"+sd.name+".log")
-	res := Proc{Argv: probe, Dir: sd.worktree, Env: m.childEnv(sd, "", 0), Log: logPath, Timeout: 2 * time.Minute}.Run(ctx)
+	res := m.proc(sd, probe, m.childEnv(sd, "", 0), logPath, 2*time.Minute).Run(ctx)
 	if !res.Failed() && strings.Contains(string(res.Head), "--warmup-mode") {
 		sd.template = m.template.Replace("--warmup", "--warmup-mode", "request")
 		m.progress.Step(sd.name + ": this sglang has --warmup-mode; using --warmup-mode request")
@@ -307,9 +317,19 @@ func FilterEnv(env, secrets []string) []string {
 	return out
 }
 
-func hostInfo() string {
-	h, _ := os.Hostname()
-	return fmt.Sprintf("%s, %d CPUs", h, numCPU())
+// environment is the state the runs start from: the GPUs, the runner's
+// name (never the machine's host name, which public reports must not
+// carry) and CPUs, and the sandbox.
+func (m *runner) environment(before []report.GPU, note string) *report.Environment {
+	host := fmt.Sprintf("%d CPUs", numCPU())
+	if m.runnerName != "" {
+		host = m.runnerName + ", " + host
+	}
+	e := &report.Environment{Before: before, Note: note, Host: host}
+	if m.sandbox != nil {
+		e.Sandbox, e.SandboxNote = m.sandbox.Name(), m.sandbox.Line()
+	}
+	return e
 }
 
 // RepeatSpec is one measurement in the current checkout: the sglang
@@ -327,6 +347,9 @@ type RepeatSpec struct {
 	// Serve, when set, measures warm servers instead (mode serve): Runs
 	// launches of Serve.Requests requests each.
 	Serve *Serve
+	// Sandbox and SandboxRW are those of Spec.
+	Sandbox   *sandbox.Sandbox
+	SandboxRW []string
 }
 
 // Repeat runs the command Runs times in Dir, each a fresh process writing its
@@ -343,6 +366,9 @@ func Repeat(ctx context.Context, s RepeatSpec) ([]report.Run, *report.Failure, e
 	sd := &side{name: "bench", worktree: s.Dir, runs: map[string][]report.Run{}}
 	if sha, err := (Git{Dir: s.Dir, Env: m.env}).run(ctx, "rev-parse", "HEAD"); err == nil {
 		sd.sha = sha
+	}
+	if err := m.useSandbox(ctx, s.Sandbox, s.SandboxRW, Git{Dir: s.Dir, Env: m.env}); err != nil {
+		return nil, nil, err
 	}
 	if s.Serve != nil {
 		return m.repeatServe(ctx, s, sd)

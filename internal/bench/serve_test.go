@@ -97,7 +97,7 @@ func TestServeMeasuresLaunches(t *testing.T) {
 		t.Errorf("sample order %s, want %s", strings.Join(seq, " "), want)
 	}
 	out := s.OutDir
-	for _, f := range []string{"base-launch1.log", "head-launch2.log", "base-launch1-warmup1.json", "head-06.json"} {
+	for _, f := range []string{"base-launch1.log", "head-launch2.log", "base/base-launch1-warmup1.json", "head-06.json"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
@@ -336,7 +336,7 @@ func TestServeCanceledCleansUp(t *testing.T) {
 	go func() {
 		// Cancel once both servers answer requests.
 		for ctx.Err() == nil {
-			if _, err := os.Stat(filepath.Join(s.OutDir, "head-launch1-warmup1.json")); err == nil {
+			if _, err := os.Stat(filepath.Join(s.OutDir, "head", "head-launch1-warmup1.json")); err == nil {
 				cancel()
 				return
 			}

@@ -67,7 +67,7 @@ func (m *runner) launch(ctx context.Context, sd *side, batch string) (*server, *
 		env := append(m.childEnv(sd, "", n), "DIFFPERF_LAUNCH="+name)
 		m.progress.Step(fmt.Sprintf("launch %d of %s: starting the server on port %d", n, sd.name, port))
 		start := time.Now()
-		proc, err := Proc{Argv: argv, Dir: sd.worktree, Env: env, Log: logPath}.Start(ctx)
+		proc, err := m.proc(sd, argv, env, logPath, 0).Start(ctx)
 		if err != nil {
 			return nil, fail(fmt.Sprintf("launch %d of %s: %s: %v (log: %s)", n, sd.name, filepath.Base(argv[0]), err, filepath.Base(logPath)), "", false)
 		}

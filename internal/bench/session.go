@@ -11,6 +11,7 @@ import (
 
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
+	"github.com/diffperf/diffperf/internal/sandbox"
 )
 
 // Spec describes the code and the command of one A/B measurement. How many
@@ -48,6 +49,17 @@ type Spec struct {
 	// Serve, when set, measures warm servers (mode serve): a pair is one
 	// launch of each side's server, with Serve.Requests samples each.
 	Serve *Serve
+	// Sandbox confines the runs, the setup and the servers; nil runs them
+	// without one. SandboxRW are more paths they may change (input
+	// sandbox-rw), absolute.
+	Sandbox   *sandbox.Sandbox
+	SandboxRW []string
+	// RedactNames are more variables of Env whose values are redacted
+	// like secrets (input redact); see SecretValues.
+	RedactNames []string
+	// RunnerName names the machine in the report (input runner-name);
+	// "" names none. The host name is never published.
+	RunnerName string
 }
 
 func (s *Spec) validate() error {
@@ -98,6 +110,11 @@ func Open(ctx context.Context, s Spec) (*Session, error) {
 	}
 	if _, err := ss.git.Toplevel(ctx); err != nil {
 		return nil, input.Errorf("repo", "%s is not a git checkout: %v", s.Repo, err)
+	}
+	ss.runnerName = s.RunnerName
+	ss.secrets = append(ss.secrets, SecretValues(s.Env, s.RedactNames)...)
+	if err := ss.useSandbox(ctx, s.Sandbox, s.SandboxRW, ss.git); err != nil {
+		return nil, err
 	}
 	headSHA, err := ss.git.ResolveCommit(ctx, s.HeadRef)
 	if err != nil {
@@ -193,7 +210,7 @@ func (s *Session) addWorktrees(ctx context.Context, root string) error {
 // each side. A setup that fails is a Failure: nothing can be measured.
 func (s *Session) Prepare(ctx context.Context) *report.Failure {
 	before, note := ReadGPUs(ctx, s.env0())
-	s.env = &report.Environment{Before: before, Note: note, Host: hostInfo()}
+	s.env = s.environment(before, note)
 	for _, sd := range s.sides {
 		if f := s.setup(ctx, sd); f != nil {
 			return f

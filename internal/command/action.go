@@ -19,6 +19,7 @@ import (
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/protocol"
 	"github.com/diffperf/diffperf/internal/report"
+	"github.com/diffperf/diffperf/internal/sandbox"
 )
 
 // cmdAction is the GitHub Action: inputs and event in, a measurement, then
@@ -94,6 +95,7 @@ type actionJob struct {
 	commenter *ghcomment.Commenter
 	comment   *action.CommentEvent // mode command: the /perf comment
 	tokens    []string             // every token in the environment, masked and redacted
+	sandbox   *sandbox.Sandbox     // input sandbox, resolved once (confine)
 }
 
 // configure reads the inputs and the event. The token is masked before
@@ -154,12 +156,21 @@ func (j *actionJob) input(name string) (string, bool) {
 	return "", false
 }
 
-// runnerTemp is the job's temporary folder, RUNNER_TEMP, or the system's.
-func (j *actionJob) runnerTemp() string {
+// workFolder is the job's own folder for worktrees and the out folder:
+// made fresh, private to this user, beside RUNNER_TEMP rather than in it
+// (the runner's file-command files live there, and the sandbox hides it
+// from the benchmark), or in the system's temporary folder without one.
+// Output out-dir names the out folder for the upload step.
+func (j *actionJob) workFolder() (string, error) {
+	parent := os.TempDir()
 	if tmp := j.e.Getenv("RUNNER_TEMP"); tmp != "" {
-		return tmp
+		parent = filepath.Dir(filepath.Clean(tmp))
 	}
-	return os.TempDir()
+	dir, err := os.MkdirTemp(parent, "diffperf-")
+	if err != nil {
+		return "", fmt.Errorf("make the job's folder: %w", err)
+	}
+	return dir, nil
 }
 
 // keyFolder names the out folder of a comment key: the key sanitised, never
@@ -172,13 +183,20 @@ func keyFolder(key string) string {
 	return name
 }
 
-// measure benchmarks the event's base and head in worktrees under
-// RUNNER_TEMP, with the results in a folder named for the comment key.
+// measure benchmarks the event's base and head in worktrees of the job's
+// folder, with the results in a folder named for the comment key.
 func (j *actionJob) measure(ctx context.Context) (*report.Result, error) {
-	tmp := j.runnerTemp()
+	tmp, err := j.workFolder()
+	if err != nil {
+		return nil, err
+	}
 	secrets := j.secrets()
-	j.out = filepath.Join(tmp, "diffperf", keyFolder(j.key))
+	j.out = filepath.Join(tmp, "out", keyFolder(j.key))
 	if err := prepareOut(j.out); err != nil {
+		return nil, err
+	}
+	j.setOutput("out-dir", j.out)
+	if err := j.confine(ctx); err != nil {
 		return nil, err
 	}
 	spec, plan := j.benchSpec(tmp, secrets)
@@ -200,8 +218,8 @@ func (j *actionJob) benchSpec(tmp string, secrets []string) (bench.Spec, protoco
 	spec := bench.Spec{
 		Repo: repoDir, BaseRef: j.tgt.Base, HeadRef: j.tgt.Head, Template: cfg.Command, Model: cfg.ModelPath, Prompt: cfg.Prompt,
 		Args: cfg.Args, Setup: cfg.Setup, PythonPath: cfg.PythonPath, Timeout: cfg.Timeout, OutDir: j.out,
-		WorktreeRoot: filepath.Join(tmp, "diffperf-worktrees"), Env: e.Environ(), Secrets: secrets, Progress: progressFor(e),
-		Serve: cfg.Serve,
+		WorktreeRoot: filepath.Join(tmp, "worktrees"), Env: e.Environ(), Secrets: secrets, Progress: progressFor(e),
+		Serve: cfg.Serve, Sandbox: j.sandbox, SandboxRW: cfg.SandboxRW, RunnerName: cfg.RunnerName, RedactNames: cfg.Redact,
 	}
 	plan := protocol.Plan{Runs: cfg.Runs, MaxRuns: cfg.MaxRuns, Confirm: cfg.Confirm, Options: cfg.Options}
 	if cfg.Serve != nil {
@@ -262,7 +280,7 @@ func (j *actionJob) hasAcceptLabel(ctx context.Context) bool {
 // lost if GitHub fails; then it maps the verdict to the exit status.
 func (j *actionJob) publish(ctx context.Context, r *report.Result, merr error) error {
 	md := j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: 1 << 30}))
-	mdPath, jsPath, werr := writeOutputs(j.out, r, md, j.secrets())
+	mdPath, jsPath, werr := writeOutputs(j.out, r, md, j.redactions())
 	if werr != nil {
 		merr = errors.Join(merr, werr)
 	}
@@ -299,7 +317,35 @@ func (j *actionJob) secrets() []string {
 
 // redact replaces the token in text that is about to be written or
 // published; the benchmark may have printed it (see bench.Redact).
-func (j *actionJob) redact(s string) string { return bench.Redact(s, j.secrets()) }
+func (j *actionJob) redact(s string) string { return bench.Redact(s, j.redactions()) }
+
+// redactions are the secrets and the values of the environment's
+// secret-like variables and of input redact (bench.SecretValues): what
+// diffperf never writes or publishes, though the benchmark may see the
+// latter.
+func (j *actionJob) redactions() []string {
+	var names []string
+	if j.cfg != nil {
+		names = j.cfg.Redact
+	}
+	return append(j.secrets(), bench.SecretValues(j.e.Environ(), names)...)
+}
+
+// confine resolves input sandbox once, for every benchmark of the job.
+func (j *actionJob) confine(ctx context.Context) error {
+	if j.sandbox != nil {
+		return nil
+	}
+	sb, err := sandbox.Resolve(ctx, "sandbox", j.cfg.Sandbox, j.e.Getenv("PATH"))
+	if err != nil {
+		return err
+	}
+	if line := sb.Line(); line != "" {
+		j.gha.Warningf("diffperf: %s", line)
+	}
+	j.sandbox = sb
+	return nil
+}
 
 // upsertComment upserts the PR comment, as the input comment says (always,
 // on-change, never), with the body render gives; it sets the output

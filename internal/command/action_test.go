@@ -51,7 +51,10 @@ func newActionRun(t *testing.T, head string) *actionRun {
 	t.Cleanup(ts.Close)
 	fake.BaseURL = ts.URL
 	a := &actionRun{t: t, repo: repo, fake: fake, apiURL: ts.URL, event: "pull_request",
-		inputs: map[string]string{"model-path": "test/model", "github-token": testToken, "runs": "4", "min-delta-ms": "5", "confirm": "false"}}
+		// sandbox none: these tests read what the fake benchmark writes
+		// into their temporary folders, which bubblewrap hides from it
+		// (TestActionSandbox runs the Action under bubblewrap).
+		inputs: map[string]string{"model-path": "test/model", "github-token": testToken, "runs": "4", "min-delta-ms": "5", "confirm": "false", "sandbox": "none"}}
 	a.payload = a.prPayload("octo/perf")
 	return a
 }

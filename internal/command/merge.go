@@ -72,6 +72,9 @@ func cmdMerge(args []string, e Env) error {
 	if err != nil {
 		return err
 	}
+	if err := onlyExpected(cases, names, "--expect-cases"); err != nil {
+		return err
+	}
 	for _, w := range warnings {
 		fmt.Fprintln(e.Stderr, "diffperf: warning:", w)
 	}
@@ -95,6 +98,21 @@ func cmdMerge(args []string, e Env) error {
 // ("" for the working directory). A name that matches nothing is a
 // warning, since a matrix cell that failed early uploads nothing; a file
 // that is not a usable result is an error naming it.
+// onlyExpected refuses, by name, a case that expect (the input or flag
+// name) does not list, when it lists any: a cell's result the workflow did
+// not ask for (a PR's job can write one) must not join the gate.
+func onlyExpected(cases []report.CaseResult, expect []string, name string) error {
+	if len(expect) == 0 {
+		return nil
+	}
+	for _, c := range cases {
+		if !slices.Contains(expect, c.Name) {
+			return input.Errorf(name, "case %q (%s) is not one of the expected cases %s; a result the workflow did not ask for is refused", c.Name, c.Source, strings.Join(expect, ", "))
+		}
+	}
+	return nil
+}
+
 func loadResults(args []string, dir string) (cases []report.CaseResult, warnings []string, err error) {
 	seen := map[string]bool{}
 	add := func(path string) error {
@@ -109,6 +127,9 @@ func loadResults(args []string, dir string) (cases []report.CaseResult, warnings
 		r, err := readResult(path)
 		if err != nil {
 			return err
+		}
+		if err := r.CheckCell(); err != nil {
+			return input.Wrap("result "+path, err)
 		}
 		name := r.Case
 		if name == "" {
@@ -203,7 +224,10 @@ func readResult(path string) (*report.Result, error) {
 // merged report, one comment with its own key, one gate.
 func (j *actionJob) runMerged(ctx context.Context) error {
 	cfg, e := j.cfg, j.e
-	tmp := j.runnerTemp()
+	tmp, err := j.workFolder()
+	if err != nil {
+		return err
+	}
 	j.key = cfg.CommentKey
 	if j.key == "" {
 		j.key = action.MergedKey(e.Getenv("GITHUB_WORKFLOW"), e.Getenv("GITHUB_JOB"))
@@ -214,6 +238,9 @@ func (j *actionJob) runMerged(ctx context.Context) error {
 		var warnings []string
 		var err error
 		if cases, warnings, err = loadResults(cfg.Results, e.Getenv("GITHUB_WORKSPACE")); err != nil {
+			return err
+		}
+		if err := onlyExpected(cases, cfg.ExpectCases, "expect-cases"); err != nil {
 			return err
 		}
 		for _, w := range warnings {
@@ -230,15 +257,19 @@ func (j *actionJob) runMerged(ctx context.Context) error {
 		h := sha256.Sum256([]byte(strings.Join(caseNames(cfg.Cases), "\x00")))
 		folder += "-" + hex.EncodeToString(h[:4])
 	}
-	j.out = filepath.Join(tmp, "diffperf", folder)
+	j.out = filepath.Join(tmp, "out", folder)
 	if err := prepareOut(j.out); err != nil {
 		return err
 	}
+	j.setOutput("out-dir", j.out)
 	expect := cfg.ExpectCases
 	if len(cfg.Cases) > 0 {
+		if err := j.confine(ctx); err != nil {
+			return err
+		}
 		spec, plan := j.benchSpec(tmp, j.secrets())
 		j.startMeasuring(ctx)
-		if cases, merr = measureCaseList(ctx, spec, plan, cfg.Cases, j.secrets(), e.Stderr); cases == nil {
+		if cases, merr = measureCaseList(ctx, spec, plan, cfg.Cases, j.redactions(), e.Stderr); cases == nil {
 			return j.failedBeforeResult(ctx, merr)
 		}
 		expect = dedupe(append(caseNames(cfg.Cases), expect...))
@@ -276,7 +307,7 @@ func (j *actionJob) publishMerged(ctx context.Context, m *report.Merged, merr er
 		return j.redact(report.MarkdownMerged(m, report.RenderOptions{Marker: j.key, MaxChars: max, State: true, Context: j.statusContext()}))
 	}
 	md := render(1 << 30)
-	mdPath, jsPath, werr := writeMerged(j.out, m, md, j.secrets())
+	mdPath, jsPath, werr := writeMerged(j.out, m, md, j.redactions())
 	merr = errors.Join(merr, werr)
 	j.addSummary(render(maxSummaryBytes / 4))
 	j.setOutput("verdict", string(m.Verdict))

@@ -304,3 +304,57 @@ func TestRunCasesCLI(t *testing.T) {
 		t.Errorf("bad cases file: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestMergeTrustsNoCell: a cell's result.json comes from a job that ran the
+// PR's code, so merge publishes none of its fields unchecked: a unit, a
+// sample kind or a side that diffperf never writes is refused by name, a
+// cell's own "accepted" does not pass the gate, and with expect-cases a
+// case nobody asked for is refused.
+func TestMergeTrustsNoCell(t *testing.T) {
+	t.Parallel()
+	const img, mention = `<img src="https://evil.example/x.png">`, "@octocat"
+	tests := []struct {
+		name   string
+		mutate func(r *report.Result)
+		want   string
+	}{
+		{"unit", func(r *report.Result) { r.Metrics[0].Unit = img }, `unit "<img`},
+		{"samples", func(r *report.Result) { r.Metrics[0].Samples = mention + " " + img }, `samples "@octocat`},
+		{"launch side", func(r *report.Result) {
+			r.Launches = append(r.Launches, report.Launch{Side: img + mention, Launch: 1, Requests: 1})
+		}, `side "<img`},
+		{"verdict", func(r *report.Result) { r.Verdict = report.Verdict(img) }, "is not a verdict"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			evil := measured("flux", 1000, 1200)
+			tt.mutate(evil)
+			dir := writeResults(t, evil, measured("wan", 1000, 1000))
+			code, out, stderr := runCLI(t, nil, "merge", dir)
+			if code != ExitInput || !strings.Contains(stderr, "diffperf-flux") || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 naming the cell's result and %q", code, stderr, tt.want)
+			}
+			if strings.Contains(out, "<img") || strings.Contains(out, mention) {
+				t.Errorf("the merged report carries the cell's raw field:\n%s", out)
+			}
+		})
+	}
+	t.Run("accepted in a cell", func(t *testing.T) {
+		t.Parallel()
+		r := measured("flux", 1000, 1200)
+		r.Accepted = true // written by the cell, not the merge job's label
+		dir := writeResults(t, r, measured("wan", 1000, 1000))
+		if code, out, _ := runCLI(t, nil, "merge", "--fail-on-regression", dir); code != ExitRegression {
+			t.Errorf("exit %d, want 1: a cell's accepted must not pass the gate\n%s", code, out)
+		}
+	})
+	t.Run("unexpected case", func(t *testing.T) {
+		t.Parallel()
+		dir := writeResults(t, measured("flux", 1000, 1000), measured("extra", 1000, 1200))
+		code, _, stderr := runCLI(t, nil, "merge", "--expect-cases", "flux", "--fail-on-regression", dir)
+		if code != ExitInput || !strings.Contains(stderr, `case "extra"`) {
+			t.Errorf("exit %d, stderr %q; want 2 naming case extra", code, stderr)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -24,6 +25,9 @@ type measureFlags struct {
 	out                          string
 	cases                        string // run --cases FILE (cases.go)
 	serve                        serveFlags
+	// sandbox, sandboxRW and runnerName are --sandbox, --sandbox-rw and
+	// --runner-name (sandbox.go).
+	sandbox, sandboxRW, runnerName string
 }
 
 func (f *measureFlags) register(fs *flag.FlagSet, withModel bool) {
@@ -35,6 +39,9 @@ func (f *measureFlags) register(fs *flag.FlagSet, withModel bool) {
 	fs.IntVar(&f.runs, "runs", 5, "runs per side")
 	f.timeout = 30 * time.Minute
 	fs.Var(durationFlag{&f.timeout}, "timeout", "limit for one run, e.g. 30m")
+	fs.StringVar(&f.sandbox, "sandbox", "auto", "confine the benchmark: auto (bubblewrap when it works here), bwrap or none")
+	fs.StringVar(&f.sandboxRW, "sandbox-rw", "", "more absolute paths, comma-separated, that the sandboxed benchmark may change")
+	fs.StringVar(&f.runnerName, "runner-name", "", "name of this machine in the report (the host name is never shown)")
 	f.serve.register(fs, withModel)
 }
 
@@ -112,6 +119,10 @@ func cmdRun(ctx context.Context, args []string, e Env) (err error) {
 	if err := checkCheckout(ctx, repo, base, head, e); err != nil {
 		return err
 	}
+	sb, rw, err := mf.confine(ctx, e)
+	if err != nil {
+		return err
+	}
 	if err := prepareOutTo(mf.out, e.Stderr); err != nil {
 		return err
 	}
@@ -120,6 +131,7 @@ func cmdRun(ctx context.Context, args []string, e Env) (err error) {
 		Repo: repo, BaseRef: base, HeadRef: head, Template: t, Model: mf.model, Prompt: mf.prompt, Args: gargs,
 		Setup: setup, PythonPath: pythonPath, Timeout: mf.timeout,
 		OutDir: mf.out, WorktreeRoot: worktrees, Env: e.Environ(), Progress: progressFor(e), Serve: serve,
+		Sandbox: sb, SandboxRW: rw, RunnerName: mf.runnerName,
 	}
 	plan := mf.serve.plan(mf.runs, maxRuns, confirm, vf.opt)
 	if mf.cases != "" {
@@ -203,10 +215,15 @@ func measureAndReport(ctx context.Context, spec bench.Spec, plan protocol.Plan, 
 		return err
 	}
 	r.Reproduce = reproduce
+	secrets := bench.SecretValues(spec.Env, spec.RedactNames)
 	md := report.Markdown(r, report.RenderOptions{MaxChars: 1 << 30})
-	mdPath, jsPath, werr := writeOutputs(spec.OutDir, r, md, nil)
+	mdPath, jsPath, werr := writeOutputs(spec.OutDir, r, md, secrets)
 	// The report reaches stdout even when the files could not be written.
-	if err := writeResult(e.Stdout, r, vf.format); err != nil {
+	var out strings.Builder
+	if err := writeResult(&out, r, vf.format); err != nil {
+		return errors.Join(err, werr)
+	}
+	if _, err := io.WriteString(e.Stdout, bench.Redact(out.String(), secrets)); err != nil {
 		return errors.Join(err, werr)
 	}
 	if werr != nil {
@@ -288,9 +305,14 @@ func cmdBench(ctx context.Context, args []string, e Env) (err error) {
 	if err != nil {
 		return err
 	}
+	sb, rw, err := mf.confine(ctx, e)
+	if err != nil {
+		return err
+	}
 	measured, failure, err := bench.Repeat(ctx, bench.RepeatSpec{
 		Dir: dir, Template: t, Model: mf.model, Prompt: mf.prompt, Args: gargs, Runs: runs,
 		Timeout: mf.timeout, OutDir: mf.out, Env: e.Environ(), Progress: progressFor(e), Serve: serve,
+		Sandbox: sb, SandboxRW: rw,
 	})
 	if err != nil {
 		return err

@@ -36,6 +36,9 @@ func TestTokenRedactedEverywhere(t *testing.T) {
 		t.Fatalf("out folder %s holds %v", out, files)
 	}
 	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil && fi.IsDir() {
+			continue // a side's folder: its dumps moved out once read
+		}
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -148,7 +151,7 @@ func TestTokenHiddenFromTheBenchmark(t *testing.T) {
 	cmd.Env = append(fakeEnviron(), "GITHUB_ACTIONS=true", "GITHUB_EVENT_NAME=workflow_dispatch", "GITHUB_EVENT_PATH="+event,
 		"GITHUB_REPOSITORY=octo/perf", "GITHUB_WORKSPACE="+repo, "RUNNER_TEMP="+runnerTemp, "HOME="+home,
 		"INPUT_GITHUB-TOKEN="+testToken, "INPUT_MODEL-PATH=test/model", "INPUT_RUNS=1", "INPUT_BASE-REF=main~1", "INPUT_HEAD-REF=main",
-		"INPUT_COMMENT=never")
+		"INPUT_COMMENT=never", "INPUT_SANDBOX=none")
 	if os.Geteuid() == 0 {
 		t.Log("running as root: diffperf runs as nobody (65534), since root reads any process's environment")
 		for _, p := range []string{root, fakeDir} {

@@ -220,10 +220,16 @@ type Result struct {
 type Environment struct {
 	// GPUs before the first and after the last run; empty when nvidia-smi
 	// is not available (see Note).
-	Before []GPU  `json:"before"`
-	After  []GPU  `json:"after"`
-	Host   string `json:"host,omitempty"`
-	Note   string `json:"note,omitempty"`
+	Before []GPU `json:"before"`
+	After  []GPU `json:"after"`
+	// Host is the runner's name (input runner-name), if given, and its
+	// CPU count; never the machine's host name.
+	Host string `json:"host,omitempty"`
+	Note string `json:"note,omitempty"`
+	// Sandbox is "bwrap" or "none" ("" when not known); SandboxNote is
+	// the line the report carries when it is none.
+	Sandbox     string `json:"sandbox,omitempty"`
+	SandboxNote string `json:"sandbox_note,omitempty"`
 }
 
 // GPU is one nvidia-smi reading.

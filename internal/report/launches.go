@@ -377,7 +377,7 @@ func (r *Result) launchSection() string {
 		if m := sideMedian[l.Side]; m != 0 {
 			off = (l.MedianMs - m) / m * 100
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s – %s | %s | %s |\n", l.Side, l.Launch, l.Requests, FormatMs(l.MedianMs),
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s – %s | %s | %s |\n", Escape(l.Side), l.Launch, l.Requests, FormatMs(l.MedianMs),
 			FormatMs(l.MinMs), FormatMs(l.MaxMs), strings.TrimPrefix(FormatPct(spread), "+"), FormatPct(off))
 	}
 	b.WriteString("\nSpread is a launch's max − min over its median; the last column is its median against the median of its side's launch medians. ")
@@ -385,7 +385,7 @@ func (r *Result) launchSection() string {
 	var rows []string
 	for _, m := range r.Metrics {
 		if m.Samples != "" && m.Gated {
-			rows = append(rows, fmt.Sprintf("- %s: n=%d+%d %s (%s)", Escape(m.Name), len(m.Base.Values), len(m.Head.Values), m.Samples, launchTestWords(m.LaunchP)))
+			rows = append(rows, fmt.Sprintf("- %s: n=%d+%d %s (%s)", Escape(m.Name), len(m.Base.Values), len(m.Head.Values), Escape(m.Samples), launchTestWords(m.LaunchP)))
 		}
 	}
 	if len(rows) > 0 {

@@ -174,7 +174,7 @@ func (r *Result) headline() string {
 		if e := c.Metric(MetricE2E); e != nil {
 			line += fmt.Sprintf(", E2E %s, p=%s, n=%d+%d", FormatPct(e.DeltaPct), FormatP(e.P), len(e.Base.Values), len(e.Head.Values))
 			if e.Samples != "" {
-				line += " " + e.Samples
+				line += " " + Escape(e.Samples)
 			}
 		}
 		fmt.Fprintf(&b, "\n%s.\n", line)
@@ -187,6 +187,9 @@ func (r *Result) headline() string {
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "\n%s\n", Escape(n))
+	}
+	if e := r.Env; e != nil && e.Sandbox == "none" && e.SandboxNote != "" {
+		fmt.Fprintf(&b, "\n%s\n", Escape(e.SandboxNote))
 	}
 	for _, w := range r.Warnings {
 		fmt.Fprintf(&b, "\n> [!WARNING]\n> %s\n", Escape(w))
@@ -369,7 +372,7 @@ func (r *Result) metricRows(kind Kind) string {
 			cis = fmt.Sprintf(" %s | %s |", ci(m.Base), ci(m.Head))
 		}
 		fmt.Fprintf(&b, "| %s%s | %s %s | %s %s | %s | %s |%s %s | %s |\n",
-			Escape(m.Name), gate, FormatMs(m.Base.Median), m.Unit, FormatMs(m.Head.Median), m.Unit,
+			Escape(m.Name), gate, FormatMs(m.Base.Median), Escape(m.Unit), FormatMs(m.Head.Median), Escape(m.Unit),
 			FormatSigned(m.DeltaAbs), FormatPct(m.DeltaPct), cis, FormatP(m.P), statusOf(m))
 	}
 	if !withCI {

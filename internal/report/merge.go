@@ -126,6 +126,36 @@ func Merge(results []CaseResult, expect []string, alpha float64) (*Merged, error
 	return m, nil
 }
 
+// CheckCell checks the fields of a case's result that the merged report
+// shows as they are against the values diffperf writes: a result.json
+// comes from another job, whose benchmark ran the PR's code, so a unit, a
+// sample kind or a side that diffperf never writes is refused rather than
+// published. Free text (names, reasons, tails) is escaped where it is shown.
+func (r *Result) CheckCell() error {
+	for _, m := range r.Metrics {
+		if m.Unit != "ms" && m.Unit != "MiB" {
+			return fmt.Errorf("metric %q: unit %q is not ms or MiB", m.ID, m.Unit)
+		}
+		if m.Samples != "" && m.Samples != SamplesRequests && m.Samples != SamplesLaunches {
+			return fmt.Errorf("metric %q: samples %q is not %s or %s", m.ID, m.Samples, SamplesRequests, SamplesLaunches)
+		}
+	}
+	for _, l := range r.Launches {
+		if l.Side != "base" && l.Side != "head" {
+			return fmt.Errorf("launch %d: side %q is not base or head", l.Launch, l.Side)
+		}
+	}
+	if r.Failure != nil && r.Failure.Side != "" && r.Failure.Side != "base" && r.Failure.Side != "head" && r.Failure.Side != "bench" {
+		return fmt.Errorf("failure: side %q is not base or head", r.Failure.Side)
+	}
+	switch r.Verdict {
+	case Regression, Improvement, NoChange, Inconclusive, Failed:
+	default:
+		return fmt.Errorf("verdict %q is not one diffperf writes", r.Verdict)
+	}
+	return nil
+}
+
 // holm applies Holm's step-down procedure to the family's e2e p-values:
 // sorted ascending, the j-th smallest (1-based) must be below
 // Alpha/(k-j+1), and the first that is not stops every later one.
@@ -216,7 +246,7 @@ func (m *Merged) decide() {
 // accepted, which fails the merged check when gating is on.
 func (m *Merged) Gates() bool {
 	for _, c := range m.Cases {
-		if c.Verdict == Regression && !m.Accepted && !c.Result.Accepted {
+		if c.Verdict == Regression && !m.Accepted {
 			return true
 		}
 	}
@@ -403,7 +433,7 @@ func (m *Merged) verdictCell(c MergedCase) string {
 		return "💥 failed: " + Escape(shorten(reason, 160))
 	case c.Demoted:
 		return fmt.Sprintf("❔ inconclusive (%s alone, not after Holm)", c.Result.Verdict)
-	case c.Verdict == Regression && (m.Accepted || c.Result.Accepted):
+	case c.Verdict == Regression && m.Accepted:
 		return "❌ regression (accepted)"
 	}
 	return verdictEmoji[c.Verdict] + " " + string(c.Verdict)
@@ -540,7 +570,7 @@ func MarshalMergedJSON(m *Merged) ([]byte, error) {
 		cj := MergedCaseJSON{Name: c.Name, Verdict: c.Verdict, Source: c.Source, P: Num(c.P), HolmLimit: Num(c.Limit),
 			BaseE2EMs: Num(math.NaN()), HeadE2EMs: Num(math.NaN()), E2EDeltaPct: Num(math.NaN())}
 		if r := c.Result; r != nil {
-			cj.CaseVerdict, cj.Reason, cj.GPU, cj.Model, cj.Accepted = r.Verdict, r.Reason, r.gpuName(), r.Model, r.Accepted || m.Accepted
+			cj.CaseVerdict, cj.Reason, cj.GPU, cj.Model, cj.Accepted = r.Verdict, r.Reason, r.gpuName(), r.Model, m.Accepted
 			if e := r.Metric(MetricE2E); e != nil {
 				cj.BaseE2EMs, cj.HeadE2EMs, cj.E2EDeltaPct = Num(e.Base.Median), Num(e.Head.Median), Num(e.DeltaPct)
 			}

@@ -22,7 +22,10 @@ import (
 //	                 diffusers, diffusers-late (the sign after 5 MiB of
 //	                 output), flood, workflow-commands, leak-env (while
 //	                 running); nodump, baddump, hugedump, truncated, notjson,
-//	                 fifo, symlink, block-out, many-stages (the dump)
+//	                 fifo, symlink, block-out, many-stages (the dump);
+//	                 hostile (every attack on the job, see hostile.go)
+//	mark=VALUE       hostile: the mark in its daemon's environment
+//	target_pid=N     hostile: the process whose /proc it reads
 //	say=TEXT         print TEXT before running, as a debugging benchmark
 //	                 might print a secret
 //	argv_file=PATH   append each argv, as JSON, to PATH
@@ -54,6 +57,8 @@ func faults(extra map[string]string) (fakesglang.Behavior, error) {
 	var b fakesglang.Behavior
 	for k, v := range extra {
 		switch {
+		case k == "behavior" && v == "hostile":
+			b.Generate = func(stdout, stderr io.Writer) (int, bool) { return hostile(extra, stdout) }
 		case k == "behavior" && runBehaviors[v]:
 			b.Generate = func(stdout, stderr io.Writer) (int, bool) { return misbehave(v, stdout, stderr) }
 		case k == "behavior" && dumpBehaviors[v]:
@@ -72,7 +77,7 @@ func faults(extra map[string]string) (fakesglang.Behavior, error) {
 		case k == "behavior":
 			return b, fmt.Errorf("behavior=%s: unknown behaviour", v)
 		case k == "say":
-		case k != "argv_file" && k != "env_file" && k != "parent_env_file" && k != "request":
+		case k != "argv_file" && k != "env_file" && k != "parent_env_file" && k != "request" && k != "mark" && k != "target_pid":
 			return b, fmt.Errorf("%s=%s: unknown key", k, v)
 		}
 	}
@@ -208,7 +213,7 @@ func badDump(behavior, path string, dump []byte, stderr io.Writer) int {
 	case "block-out":
 		// A good dump, and a folder where diffperf will write result.json,
 		// so that its write fails as on a full disk.
-		if err := os.MkdirAll(filepath.Join(filepath.Dir(path), "result.json", "blocked"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(filepath.Dir(path), "..", "result.json", "blocked"), 0o755); err != nil {
 			fmt.Fprintln(stderr, "fake sglang:", err)
 			return 1
 		}

@@ -1,0 +1,123 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/diffperf/diffperf/internal/input"
+	"github.com/diffperf/diffperf/internal/sandbox"
+)
+
+// proc is one process of the PR's code for side sd (a run, the setup, a
+// probe, a server), in the side's worktree, under the runner's sandbox.
+func (m *runner) proc(sd *side, argv, env []string, logPath string, timeout time.Duration) Proc {
+	return Proc{Argv: argv, Dir: sd.worktree, Env: env, Log: logPath, Timeout: timeout, Sandbox: m.sandbox, Policy: m.policy(sd)}
+}
+
+// sideDir is the folder where sd's processes write their dumps, made when
+// missing: the only part of the out folder the sandbox lets them see.
+// diffperf moves each dump it has read into the out folder itself (keep).
+func (m *runner) sideDir(sd *side) string {
+	dir := filepath.Join(m.outDir, sd.name)
+	_ = os.MkdirAll(dir, 0o700)
+	return dir
+}
+
+// keep moves a dump that was read from the side's folder into the out
+// folder, under the same name, where reports and `diffperf compare` look
+// for it. A dump that cannot be moved stays where it is.
+func (m *runner) keep(dump string) {
+	_ = os.Rename(dump, filepath.Join(m.outDir, filepath.Base(dump)))
+}
+
+// getenv reads a variable of the benchmark's environment.
+func (m *runner) getenv(key string) string {
+	v := ""
+	for _, kv := range m.env {
+		if val, ok := strings.CutPrefix(kv, key+"="); ok {
+			v = val
+		}
+	}
+	return v
+}
+
+// runnerFolders are the runner's folders a benchmark must neither read
+// nor change: RUNNER_TEMP (the file-command files), the runner's
+// _work/_actions (the code of later steps) and _diag (its logs).
+func (m *runner) runnerFolders() []string {
+	var dirs []string
+	temp := m.getenv("RUNNER_TEMP")
+	if temp != "" {
+		dirs = append(dirs, temp)
+	}
+	work := ""
+	if ws := m.getenv("RUNNER_WORKSPACE"); ws != "" {
+		work = filepath.Dir(ws)
+	} else if temp != "" && filepath.Base(temp) == "_temp" {
+		work = filepath.Dir(temp)
+	}
+	if work != "" {
+		dirs = append(dirs, filepath.Join(work, "_actions"), filepath.Join(filepath.Dir(work), "_diag"))
+	}
+	return dirs
+}
+
+// policy is what sd's processes may see: read-write its worktree, its
+// dump folder and sandbox-rw; read-only the python install, the tool
+// cache, the checkout's .git and the model cache; hidden the runner's
+// folders, the rest of HOME and the out folder.
+func (m *runner) policy(sd *side) sandbox.Policy {
+	if !m.sandbox.On() {
+		return sandbox.Policy{}
+	}
+	home := m.getenv("HOME")
+	p := sandbox.Policy{
+		ReadWrite: append([]string{sd.worktree, m.sideDir(sd)}, m.sandboxRW...),
+		Hide:      append(m.runnerFolders(), m.outDir),
+		Home:      home,
+	}
+	for _, py := range []string{"python3", "python"} {
+		if path, err := lookPath(py, m.env, sd.worktree); err == nil {
+			p.ReadOnly = append(p.ReadOnly, sandbox.Prefix(path))
+			if real, err := filepath.EvalSymlinks(path); err == nil {
+				p.ReadOnly = append(p.ReadOnly, sandbox.Prefix(real))
+			}
+		}
+	}
+	models := m.getenv("HF_HOME")
+	if models == "" && home != "" {
+		models = filepath.Join(home, ".cache", "huggingface")
+	}
+	p.ReadOnly = append(p.ReadOnly, m.getenv("RUNNER_TOOL_CACHE"), m.gitDir, models)
+	return p
+}
+
+// useSandbox sets the sandbox of the runner, with the read-write paths
+// of input sandbox-rw, refusing one that would expose the runner's
+// folders or HOME; gitDir is the checkout's .git.
+func (m *runner) useSandbox(ctx context.Context, sb *sandbox.Sandbox, rw []string, g Git) error {
+	m.sandbox = sb
+	if !sb.On() {
+		return nil
+	}
+	protected := append(m.runnerFolders(), m.outDir)
+	if home := m.getenv("HOME"); home != "" {
+		protected = append(protected, home)
+	}
+	for _, p := range rw {
+		if !filepath.IsAbs(p) {
+			return input.Errorf("sandbox-rw", "%q is not an absolute path", p)
+		}
+		if hit := sandbox.Protected(p, protected); hit != "" {
+			return input.Errorf("sandbox-rw", "%s would let the benchmark change %s, which the sandbox protects; name a folder inside it instead", p, hit)
+		}
+	}
+	m.sandboxRW = rw
+	if dir, err := g.run(ctx, "rev-parse", "--path-format=absolute", "--git-common-dir"); err == nil {
+		m.gitDir = dir
+	}
+	return nil
+}

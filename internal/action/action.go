@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-github/v62/github"
 
 	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
 	"github.com/diffperf/diffperf/internal/sandbox"
@@ -372,7 +373,7 @@ func CaseKey(c *Config, gpu string) string {
 	if prefix != "" {
 		parts = append([]string{prefix}, parts...)
 	}
-	return report.SanitizeKey(strings.ReplaceAll(strings.Join(parts, "-"), " ", "-"))
+	return comment.SanitizeKey(strings.ReplaceAll(strings.Join(parts, "-"), " ", "-"))
 }
 
 // StatusContextFor is the commit status context of a job: input

@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/go-github/v62/github"
 
-	"github.com/diffperf/diffperf/internal/report"
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 )
 
 func getter(m map[string]string) func(string) (string, bool) {
@@ -435,8 +435,8 @@ func TestCaseKeyDoesNotCollide(t *testing.T) {
 		if ka == kb {
 			t.Errorf("%s: both cases get the key %q", p.name, ka)
 		}
-		if report.MarkerLine(ka) == report.MarkerLine(kb) {
-			t.Errorf("%s: both cases get the marker %q", p.name, report.MarkerLine(ka))
+		if comment.MarkerLine(ka) == comment.MarkerLine(kb) {
+			t.Errorf("%s: both cases get the marker %q", p.name, comment.MarkerLine(ka))
 		}
 	}
 	// The readable prefix stays.

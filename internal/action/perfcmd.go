@@ -10,8 +10,8 @@ import (
 	"github.com/google/go-github/v62/github"
 
 	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 	"github.com/diffperf/diffperf/internal/input"
-	"github.com/diffperf/diffperf/internal/report"
 )
 
 // The /perf command: a maintainer's comment on a pull request, such as
@@ -128,7 +128,7 @@ func ParseCommentEvent(event, repository string, payload []byte) (*CommentEvent,
 // IsPerfCommand reports whether the first line of a comment is a /perf
 // command: "/perf" alone or followed by a blank (so /performance is not).
 func IsPerfCommand(body string) bool {
-	rest, ok := strings.CutPrefix(report.FirstLine(body), "/perf")
+	rest, ok := strings.CutPrefix(comment.FirstLine(body), "/perf")
 	return ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t')
 }
 
@@ -142,7 +142,7 @@ func ParsePerfCommand(body string) (map[string]string, error) {
 	if !IsPerfCommand(body) {
 		return nil, input.Errorf("/perf", "the first line does not start with /perf")
 	}
-	words, err := bench.SplitWords(strings.TrimPrefix(report.FirstLine(body), "/perf"))
+	words, err := bench.SplitWords(strings.TrimPrefix(comment.FirstLine(body), "/perf"))
 	if err != nil {
 		return nil, input.Wrap("/perf", err)
 	}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/input"
-	"github.com/diffperf/diffperf/internal/report"
 )
 
 // Case is what one case of a session runs: its command and the values of
@@ -37,7 +37,7 @@ func (s *Session) UseCase(ctx context.Context, c Case) error {
 	s.template, s.model, s.prompt, s.args, s.outDir = c.Template, c.Model, c.Prompt, c.Args, c.OutDir
 	s.order, s.total = 0, 0
 	for _, sd := range s.sides {
-		sd.runs = map[string][]report.Run{}
+		sd.runs = map[string][]dump.Run{}
 		if changed {
 			sd.template = nil
 			s.probeWarmup(ctx, sd)

@@ -29,8 +29,8 @@ func (m *runner) sideDir(sd *side) string {
 // keep moves a dump that was read from the side's folder into the out
 // folder, under the same name, where reports and `diffperf compare` look
 // for it. A dump that cannot be moved stays where it is.
-func (m *runner) keep(dump string) {
-	_ = os.Rename(dump, filepath.Join(m.outDir, filepath.Base(dump)))
+func (m *runner) keep(dumpPath string) {
+	_ = os.Rename(dumpPath, filepath.Join(m.outDir, filepath.Base(dumpPath)))
 }
 
 // getenv reads a variable of the benchmark's environment.

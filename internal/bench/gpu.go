@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/diffperf/diffperf/internal/report"
+	"github.com/diffperf/diffperf/internal/dump"
 )
 
 // gpuQuery is what nvidia-smi reports per GPU, in this order.
@@ -21,7 +21,7 @@ const gpuQuery = "name,driver_version,clocks.sm,clocks.mem,temperature.gpu,power
 // ReadGPUs asks nvidia-smi, found on the PATH of env, for the state of every
 // GPU. It returns a note instead when nvidia-smi is absent or fails: a
 // machine without it still benchmarks.
-func ReadGPUs(ctx context.Context, env []string) ([]report.GPU, string) {
+func ReadGPUs(ctx context.Context, env []string) ([]dump.GPU, string) {
 	path, err := lookPath("nvidia-smi", env, "/")
 	if err != nil {
 		return nil, "No GPU information: nvidia-smi is not on the PATH."
@@ -34,7 +34,7 @@ func ReadGPUs(ctx context.Context, env []string) ([]report.GPU, string) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Sprintf("No GPU information: nvidia-smi failed (%v): %s", err, truncate(report.FirstLine(strings.TrimSpace(stderr.String()+stdout.String())), 200))
+		return nil, fmt.Sprintf("No GPU information: nvidia-smi failed (%v): %s", err, truncate(firstLine(strings.TrimSpace(stderr.String()+stdout.String())), 200))
 	}
 	gpus, err := ParseGPUs(stdout.String())
 	if err != nil {
@@ -44,19 +44,19 @@ func ReadGPUs(ctx context.Context, env []string) ([]report.GPU, string) {
 }
 
 // ParseGPUs reads nvidia-smi's CSV answer to gpuQuery.
-func ParseGPUs(out string) ([]report.GPU, error) {
+func ParseGPUs(out string) ([]dump.GPU, error) {
 	r := csv.NewReader(strings.NewReader(out))
 	r.TrimLeadingSpace = true
 	rows, err := r.ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("unreadable nvidia-smi output: %v", err)
 	}
-	var gpus []report.GPU
+	var gpus []dump.GPU
 	for _, row := range rows {
 		if len(row) < 8 {
 			return nil, fmt.Errorf("nvidia-smi gave %d fields, want 8: %q", len(row), strings.Join(row, ","))
 		}
-		gpus = append(gpus, report.GPU{
+		gpus = append(gpus, dump.GPU{
 			Name: row[0], Driver: row[1], SMClockMHz: row[2], MemClockMHz: row[3],
 			TemperatureC: row[4], PowerW: row[5], PowerLimitW: row[6], ThrottleReasons: ThrottleReasons(row[7]),
 		})
@@ -109,3 +109,9 @@ func truncate(s string, n int) string {
 }
 
 func numCPU() int { return runtime.NumCPU() }
+
+// firstLine is s up to its first line break, without a trailing CR.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return strings.TrimRight(line, "\r")
+}

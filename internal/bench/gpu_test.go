@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/report"
 	"github.com/google/go-cmp/cmp"
 )
@@ -20,7 +21,7 @@ func TestParseGPUs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []report.GPU{
+	want := []dump.GPU{
 		{Name: "NVIDIA H100 80GB HBM3", Driver: "550.90.07", SMClockMHz: "1980", MemClockMHz: "2619", TemperatureC: "34", PowerW: "71.20", PowerLimitW: "700.00", ThrottleReasons: "none"},
 		{Name: "NVIDIA H100 80GB HBM3", Driver: "550.90.07", SMClockMHz: "1755", MemClockMHz: "2619", TemperatureC: "61", PowerW: "402.10", PowerLimitW: "700.00", ThrottleReasons: "sw_power_cap,sw_thermal_slowdown"},
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/fakesglang"
 	"github.com/diffperf/diffperf/internal/fakesglang/fakerepo"
 	"github.com/diffperf/diffperf/internal/report"
@@ -109,7 +110,7 @@ func session(ctx context.Context, s Spec, pairs int) (r *report.Result, err erro
 	defer func() { err = errors.Join(err, ss.Close()) }()
 	opt := report.DefaultOptions()
 	opt.MinDeltaMs = 5
-	compare := func(f *report.Failure) *report.Result {
+	compare := func(f *dump.Failure) *report.Result {
 		b, h := ss.Sides("")
 		r := report.Compare(b, h, opt)
 		if f != nil {

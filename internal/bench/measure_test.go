@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/report"
 )
 
@@ -30,7 +31,7 @@ func TestMeasureOrderIsBalanced(t *testing.T) {
 	repo, _, _ := newRepo(t, workload("step_ms", "1"), workload("step_ms", "1"))
 	s := spec(t, repo, "main~1", "main")
 	r := measure(t, s, 4)
-	orders := func(runs []report.Run) (o []int) {
+	orders := func(runs []dump.Run) (o []int) {
 		for _, r := range runs {
 			o = append(o, r.Order)
 		}

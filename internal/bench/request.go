@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/diffperf/diffperf/internal/report"
+	"github.com/diffperf/diffperf/internal/dump"
 )
 
 // Bounds on what a server's answers may cost diffperf.
@@ -46,7 +46,7 @@ func (m *runner) endpointPath() string {
 // requestBody is one request's JSON: the request input's fields, then
 // prompt, model, perf_dump_path and (images) response_format b64_json.
 // Keys are sorted, so both sides send the same bytes but for the dump.
-func (m *runner) requestBody(dump string) ([]byte, error) {
+func (m *runner) requestBody(dumpPath string) ([]byte, error) {
 	body := map[string]any{}
 	for k, v := range m.serve.Request {
 		body[k] = v
@@ -55,7 +55,7 @@ func (m *runner) requestBody(dump string) ([]byte, error) {
 	if m.model != "" {
 		body["model"] = m.model
 	}
-	body["perf_dump_path"] = dump
+	body["perf_dump_path"] = dumpPath
 	if _, ok := body["response_format"]; !ok && m.serve.Endpoint == EndpointImages {
 		body["response_format"] = "b64_json"
 	}
@@ -67,7 +67,7 @@ func (m *runner) requestBody(dump string) ([]byte, error) {
 // request gets the timeout; a request that fails (no answer, HTTP status
 // other than 200, a failed video job, no usable dump, the server gone)
 // is a Failure naming side, launch and request.
-func (m *runner) request(ctx context.Context, srv *server, measured bool) (*report.Dump, *report.Failure) {
+func (m *runner) request(ctx context.Context, srv *server, measured bool) (*dump.Dump, *dump.Failure) {
 	srv.sent++
 	n, sd := srv.sent, srv.sd
 	what := fmt.Sprintf("request %d of launch %d of %s", n, srv.launch, sd.name)
@@ -80,13 +80,13 @@ func (m *runner) request(ctx context.Context, srv *server, measured bool) (*repo
 	if srv.batch != "" {
 		name = srv.batch + "-" + name
 	}
-	dump := filepath.Join(m.sideDir(sd), name+".json")
-	_ = os.Remove(dump)
+	dumpPath := filepath.Join(m.sideDir(sd), name+".json")
+	_ = os.Remove(dumpPath)
 	if measured {
 		m.order++
 		m.progress.RunStart(m.order, m.total, sd.name, idx)
 	}
-	fail := func(format string, a ...any) *report.Failure {
+	fail := func(format string, a ...any) *dump.Failure {
 		reason := what + ": " + fmt.Sprintf(format, a...) + " (server log: " + filepath.Base(srv.log) + ")"
 		// The measurement ends here: stop the server first, so that the
 		// tail holds all it printed about the request, not only what its
@@ -96,9 +96,9 @@ func (m *runner) request(ctx context.Context, srv *server, measured bool) (*repo
 		if measured {
 			m.progress.RunEnd(m.order, m.total, sd.name, idx, 0, ProcResult{Tail: tail}, srv.log, reason)
 		}
-		return &report.Failure{Side: sd.name, Launch: srv.launch, Request: n, Reason: reason, LogTail: tail}
+		return &dump.Failure{Side: sd.name, Launch: srv.launch, Request: n, Reason: reason, LogTail: tail}
 	}
-	body, err := m.requestBody(dump)
+	body, err := m.requestBody(dumpPath)
 	if err != nil {
 		return nil, fail("%v", err)
 	}
@@ -117,15 +117,15 @@ func (m *runner) request(ctx context.Context, srv *server, measured bool) (*repo
 	if !measured {
 		return nil, nil // its dump, if any, is not read
 	}
-	d, err := m.waitDump(ctx, srv, dump)
+	d, err := m.waitDump(ctx, srv, dumpPath)
 	if err != nil {
 		if gone := srv.exited(); gone != "" {
 			return nil, fail("answered, then the server %s before its dump was usable: %v", gone, err)
 		}
 		return nil, fail("answered, but %v", err)
 	}
-	m.keep(dump)
-	sd.runs[srv.batch] = append(sd.runs[srv.batch], report.Run{Index: idx, Order: m.order, Dump: d, Launch: srv.launch, Request: n})
+	m.keep(dumpPath)
+	sd.runs[srv.batch] = append(sd.runs[srv.batch], dump.Run{Index: idx, Order: m.order, Dump: d, Launch: srv.launch, Request: n})
 	m.progress.RunEnd(m.order, m.total, sd.name, idx, d.TotalMs, ProcResult{}, srv.log, "")
 	return d, nil
 }
@@ -272,7 +272,7 @@ func snippet(b []byte) string {
 // waitDump waits for the dump the server writes at path, which may come
 // just after its answer (or be half written): until it parses, the
 // server's DumpWait passes, or ctx ends.
-func (m *runner) waitDump(ctx context.Context, srv *server, path string) (*report.Dump, error) {
+func (m *runner) waitDump(ctx context.Context, srv *server, path string) (*dump.Dump, error) {
 	deadline := time.NewTimer(m.serve.DumpWait)
 	defer deadline.Stop()
 	wait := 10 * time.Millisecond

@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/input"
-	"github.com/diffperf/diffperf/internal/report"
 	"github.com/diffperf/diffperf/internal/sandbox"
 )
 
@@ -30,7 +30,7 @@ type side struct {
 	// template is the command with --warmup rewritten to
 	// --warmup-mode request where this side's sglang wants that.
 	template *Template
-	runs     map[string][]report.Run
+	runs     map[string][]dump.Run
 }
 
 // runner runs the benchmark command for one side at a time: one fresh
@@ -67,22 +67,22 @@ func newRunner(t *Template, model, prompt string, args []string, pythonPath stri
 // env0 is the filtered environment, for helpers such as nvidia-smi.
 func (m *runner) env0() []string { return m.env }
 
-func (m *runner) runOne(ctx context.Context, sd *side, batch string) *report.Failure {
+func (m *runner) runOne(ctx context.Context, sd *side, batch string) *dump.Failure {
 	idx := len(sd.runs[batch]) + 1
 	name := fmt.Sprintf("%s-%02d", sd.name, idx)
 	if batch != "" {
 		name = batch + "-" + name
 	}
-	dump := filepath.Join(m.sideDir(sd), name+".json")
+	dumpPath := filepath.Join(m.sideDir(sd), name+".json")
 	logPath := filepath.Join(m.outDir, name+".log")
-	_ = os.Remove(dump)
-	argv := m.argv(sd, dump, idx)
+	_ = os.Remove(dumpPath)
+	argv := m.argv(sd, dumpPath, idx)
 	m.order++
 	m.progress.RunStart(m.order, m.total, sd.name, idx)
-	res := m.redact(m.proc(sd, argv, m.childEnv(sd, dump, idx), logPath, m.timeout).Run(ctx), logPath)
-	failure := func(reason string) *report.Failure {
+	res := m.redact(m.proc(sd, argv, m.childEnv(sd, dumpPath, idx), logPath, m.timeout).Run(ctx), logPath)
+	failure := func(reason string) *dump.Failure {
 		m.progress.RunEnd(m.order, m.total, sd.name, idx, 0, res, logPath, reason)
-		return &report.Failure{Side: sd.name, Run: idx, Reason: reason, LogTail: res.Tail}
+		return &dump.Failure{Side: sd.name, Run: idx, Reason: reason, LogTail: res.Tail}
 	}
 	if res.Canceled {
 		return failure(fmt.Sprintf("run %d of %s was interrupted (the measurement was canceled), so nothing was decided", idx, sd.name))
@@ -93,12 +93,12 @@ func (m *runner) runOne(ctx context.Context, sd *side, batch string) *report.Fai
 	if sign := fallbackSign(res); sign != "" {
 		return failure(fmt.Sprintf("run %d of %s fell back to the diffusers backend (%q in its log): the numbers are not sglang's", idx, sd.name, sign))
 	}
-	d, err := readRunDump(dump)
+	d, err := readRunDump(dumpPath)
 	if err != nil {
 		return failure(fmt.Sprintf("run %d of %s exited 0 but %v", idx, sd.name, err))
 	}
-	m.keep(dump)
-	sd.runs[batch] = append(sd.runs[batch], report.Run{Index: idx, Order: m.order, Dump: d})
+	m.keep(dumpPath)
+	sd.runs[batch] = append(sd.runs[batch], dump.Run{Index: idx, Order: m.order, Dump: d})
 	m.progress.RunEnd(m.order, m.total, sd.name, idx, d.TotalMs, res, logPath, "")
 	return nil
 }
@@ -153,7 +153,7 @@ const MaxDumpBytes = 64 << 20
 // (not a FIFO, a device or a symbolic link, which could block or point
 // anywhere), and at most MaxDumpBytes of it. A dump that cannot be parsed
 // is an *input.Error named "dump PATH".
-func ReadDump(path string) (*report.Dump, error) {
+func ReadDump(path string) (*dump.Dump, error) {
 	// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
 	// writer forever; O_NOFOLLOW: the file itself, not where a link points.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
@@ -175,13 +175,13 @@ func ReadDump(path string) (*report.Dump, error) {
 	if len(data) > MaxDumpBytes {
 		return nil, input.Errorf("dump "+path, "larger than %d MiB; not a perf dump", MaxDumpBytes>>20)
 	}
-	return report.ParseDump(path, data)
+	return dump.ParseDump(path, data)
 }
 
 // readRunDump reads the dump a run (or a request) wrote, named relative to
 // the out folder as the report shows it, with errors that read after
 // "run N of SIDE exited 0 but".
-func readRunDump(path string) (*report.Dump, error) {
+func readRunDump(path string) (*dump.Dump, error) {
 	d, err := ReadDump(path)
 	switch {
 	case os.IsNotExist(err):
@@ -208,17 +208,17 @@ func fallbackSign(res ProcResult) string {
 	return res.FallbackSign
 }
 
-func (m *runner) argv(sd *side, dump string, idx int) []string {
+func (m *runner) argv(sd *side, dumpPath string, idx int) []string {
 	t := sd.template
 	if t == nil {
 		t = m.template
 	}
-	return t.Expand(Vars{Model: m.model, Prompt: m.prompt, Dump: dump, Side: sd.name, Run: strconv.Itoa(idx), Worktree: sd.worktree, Args: m.args})
+	return t.Expand(Vars{Model: m.model, Prompt: m.prompt, Dump: dumpPath, Side: sd.name, Run: strconv.Itoa(idx), Worktree: sd.worktree, Args: m.args})
 }
 
 // childEnv is the filtered environment plus what DESIGN.md promises the
 // benchmark: its side, run, worktree, dump, commit and sync profiling.
-func (m *runner) childEnv(sd *side, dump string, idx int) []string {
+func (m *runner) childEnv(sd *side, dumpPath string, idx int) []string {
 	env := append([]string(nil), m.env...)
 	pp := ""
 	for i, kv := range env {
@@ -243,14 +243,14 @@ func (m *runner) childEnv(sd *side, dump string, idx int) []string {
 		"DIFFPERF_SIDE="+sd.name,
 		"DIFFPERF_RUN="+strconv.Itoa(idx),
 		"DIFFPERF_WORKTREE="+sd.worktree,
-		"DIFFPERF_DUMP="+dump,
+		"DIFFPERF_DUMP="+dumpPath,
 		"SGLANG_GIT_COMMIT="+sd.sha,
 		"SGLANG_DIFFUSION_SYNC_STAGE_PROFILING=1",
 	)
 }
 
 // setup runs the setup command once in the side's worktree.
-func (s *Session) setup(ctx context.Context, sd *side) *report.Failure {
+func (s *Session) setup(ctx context.Context, sd *side) *dump.Failure {
 	if s.setupCmd == "" {
 		return nil
 	}
@@ -258,7 +258,7 @@ func (s *Session) setup(ctx context.Context, sd *side) *report.Failure {
 	logPath := filepath.Join(s.outDir, "setup-"+sd.name+".log")
 	res := s.redact(s.proc(sd, []string{"/bin/sh", "-c", s.setupCmd}, s.childEnv(sd, "", 0), logPath, 2*s.timeout).Run(ctx), logPath)
 	if res.Failed() {
-		return &report.Failure{Side: sd.name, Reason: fmt.Sprintf("setup of %s: %s (log: %s)", sd.name, res.Describe(2*s.timeout), filepath.Base(logPath)), LogTail: res.Tail}
+		return &dump.Failure{Side: sd.name, Reason: fmt.Sprintf("setup of %s: %s (log: %s)", sd.name, res.Describe(2*s.timeout), filepath.Base(logPath)), LogTail: res.Tail}
 	}
 	return nil
 }
@@ -320,12 +320,12 @@ func FilterEnv(env, secrets []string) []string {
 // environment is the state the runs start from: the GPUs, the runner's
 // name (never the machine's host name, which public reports must not
 // carry) and CPUs, and the sandbox.
-func (m *runner) environment(before []report.GPU, note string) *report.Environment {
+func (m *runner) environment(before []dump.GPU, note string) *dump.Environment {
 	host := fmt.Sprintf("%d CPUs", numCPU())
 	if m.runnerName != "" {
 		host = m.runnerName + ", " + host
 	}
-	e := &report.Environment{Before: before, Note: note, Host: host}
+	e := &dump.Environment{Before: before, Note: note, Host: host}
 	if m.sandbox != nil {
 		e.Sandbox, e.SandboxNote = m.sandbox.Name(), m.sandbox.Line()
 	}
@@ -355,7 +355,7 @@ type RepeatSpec struct {
 // Repeat runs the command Runs times in Dir, each a fresh process writing its
 // own dump. A failed run stops it and is returned as a Failure with the runs
 // so far.
-func Repeat(ctx context.Context, s RepeatSpec) ([]report.Run, *report.Failure, error) {
+func Repeat(ctx context.Context, s RepeatSpec) ([]dump.Run, *dump.Failure, error) {
 	if s.Runs < 1 {
 		return nil, nil, input.Errorf("runs", "%d is not a positive count", s.Runs)
 	}
@@ -363,7 +363,7 @@ func Repeat(ctx context.Context, s RepeatSpec) ([]report.Run, *report.Failure, e
 		s.Progress = NopProgress{}
 	}
 	m := newRunner(s.Template, s.Model, s.Prompt, s.Args, "", s.Timeout, s.OutDir, s.Env, s.Secrets, s.Progress)
-	sd := &side{name: "bench", worktree: s.Dir, runs: map[string][]report.Run{}}
+	sd := &side{name: "bench", worktree: s.Dir, runs: map[string][]dump.Run{}}
 	if sha, err := (Git{Dir: s.Dir, Env: m.env}).run(ctx, "rev-parse", "HEAD"); err == nil {
 		sd.sha = sha
 	}

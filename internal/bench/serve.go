@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/input"
-	"github.com/diffperf/diffperf/internal/report"
 )
 
 // Endpoints of mode serve: what each request asks the server for.
@@ -133,7 +133,7 @@ func newServing(s *Serve) *serving {
 // otherwise. With both servers up at once their measured requests
 // alternate in the same balanced order; else one launch runs after the
 // other. A failure ends the pair; every server it started is stopped.
-func (m *runner) servePair(ctx context.Context, sides [2]*side, batch string) *report.Failure {
+func (m *runner) servePair(ctx context.Context, sides [2]*side, batch string) *dump.Failure {
 	first, second := sides[0], sides[1]
 	if m.serve.launched[key(first, batch)]%2 == 1 {
 		first, second = second, first
@@ -147,7 +147,7 @@ func (m *runner) servePair(ctx context.Context, sides [2]*side, batch string) *r
 func key(sd *side, batch string) string { return batch + "/" + sd.name }
 
 // serveApart runs one launch of each side after the other.
-func (m *runner) serveApart(ctx context.Context, sides []*side, batch string) *report.Failure {
+func (m *runner) serveApart(ctx context.Context, sides []*side, batch string) *dump.Failure {
 	for _, sd := range sides {
 		srv, lf := m.launch(ctx, sd, batch)
 		if lf != nil {
@@ -161,7 +161,7 @@ func (m *runner) serveApart(ctx context.Context, sides []*side, batch string) *r
 }
 
 // serveAlone takes the requests of one launch and stops it.
-func (m *runner) serveAlone(ctx context.Context, srv *server) *report.Failure {
+func (m *runner) serveAlone(ctx context.Context, srv *server) *dump.Failure {
 	f := m.requests(ctx, []*server{srv})
 	if sf := m.stop(srv); f == nil {
 		f = sf
@@ -174,7 +174,7 @@ func (m *runner) serveAlone(ctx context.Context, srv *server) *report.Failure {
 // second fits; when it does not, or the second server exits while
 // starting (out of memory), the pair goes on one server at a time with
 // the first server already up, and so does the rest of the measurement.
-func (m *runner) serveTogether(ctx context.Context, first, second *side, batch string) (f *report.Failure) {
+func (m *runner) serveTogether(ctx context.Context, first, second *side, batch string) (f *dump.Failure) {
 	deciding := m.serve.together == nil && m.serve.Together != TogetherYes
 	var before []gpuMemory
 	if deciding {
@@ -233,7 +233,7 @@ func (m *runner) decideTogether(together bool, why string) {
 // requests sends each server its warm-up requests, then the measured
 // ones; with two servers, the measured requests alternate in balanced
 // order (a b b a a b ...).
-func (m *runner) requests(ctx context.Context, servers []*server) *report.Failure {
+func (m *runner) requests(ctx context.Context, servers []*server) *dump.Failure {
 	for _, srv := range servers {
 		for range m.serve.Warmup {
 			if _, f := m.request(ctx, srv, false); f != nil {
@@ -309,7 +309,7 @@ func (m *runner) serveCommand(sd *side) string {
 
 // repeatServe is Repeat in mode serve: s.Runs launches of the server in
 // the current checkout, one after the other.
-func (m *runner) repeatServe(ctx context.Context, s RepeatSpec, sd *side) ([]report.Run, *report.Failure, error) {
+func (m *runner) repeatServe(ctx context.Context, s RepeatSpec, sd *side) ([]dump.Run, *dump.Failure, error) {
 	if err := s.Serve.validate(); err != nil {
 		return nil, nil, err
 	}

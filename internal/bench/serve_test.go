@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
 )
@@ -88,7 +89,7 @@ func TestServeMeasuresLaunches(t *testing.T) {
 	}
 	// Balanced order of launches, one server at a time: base head head base.
 	seq := make([]string, 12)
-	for name, runs := range map[string][]report.Run{"b": r.Base.Runs, "h": r.Head.Runs} {
+	for name, runs := range map[string][]dump.Run{"b": r.Base.Runs, "h": r.Head.Runs} {
 		for _, run := range runs {
 			seq[run.Order-1] = fmt.Sprintf("%s%d", name, run.Launch)
 		}

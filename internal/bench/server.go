@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/diffperf/diffperf/internal/report"
+	"github.com/diffperf/diffperf/internal/dump"
 )
 
 // server is one launch of one side's server.
@@ -35,7 +35,7 @@ type server struct {
 // launchError is a launch that failed; exitedStarting says the server
 // exited on its own before it was healthy (not a timeout or a cancel).
 type launchError struct {
-	*report.Failure
+	*dump.Failure
 	exitedStarting bool
 }
 
@@ -56,7 +56,7 @@ func (m *runner) launch(ctx context.Context, sd *side, batch string) (*server, *
 	}
 	logPath := filepath.Join(m.outDir, name+".log")
 	fail := func(reason, tail string, exited bool) *launchError {
-		return &launchError{&report.Failure{Side: sd.name, Launch: n, Reason: reason, LogTail: Redact(tail, m.secrets)}, exited}
+		return &launchError{&dump.Failure{Side: sd.name, Launch: n, Reason: reason, LogTail: Redact(tail, m.secrets)}, exited}
 	}
 	for try := 1; ; try++ {
 		port, err := freePort()
@@ -152,7 +152,7 @@ func (m *runner) get(ctx context.Context, url string, limit time.Duration) (int,
 // stop ends a launch: its server's process group and tagged descendants
 // are killed, its log is redacted, and a log that shows the diffusers
 // fallback fails the launch.
-func (m *runner) stop(srv *server) *report.Failure {
+func (m *runner) stop(srv *server) *dump.Failure {
 	if srv.stopped {
 		return nil
 	}
@@ -161,7 +161,7 @@ func (m *runner) stop(srv *server) *report.Failure {
 	srv.ended = res
 	m.serve.client.CloseIdleConnections() // to a server that is gone
 	if sign := fallbackSign(res); sign != "" {
-		return &report.Failure{Side: srv.sd.name, Launch: srv.launch, LogTail: res.Tail,
+		return &dump.Failure{Side: srv.sd.name, Launch: srv.launch, LogTail: res.Tail,
 			Reason: fmt.Sprintf("launch %d of %s fell back to the diffusers backend (%q in its log): the numbers are not sglang's", srv.launch, srv.sd.name, sign)}
 	}
 	return nil
@@ -200,7 +200,7 @@ func nvidiaSMI(ctx context.Context, env []string, args ...string) (string, strin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Sprintf("nvidia-smi failed (%v): %s", err, truncate(report.FirstLine(strings.TrimSpace(stderr.String())), 200))
+		return "", fmt.Sprintf("nvidia-smi failed (%v): %s", err, truncate(firstLine(strings.TrimSpace(stderr.String())), 200))
 	}
 	return stdout.String(), ""
 }

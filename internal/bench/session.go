@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/input"
-	"github.com/diffperf/diffperf/internal/report"
 	"github.com/diffperf/diffperf/internal/sandbox"
 )
 
@@ -88,7 +88,7 @@ type Session struct {
 	// mergeBase is true when the base side is the merge base of the refs
 	// rather than the base ref itself.
 	mergeBase bool
-	env       *report.Environment
+	env       *dump.Environment
 }
 
 // Open resolves the refs and the merge base and checks both sides out in
@@ -132,8 +132,8 @@ func Open(ctx context.Context, s Spec) (*Session, error) {
 		ss.mergeBase = true
 	}
 	ss.sides = [2]*side{
-		{name: "base", ref: s.BaseRef, sha: mb, runs: map[string][]report.Run{}},
-		{name: "head", ref: s.HeadRef, sha: headSHA, runs: map[string][]report.Run{}},
+		{name: "base", ref: s.BaseRef, sha: mb, runs: map[string][]dump.Run{}},
+		{name: "head", ref: s.HeadRef, sha: headSHA, runs: map[string][]dump.Run{}},
 	}
 	ss.progress.Step(fmt.Sprintf("base %s (%s), head %s (%s)", short(mb), s.BaseRef, short(headSHA), s.HeadRef))
 
@@ -208,7 +208,7 @@ func (s *Session) addWorktrees(ctx context.Context, root string) error {
 
 // Prepare reads the GPU state, then runs setup and the warm-up probe on
 // each side. A setup that fails is a Failure: nothing can be measured.
-func (s *Session) Prepare(ctx context.Context) *report.Failure {
+func (s *Session) Prepare(ctx context.Context) *dump.Failure {
 	before, note := ReadGPUs(ctx, s.env0())
 	s.env = s.environment(before, note)
 	for _, sd := range s.sides {
@@ -240,7 +240,7 @@ func (s *Session) Step(msg string) { s.progress.Step(msg) }
 //
 // In mode serve a pair is one launch of each side's server, in the same
 // balanced order, each giving Serve.Requests samples.
-func (s *Session) Pair(ctx context.Context, batch string) *report.Failure {
+func (s *Session) Pair(ctx context.Context, batch string) *dump.Failure {
 	if s.serve != nil {
 		return s.servePair(ctx, s.sides, batch)
 	}
@@ -258,10 +258,10 @@ func (s *Session) Pair(ctx context.Context, batch string) *report.Failure {
 
 // Sides returns what each side measured in batch so far, labelled as
 // compare_perf labels them.
-func (s *Session) Sides(batch string) (base, head report.Side) {
+func (s *Session) Sides(batch string) (base, head dump.Side) {
 	b, h := s.sides[0], s.sides[1]
-	return report.Side{Label: "Baseline", Ref: b.ref, SHA: b.sha, Runs: b.runs[batch]},
-		report.Side{Label: "New", Ref: h.ref, SHA: h.sha, Runs: h.runs[batch]}
+	return dump.Side{Label: "Baseline", Ref: b.ref, SHA: b.sha, Runs: b.runs[batch]},
+		dump.Side{Label: "New", Ref: h.ref, SHA: h.sha, Runs: h.runs[batch]}
 }
 
 // Command is the command line of run (1-based) of side ("base" or
@@ -289,7 +289,7 @@ func (s *Session) MergeBase() bool { return s.mergeBase }
 
 // Environment reads the GPU state after the runs and returns it with the
 // state before; nil before Prepare.
-func (s *Session) Environment(ctx context.Context) *report.Environment {
+func (s *Session) Environment(ctx context.Context) *dump.Environment {
 	if s.env != nil {
 		s.env.After, _ = ReadGPUs(ctx, s.env0())
 	}

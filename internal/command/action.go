@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/diffperf/diffperf/internal/action"
 	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/ghcomment"
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/protocol"
 	"github.com/diffperf/diffperf/internal/report"
@@ -176,7 +178,7 @@ func (j *actionJob) workFolder() (string, error) {
 // keyFolder names the out folder of a comment key: the key sanitised, never
 // "." or ".." (a key comes from an input or a /perf comment).
 func keyFolder(key string) string {
-	name := report.SanitizeKey(strings.ReplaceAll(key, "/", "_"))
+	name := comment.SanitizeKey(strings.ReplaceAll(key, "/", "_"))
 	if strings.Trim(name, ".") == "" {
 		name = "key" + name
 	}
@@ -279,7 +281,8 @@ func (j *actionJob) hasAcceptLabel(ctx context.Context) bool {
 // summary and outputs, then the PR comment, so that nothing measured is
 // lost if GitHub fails; then it maps the verdict to the exit status.
 func (j *actionJob) publish(ctx context.Context, r *report.Result, merr error) error {
-	md := j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: 1 << 30}))
+	// The file and the log hold the whole report, marker first, with no limit.
+	md := j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: math.MaxInt}))
 	mdPath, jsPath, werr := writeOutputs(j.out, r, md, j.redactions())
 	if werr != nil {
 		merr = errors.Join(merr, werr)
@@ -356,7 +359,7 @@ func (j *actionJob) upsertComment(ctx context.Context, v report.Verdict, render 
 		return "", nil
 	}
 	create := j.cfg.Comment == "always" || v != report.NoChange
-	res, err := j.commenter.Upsert(ctx, j.tgt.PR, report.MarkerLine(j.key), create, render)
+	res, err := j.commenter.Upsert(ctx, j.tgt.PR, comment.MarkerLine(j.key), create, render)
 	switch {
 	case err != nil:
 		return "", fmt.Errorf("PR comment: %w", err)

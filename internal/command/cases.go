@@ -10,6 +10,7 @@ import (
 
 	"github.com/diffperf/diffperf/internal/action"
 	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/protocol"
 	"github.com/diffperf/diffperf/internal/report"
@@ -52,7 +53,7 @@ func runCasesFile(ctx context.Context, spec bench.Spec, plan protocol.Plan, mf m
 	if err != nil {
 		return errors.Join(merr, err)
 	}
-	md := report.MarkdownMerged(m, report.RenderOptions{MaxChars: 1 << 30})
+	md := report.MarkdownMerged(m, report.RenderOptions{})
 	mdPath, jsPath, werr := writeMerged(spec.OutDir, m, md, nil)
 	if err := writeMergedResult(e.Stdout, m, md, vf.format); err != nil {
 		return errors.Join(err, werr, merr)
@@ -94,10 +95,10 @@ func measureCaseList(ctx context.Context, spec bench.Spec, plan protocol.Plan, c
 	rs, err := protocol.MeasureCases(ctx, spec, plan, pc, func(r *report.Result) {
 		cs := specs[r.Case]
 		r.Reproduce = reproduceLine(cs, plan)
-		md := report.Markdown(r, report.RenderOptions{MaxChars: 1 << 30})
+		md := report.Markdown(r, report.RenderOptions{})
 		_, jsPath, err := writeOutputs(cs.OutDir, r, md, secrets)
 		werr = errors.Join(werr, err)
-		fmt.Fprintf(log, "case %s: %s (%s)\n", r.Case, r.Verdict, bench.Redact(report.FirstLine(r.Reason), secrets))
+		fmt.Fprintf(log, "case %s: %s (%s)\n", r.Case, r.Verdict, bench.Redact(comment.FirstLine(r.Reason), secrets))
 		out = append(out, report.CaseResult{Name: r.Case, Source: jsPath, Result: r})
 	})
 	if rs == nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/fakesglang"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
@@ -455,7 +456,7 @@ func cmdCompare(args []string, e Env) error {
 		return err
 	}
 	orderRuns(base, head)
-	r := report.Compare(report.Side{Runs: base}, report.Side{Runs: head}, vf.opt)
+	r := report.Compare(dump.Side{Runs: base}, dump.Side{Runs: head}, vf.opt)
 	if err := writeResult(e.Stdout, r, vf.format); err != nil {
 		return err
 	}
@@ -464,7 +465,7 @@ func cmdCompare(args []string, e Env) error {
 
 // compareMany is the `compare BASELINE NEW NEW...` form of compare_perf.py.
 func compareMany(paths []string, vf verdictFlags, e Env) error {
-	dumps := make([]*report.Dump, len(paths))
+	dumps := make([]*dump.Dump, len(paths))
 	for i, p := range paths {
 		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 			return input.Errorf("compare", "%s is a directory; with three or more arguments each must be one dump file", p)
@@ -495,7 +496,7 @@ func writeResult(w io.Writer, r *report.Result, format string) error {
 		_, err = w.Write(b)
 		return err
 	}
-	_, err := io.WriteString(w, report.Markdown(r, report.RenderOptions{MaxChars: 1 << 30}))
+	_, err := io.WriteString(w, report.Markdown(r, report.RenderOptions{}))
 	return err
 }
 
@@ -562,7 +563,7 @@ func cmdExtract(args []string, e Env) error {
 
 // readDump reads and parses one dump file that the user named. Every
 // error names the file and means unusable input (exit 2).
-func readDump(path string) (*report.Dump, error) {
+func readDump(path string) (*dump.Dump, error) {
 	d, err := bench.ReadDump(path)
 	if err == nil {
 		return d, nil
@@ -579,7 +580,7 @@ func readDump(path string) (*report.Dump, error) {
 
 // loadSide reads a dump file, or every *.json file of a directory in name
 // order, as the runs of one side.
-func loadSide(path string) ([]report.Run, error) {
+func loadSide(path string) ([]dump.Run, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, input.Wrap("dump "+path, errors.Unwrap(err))
@@ -602,13 +603,13 @@ func loadSide(path string) ([]report.Run, error) {
 			return nil, input.Errorf("dump directory "+path, "no *.json files")
 		}
 	}
-	runs := make([]report.Run, 0, len(files))
+	runs := make([]dump.Run, 0, len(files))
 	for i, f := range files {
 		d, err := readDump(f)
 		if err != nil {
 			return nil, err
 		}
-		runs = append(runs, report.Run{Index: i + 1, Dump: d})
+		runs = append(runs, dump.Run{Index: i + 1, Dump: d})
 	}
 	return runs, nil
 }
@@ -616,13 +617,13 @@ func loadSide(path string) ([]report.Run, error) {
 // orderRuns numbers the runs of both sides by their dumps' timestamps, so
 // the report can show them in the order they ran; it leaves Order at 0 when
 // any timestamp is missing or unreadable.
-func orderRuns(base, head []report.Run) {
+func orderRuns(base, head []dump.Run) {
 	type stamp struct {
 		t   time.Time
-		run *report.Run
+		run *dump.Run
 	}
 	var all []stamp
-	for _, side := range [][]report.Run{base, head} {
+	for _, side := range [][]dump.Run{base, head} {
 		for i := range side {
 			t, err := time.Parse(time.RFC3339Nano, side[i].Dump.Timestamp)
 			if err != nil {

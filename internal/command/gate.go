@@ -9,6 +9,7 @@ import (
 
 	"github.com/diffperf/diffperf/internal/action"
 	"github.com/diffperf/diffperf/internal/ghcomment"
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
 )
@@ -71,7 +72,7 @@ func (j *actionJob) startMeasuring(ctx context.Context) {
 		return // no PR, or a branch name that the measurement resolves later
 	}
 	if j.cfg.Comment != "never" {
-		marker := report.MarkerLine(j.key)
+		marker := comment.MarkerLine(j.key)
 		body, ok, err := j.commenter.Find(ctx, j.tgt.PR, marker)
 		if err != nil {
 			j.gha.Warningf("diffperf: could not read the comment to mark it measuring: %v", err)

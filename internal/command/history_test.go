@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/history"
 	"github.com/diffperf/diffperf/internal/report"
 )
@@ -21,7 +22,7 @@ import (
 func pushed(name, base, head string, at time.Time) *report.Result {
 	r := measured(name, 1000, 1100)
 	r.Base.SHA, r.Head.SHA = base, head
-	for _, s := range []*report.Side{&r.Base, &r.Head} {
+	for _, s := range []*dump.Side{&r.Base, &r.Head} {
 		for i := range s.Runs {
 			s.Runs[i].Dump.Timestamp = at.Add(time.Duration(i) * time.Second).Format(time.RFC3339Nano)
 		}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -85,7 +86,7 @@ func cmdMerge(args []string, e Env) error {
 	if err != nil {
 		return err
 	}
-	md := report.MarkdownMerged(m, report.RenderOptions{MaxChars: 1 << 30})
+	md := report.MarkdownMerged(m, report.RenderOptions{})
 	if err := writeMergedResult(e.Stdout, m, md, vf.format); err != nil {
 		return err
 	}
@@ -306,7 +307,7 @@ func (j *actionJob) publishMerged(ctx context.Context, m *report.Merged, merr er
 	render := func(max int) string {
 		return j.redact(report.MarkdownMerged(m, report.RenderOptions{Marker: j.key, MaxChars: max, State: true, Context: j.statusContext()}))
 	}
-	md := render(1 << 30)
+	md := render(math.MaxInt)
 	mdPath, jsPath, werr := writeMerged(j.out, m, md, j.redactions())
 	merr = errors.Join(merr, werr)
 	j.addSummary(render(maxSummaryBytes / 4))

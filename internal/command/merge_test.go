@@ -11,20 +11,21 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/report"
 )
 
 // measured is the result Compare gives for five runs a side around the
 // given e2e medians, as a matrix cell would have written it.
 func measured(name string, base, head float64) *report.Result {
-	var b, h report.Side
+	var b, h dump.Side
 	for i := 0; i < 5; i++ {
-		b.Runs = append(b.Runs, report.Run{Index: i + 1, Dump: &report.Dump{Name: fmt.Sprintf("base-%02d.json", i+1), TotalMs: base + float64(i)}})
-		h.Runs = append(h.Runs, report.Run{Index: i + 1, Dump: &report.Dump{Name: fmt.Sprintf("head-%02d.json", i+1), TotalMs: head + float64(i)}})
+		b.Runs = append(b.Runs, dump.Run{Index: i + 1, Dump: &dump.Dump{Name: fmt.Sprintf("base-%02d.json", i+1), TotalMs: base + float64(i)}})
+		h.Runs = append(h.Runs, dump.Run{Index: i + 1, Dump: &dump.Dump{Name: fmt.Sprintf("head-%02d.json", i+1), TotalMs: head + float64(i)}})
 	}
 	r := report.Compare(b, h, report.DefaultOptions())
 	r.Case, r.Model = name, "test/"+name
-	r.Env = &report.Environment{Before: []report.GPU{{Name: "NVIDIA H100 80GB HBM3"}}}
+	r.Env = &dump.Environment{Before: []dump.GPU{{Name: "NVIDIA H100 80GB HBM3"}}}
 	return r
 }
 
@@ -53,7 +54,7 @@ func writeResults(t *testing.T, results ...*report.Result) string {
 // (with expect-cases) a missing one.
 func fiveCases(t *testing.T) string {
 	failed := measured("qwen", 1000, 1000)
-	failed.Fail(report.Failure{Side: "head", Run: 2, Reason: "run 2 of head: sglang: exit status 1"})
+	failed.Fail(dump.Failure{Side: "head", Run: 2, Reason: "run 2 of head: sglang: exit status 1"})
 	return writeResults(t, measured("flux", 1000, 1200), measured("sd3", 1000, 800), measured("wan", 1000, 1000), failed)
 }
 

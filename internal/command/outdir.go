@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/report"
 )
 
@@ -18,7 +19,7 @@ var outRun = regexp.MustCompile(`^(?:(confirm)-)?(base|head|bench)-(\d+)\.json$`
 
 // outFolder is the --out folder of a run or bench: its dumps by batch (""
 // or "confirm") and side ("base", "head" or "bench").
-type outFolder map[string]map[string][]report.Run
+type outFolder map[string]map[string][]dump.Run
 
 // readOutFolder reads dir as a --out folder when diffperf made it (its
 // marker file is there); ok is false for any other folder.
@@ -44,9 +45,9 @@ func readOutFolder(dir string) (out outFolder, ok bool, err error) {
 		batch, side := m[1], m[2]
 		idx, _ := strconv.Atoi(m[3])
 		if out[batch] == nil {
-			out[batch] = map[string][]report.Run{}
+			out[batch] = map[string][]dump.Run{}
 		}
-		out[batch][side] = append(out[batch][side], report.Run{Index: idx, Dump: d})
+		out[batch][side] = append(out[batch][side], dump.Run{Index: idx, Dump: d})
 	}
 	if len(out) == 0 {
 		return nil, true, fmt.Errorf("%s holds no dumps", dir)
@@ -60,7 +61,7 @@ func readOutFolder(dir string) (out outFolder, ok bool, err error) {
 func (o outFolder) countedIn(r *report.Result) outFolder {
 	names := map[string]bool{}
 	for c := r; c != nil; c = c.Confirmation {
-		for _, s := range []report.Side{c.Base, c.Head} {
+		for _, s := range []dump.Side{c.Base, c.Head} {
 			for _, run := range s.Runs {
 				if run.Dump != nil && run.Dump.Name != "" {
 					names[filepath.Base(run.Dump.Name)] = true
@@ -77,7 +78,7 @@ func (o outFolder) countedIn(r *report.Result) outFolder {
 			for _, run := range runs {
 				if names[run.Dump.Name] {
 					if kept[batch] == nil {
-						kept[batch] = map[string][]report.Run{}
+						kept[batch] = map[string][]dump.Run{}
 					}
 					kept[batch][side] = append(kept[batch][side], run)
 				}
@@ -107,7 +108,7 @@ func (o outFolder) result(opt report.Options) (*report.Result, bool) {
 	compare := func(batch string) *report.Result {
 		base, head := o[batch]["base"], o[batch]["head"]
 		orderRuns(base, head)
-		return report.Compare(report.Side{Label: "Baseline", Runs: base}, report.Side{Label: "New", Runs: head}, opt)
+		return report.Compare(dump.Side{Label: "Baseline", Runs: base}, dump.Side{Label: "New", Runs: head}, opt)
 	}
 	r := compare("")
 	if len(o["confirm"]["base"]) > 0 && len(o["confirm"]["head"]) > 0 {
@@ -138,7 +139,7 @@ func (o outFolder) extract(w io.Writer) error {
 
 // newest is the side a baseline takes from a --out folder: bench's runs,
 // or else the head of the first batch (the newest code measured).
-func (o outFolder) newest() []report.Run {
+func (o outFolder) newest() []dump.Run {
 	if runs := o[""]["bench"]; len(runs) > 0 {
 		return runs
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/fakesglang"
 	"github.com/diffperf/diffperf/internal/report"
 )
@@ -166,7 +167,7 @@ func TestCompareOutKeepsFailure(t *testing.T) {
 	if err := prepareOut(out); err != nil {
 		t.Fatal(err)
 	}
-	copyDump := func(from, to string) *report.Dump {
+	copyDump := func(from, to string) *dump.Dump {
 		b, err := os.ReadFile(runs + from)
 		if err != nil {
 			t.Fatal(err)
@@ -181,13 +182,13 @@ func TestCompareOutKeepsFailure(t *testing.T) {
 		d.Name = to
 		return d
 	}
-	var base, head []report.Run
+	var base, head []dump.Run
 	for i, n := range []string{"01", "02"} {
-		base = append(base, report.Run{Index: i + 1, Dump: copyDump("base/base-"+n+".json", "base-"+n+".json")})
-		head = append(head, report.Run{Index: i + 1, Dump: copyDump("head/head-"+n+".json", "head-"+n+".json")})
+		base = append(base, dump.Run{Index: i + 1, Dump: copyDump("base/base-"+n+".json", "base-"+n+".json")})
+		head = append(head, dump.Run{Index: i + 1, Dump: copyDump("head/head-"+n+".json", "head-"+n+".json")})
 	}
-	r := report.Compare(report.Side{Runs: base}, report.Side{Runs: head}, report.DefaultOptions())
-	r.Fail(report.Failure{Reason: "interrupted: the measurement was canceled"})
+	r := report.Compare(dump.Side{Runs: base}, dump.Side{Runs: head}, report.DefaultOptions())
+	r.Fail(dump.Failure{Reason: "interrupted: the measurement was canceled"})
 	js, err := report.MarshalJSON(r)
 	if err != nil {
 		t.Fatal(err)

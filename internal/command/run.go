@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/protocol"
 	"github.com/diffperf/diffperf/internal/report"
@@ -216,7 +217,7 @@ func measureAndReport(ctx context.Context, spec bench.Spec, plan protocol.Plan, 
 	}
 	r.Reproduce = reproduce
 	secrets := bench.SecretValues(spec.Env, spec.RedactNames)
-	md := report.Markdown(r, report.RenderOptions{MaxChars: 1 << 30})
+	md := report.Markdown(r, report.RenderOptions{})
 	mdPath, jsPath, werr := writeOutputs(spec.OutDir, r, md, secrets)
 	// The report reaches stdout even when the files could not be written.
 	var out strings.Builder
@@ -285,7 +286,7 @@ func cmdBench(ctx context.Context, args []string, e Env) (err error) {
 	if serve != nil {
 		runs = mf.serve.launches
 	}
-	var base []report.Run
+	var base []dump.Run
 	if baseline != "" {
 		if base, err = loadSide(baseline); err != nil {
 			return err
@@ -337,7 +338,7 @@ func cmdBench(ctx context.Context, args []string, e Env) (err error) {
 		return nil
 	}
 	orderRuns(base, measured)
-	r := report.Compare(report.Side{Label: "Baseline", Runs: base}, report.Side{Label: "New", Runs: measured}, vf.opt)
+	r := report.Compare(dump.Side{Label: "Baseline", Runs: base}, dump.Side{Label: "New", Runs: measured}, vf.opt)
 	fmt.Fprintln(e.Stdout)
 	if err := writeResult(e.Stdout, r, vf.format); err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/diffperf/diffperf/internal/action"
 	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/protocol"
 	"github.com/diffperf/diffperf/internal/report"
@@ -136,7 +137,7 @@ func serveArgs(s *bench.Serve, p protocol.Plan) []string {
 }
 
 // printLaunches prints each launch's median e2e, for bench in mode serve.
-func printLaunches(w io.Writer, runs []report.Run) {
+func printLaunches(w io.Writer, runs []dump.Run) {
 	byLaunch := map[int][]float64{}
 	var order []int
 	for _, r := range runs {

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 	"github.com/diffperf/diffperf/internal/report"
 )
 
@@ -219,7 +220,7 @@ func shortOf(p Point) string {
 	return p.Commit[:min(7, len(p.Commit))]
 }
 
-func subjectOf(p Point) string { return strings.TrimSpace(report.FirstLine(p.Subject)) }
+func subjectOf(p Point) string { return strings.TrimSpace(comment.FirstLine(p.Subject)) }
 
 func spreadOf(m Metric) string {
 	if m.Spread == "" {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	dumpfmt "github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/report"
 )
 
@@ -243,17 +244,17 @@ func TestVerdictsDoNotDependOnLuck(t *testing.T) {
 }
 
 // side simulates the runs of one side of a batch as diffperf names them.
-func side(t *testing.T, w workload, name, batch string, runs int, seed int64) report.Side {
+func side(t *testing.T, w workload, name, batch string, runs int, seed int64) dumpfmt.Side {
 	t.Helper()
-	var s report.Side
+	var s dumpfmt.Side
 	for i := 1; i <= runs; i++ {
 		file := fmt.Sprintf("%s%s-%02d.json", batch, name, i)
 		b, _ := json.Marshal(simulate(w, w.steps, runID(envOf(name, fmt.Sprint(i)), "/out/"+file, seed)))
-		d, err := report.ParseDump(file, b)
+		d, err := dumpfmt.ParseDump(file, b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Runs = append(s.Runs, report.Run{Index: i, Dump: d})
+		s.Runs = append(s.Runs, dumpfmt.Run{Index: i, Dump: d})
 	}
 	return s
 }

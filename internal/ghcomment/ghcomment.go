@@ -19,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/diffperf/diffperf/internal/report"
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 	"github.com/google/go-github/v62/github"
 )
 
@@ -111,7 +111,7 @@ type Outcome struct {
 // A 403 or 404 on writing is not an error: the Outcome says not-permitted.
 func (c *Commenter) Upsert(ctx context.Context, pr int, marker string, create bool, render func(maxChars int) string) (Outcome, error) {
 	c.waited = 0
-	limit := report.MaxCommentChars
+	limit := comment.MaxCommentChars
 	body := render(limit)
 	mine, err := c.find(ctx, pr, marker)
 	if err != nil {
@@ -206,7 +206,7 @@ func (c *Commenter) find(ctx context.Context, pr int, marker string) ([]*github.
 			return nil, err
 		}
 		for _, cm := range page {
-			if cm.GetUser().GetLogin() == c.Bot && report.FirstLine(cm.GetBody()) == marker {
+			if cm.GetUser().GetLogin() == c.Bot && comment.FirstLine(cm.GetBody()) == marker {
 				mine = append(mine, cm)
 			}
 		}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-github/v62/github"
 
-	"github.com/diffperf/diffperf/internal/report"
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 )
 
 // The calls of the /perf command and of the run it dispatches. Each goes
@@ -103,6 +103,6 @@ func (c *Commenter) Dispatch(ctx context.Context, workflow, ref string, inputs m
 // that comment, so a create whose answer was lost is found on listing
 // again instead of being posted twice.
 func (c *Commenter) Reply(ctx context.Context, pr int, to int64, body string) (*github.IssueComment, error) {
-	marker := report.MarkerLine(fmt.Sprintf("reply-%d", to))
+	marker := comment.MarkerLine(fmt.Sprintf("reply-%d", to))
 	return c.create(ctx, pr, marker, marker+"\n"+body, nil, 0)
 }

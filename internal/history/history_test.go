@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	dumpfmt "github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/report"
 	"github.com/google/go-cmp/cmp"
 )
@@ -94,14 +95,14 @@ func TestFromResultConfirmationIsBatchTwo(t *testing.T) {
 // judged, and a known load time is kept per launch.
 func TestFromResultServe(t *testing.T) {
 	t.Parallel()
-	side := func(sha string, name string, base float64) report.Side {
-		s := report.Side{SHA: sha}
+	side := func(sha string, name string, base float64) dumpfmt.Side {
+		s := dumpfmt.Side{SHA: sha}
 		i := 0
 		for launch := 1; launch <= 2; launch++ {
 			for req := 1; req <= 3; req++ {
 				i++
 				v := base + float64(launch-1)*100 + float64(req)
-				s.Runs = append(s.Runs, report.Run{Index: i, Order: i, Launch: launch, Request: req,
+				s.Runs = append(s.Runs, dumpfmt.Run{Index: i, Order: i, Launch: launch, Request: req,
 					Dump: dump(t, name, "", t0.Format(time.RFC3339Nano), v)})
 			}
 		}
@@ -139,7 +140,7 @@ func TestFromResultErrors(t *testing.T) {
 	t.Parallel()
 	noSHA := genResult(t, "", sha(2), 1000, 1000, 3, t0)
 	noTime := genResult(t, sha(1), sha(2), 1000, 1000, 3, t0)
-	for _, s := range []*report.Side{&noTime.Base, &noTime.Head} {
+	for _, s := range []*dumpfmt.Side{&noTime.Base, &noTime.Head} {
 		for _, run := range s.Runs {
 			run.Dump.Timestamp = ""
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	dumpfmt "github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/report"
 )
 
@@ -43,7 +44,7 @@ func DefaultKey(r *report.Result) string {
 func RunTimeOf(r *report.Result) (time.Time, bool) {
 	var newest time.Time
 	for res := r; res != nil; res = res.Confirmation {
-		for _, s := range []report.Side{res.Base, res.Head} {
+		for _, s := range []dumpfmt.Side{res.Base, res.Head} {
 			for _, run := range s.Runs {
 				if run.Dump == nil {
 					continue
@@ -86,7 +87,7 @@ func FromResult(r *report.Result, m Meta) ([]Line, error) {
 	}
 	serve := false
 	for res := r; res != nil; res = res.Confirmation {
-		serve = serve || slices.ContainsFunc(append(slices.Clip(res.Base.Runs), res.Head.Runs...), func(run report.Run) bool { return run.Launch > 0 })
+		serve = serve || slices.ContainsFunc(append(slices.Clip(res.Base.Runs), res.Head.Runs...), func(run dumpfmt.Run) bool { return run.Launch > 0 })
 	}
 	mode := "generate"
 	if serve {
@@ -126,7 +127,7 @@ type lineBuilder struct {
 	meta          Meta
 	key, name     string
 	runTime, mode string
-	env           *report.Environment
+	env           *dumpfmt.Environment
 }
 
 // line is one side's line of one batch, nil when the side has no runs.
@@ -135,7 +136,7 @@ func (b *lineBuilder) line(r *report.Result, side string, batch int, parent stri
 	if side == SideHead {
 		s = r.Head
 	}
-	var runs []report.Run
+	var runs []dumpfmt.Run
 	for _, run := range s.Runs {
 		if run.Dump != nil {
 			runs = append(runs, run)
@@ -221,7 +222,7 @@ func (b *lineBuilder) line(r *report.Result, side string, batch int, parent stri
 // GPU before the runs (after, when only that was read), the number of
 // GPUs, and the sglang commit of the side's dumps. result.json does not
 // record CUDA or torch yet; they stay empty.
-func environment(env *report.Environment, sglang string) Environment {
+func environment(env *dumpfmt.Environment, sglang string) Environment {
 	e := Environment{SGLang: sglang}
 	if env == nil {
 		return e
@@ -238,7 +239,7 @@ func environment(env *report.Environment, sglang string) Environment {
 }
 
 // commonCommitHash is the commit_hash every dump names, or "".
-func commonCommitHash(runs []report.Run) string {
+func commonCommitHash(runs []dumpfmt.Run) string {
 	h := runs[0].Dump.CommitHash
 	for _, run := range runs[1:] {
 		if run.Dump.CommitHash != h {
@@ -250,7 +251,7 @@ func commonCommitHash(runs []report.Run) string {
 
 // launchesOf is the sorted launch numbers of the runs (none in mode
 // generate).
-func launchesOf(runs []report.Run) []int {
+func launchesOf(runs []dumpfmt.Run) []int {
 	var out []int
 	for _, run := range runs {
 		if run.Launch > 0 && !slices.Contains(out, run.Launch) {

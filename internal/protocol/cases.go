@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
 )
@@ -51,10 +52,10 @@ func MeasureCases(ctx context.Context, spec bench.Spec, p Plan, cases []Case, do
 			r = notMeasured(p, *setup)
 			r.Env = s.Environment(ctx)
 		case ctx.Err() != nil:
-			r = notMeasured(p, report.Failure{Reason: "not measured: " + ctx.Err().Error()})
+			r = notMeasured(p, dump.Failure{Reason: "not measured: " + ctx.Err().Error()})
 		default:
 			if uerr := s.UseCase(ctx, c.Bench); uerr != nil {
-				r = notMeasured(p, report.Failure{Reason: fmt.Sprintf("case %s: %v", c.Name, uerr)})
+				r = notMeasured(p, dump.Failure{Reason: fmt.Sprintf("case %s: %v", c.Name, uerr)})
 				break
 			}
 			s.Step("case " + c.Name)
@@ -77,8 +78,8 @@ func MeasureCases(ctx context.Context, spec bench.Spec, p Plan, cases []Case, do
 }
 
 // notMeasured is the failed result of a case whose runs never started.
-func notMeasured(p Plan, f report.Failure) *report.Result {
-	r := report.Compare(report.Side{}, report.Side{}, p.Options)
+func notMeasured(p Plan, f dump.Failure) *report.Result {
+	r := report.Compare(dump.Side{}, dump.Side{}, p.Options)
 	r.Fail(f)
 	return r
 }

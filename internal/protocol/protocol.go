@@ -13,6 +13,7 @@ import (
 	"fmt"
 
 	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
 )
@@ -28,9 +29,9 @@ const (
 type Sampler interface {
 	// Pair takes one balanced pair of batch; a Failure ends the
 	// measurement.
-	Pair(ctx context.Context, batch string) *report.Failure
+	Pair(ctx context.Context, batch string) *dump.Failure
 	// Sides returns the samples of batch so far.
-	Sides(batch string) (base, head report.Side)
+	Sides(batch string) (base, head dump.Side)
 	// Expect announces more samples, for progress lines.
 	Expect(samples int)
 	// Step reports a decision, in words.
@@ -83,12 +84,12 @@ func Decide(ctx context.Context, s Sampler, p Plan) *report.Result {
 		b, h := s.Sides(batch)
 		return report.Compare(b, h, p.Options)
 	}
-	failed := func(batch string, f *report.Failure) *report.Result {
+	failed := func(batch string, f *dump.Failure) *report.Result {
 		r := compare(batch)
 		r.Fail(*f)
 		return r
 	}
-	batch := func(name string, pairs int) *report.Failure {
+	batch := func(name string, pairs int) *dump.Failure {
 		s.Expect(2 * pairs)
 		for range pairs {
 			if f := s.Pair(ctx, name); f != nil {
@@ -100,7 +101,7 @@ func Decide(ctx context.Context, s Sampler, p Plan) *report.Result {
 
 	// measure takes one batch: Runs pairs, then extra pairs while it is
 	// unclear.
-	measure := func(name string) (*report.Result, *report.Failure) {
+	measure := func(name string) (*report.Result, *dump.Failure) {
 		if f := batch(name, p.Runs); f != nil {
 			return nil, f
 		}

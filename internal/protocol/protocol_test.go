@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/report"
 )
 
@@ -15,7 +16,7 @@ import (
 // announced, and can fail at a given sample.
 type sampler struct {
 	values   map[string][2][]float64 // batch -> base, head
-	runs     map[string][2][]report.Run
+	runs     map[string][2][]dump.Run
 	order    int
 	expected int
 	failAt   int // the order of the run that fails; 0 for none
@@ -24,10 +25,10 @@ type sampler struct {
 }
 
 func newSampler(first, confirm [2][]float64) *sampler {
-	return &sampler{values: map[string][2][]float64{First: first, Confirm: confirm}, runs: map[string][2][]report.Run{}}
+	return &sampler{values: map[string][2][]float64{First: first, Confirm: confirm}, runs: map[string][2][]dump.Run{}}
 }
 
-func (s *sampler) Pair(_ context.Context, batch string) *report.Failure {
+func (s *sampler) Pair(_ context.Context, batch string) *dump.Failure {
 	runs := s.runs[batch]
 	sides := []int{0, 1}
 	if len(runs[0])%2 == 1 {
@@ -37,20 +38,20 @@ func (s *sampler) Pair(_ context.Context, batch string) *report.Failure {
 		s.order++
 		name := [2]string{"base", "head"}[i]
 		if s.order == s.failAt {
-			return &report.Failure{Side: name, Run: len(runs[i]) + 1, Reason: "run failed"}
+			return &dump.Failure{Side: name, Run: len(runs[i]) + 1, Reason: "run failed"}
 		}
 		vals := s.values[batch][i]
 		v := vals[len(runs[i])%len(vals)]
-		runs[i] = append(runs[i], report.Run{Index: len(runs[i]) + 1, Order: s.order, Dump: &report.Dump{TotalMs: v}})
+		runs[i] = append(runs[i], dump.Run{Index: len(runs[i]) + 1, Order: s.order, Dump: &dump.Dump{TotalMs: v}})
 		s.sequence = append(s.sequence, name)
 	}
 	s.runs[batch] = runs
 	return nil
 }
 
-func (s *sampler) Sides(batch string) (base, head report.Side) {
+func (s *sampler) Sides(batch string) (base, head dump.Side) {
 	r := s.runs[batch]
-	return report.Side{Label: "Baseline", Runs: r[0]}, report.Side{Label: "New", Runs: r[1]}
+	return dump.Side{Label: "Baseline", Runs: r[0]}, dump.Side{Label: "New", Runs: r[1]}
 }
 
 func (s *sampler) Expect(n int)    { s.expected += n }

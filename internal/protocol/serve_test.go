@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/fakesglang/fakerepo"
 	"github.com/diffperf/diffperf/internal/report"
 )
@@ -44,28 +45,28 @@ func TestServePlan(t *testing.T) {
 type launchSampler struct {
 	requests int
 	value    func(batch, side string, launch, request int) float64
-	runs     map[string][2][]report.Run
+	runs     map[string][2][]dump.Run
 	order    int
 	steps    []string
 }
 
-func (s *launchSampler) Pair(_ context.Context, batch string) *report.Failure {
+func (s *launchSampler) Pair(_ context.Context, batch string) *dump.Failure {
 	runs := s.runs[batch]
 	for i, name := range []string{"base", "head"} {
 		launch := len(runs[i])/s.requests + 1
 		for r := 1; r <= s.requests; r++ {
 			s.order++
-			runs[i] = append(runs[i], report.Run{Index: len(runs[i]) + 1, Order: s.order, Launch: launch, Request: r,
-				Dump: &report.Dump{TotalMs: s.value(batch, name, launch, r)}})
+			runs[i] = append(runs[i], dump.Run{Index: len(runs[i]) + 1, Order: s.order, Launch: launch, Request: r,
+				Dump: &dump.Dump{TotalMs: s.value(batch, name, launch, r)}})
 		}
 	}
 	s.runs[batch] = runs
 	return nil
 }
 
-func (s *launchSampler) Sides(batch string) (base, head report.Side) {
+func (s *launchSampler) Sides(batch string) (base, head dump.Side) {
 	r := s.runs[batch]
-	return report.Side{Runs: r[0]}, report.Side{Runs: r[1]}
+	return dump.Side{Runs: r[0]}, dump.Side{Runs: r[1]}
 }
 func (s *launchSampler) Expect(int)      {}
 func (s *launchSampler) Step(msg string) { s.steps = append(s.steps, msg) }
@@ -124,7 +125,7 @@ func TestDecideServe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := &launchSampler{requests: 5, value: tt.value, runs: map[string][2][]report.Run{}}
+			s := &launchSampler{requests: 5, value: tt.value, runs: map[string][2][]dump.Run{}}
 			r := Decide(context.Background(), s, ServePlan(2, 0, true, opt))
 			if r.Verdict != tt.want {
 				t.Errorf("verdict %s (%s), want %s; steps %q", r.Verdict, r.Reason, tt.want, s.steps)
@@ -315,7 +316,7 @@ func TestMeasureServeFailures(t *testing.T) {
 }
 
 // unlaunched forgets which launch each sample came from.
-func unlaunched(s report.Side) report.Side {
+func unlaunched(s dump.Side) dump.Side {
 	out := s
 	out.Runs = nil
 	for _, r := range s.Runs {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/diffperf/diffperf/internal/dump"
 )
 
 // BenchmarkPipeline parses, compares and renders 2 × 20 dumps of 50 denoise
@@ -37,16 +39,16 @@ func BenchmarkPipeline(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		var base, head Side
+		var base, head dump.Side
 		for i, data := range raw {
-			d, err := ParseDump(fmt.Sprint(i), data)
+			d, err := dump.ParseDump(fmt.Sprint(i), data)
 			if err != nil {
 				b.Fatal(err)
 			}
 			if i < 20 {
-				base.Runs = append(base.Runs, Run{Index: i + 1, Dump: d})
+				base.Runs = append(base.Runs, dump.Run{Index: i + 1, Dump: d})
 			} else {
-				head.Runs = append(head.Runs, Run{Index: i - 19, Dump: d})
+				head.Runs = append(head.Runs, dump.Run{Index: i - 19, Dump: d})
 			}
 		}
 		r := Compare(base, head, DefaultOptions())
@@ -72,11 +74,11 @@ func BenchmarkManyStages(b *testing.B) {
 	data := []byte(buf.String())
 	b.ReportAllocs()
 	for b.Loop() {
-		d, err := ParseDump("many.json", data)
+		d, err := dump.ParseDump("many.json", data)
 		if err != nil {
 			b.Fatal(err)
 		}
-		r := Compare(Side{Runs: []Run{{Index: 1, Dump: d}}}, Side{Runs: []Run{{Index: 1, Dump: d}}}, DefaultOptions())
+		r := Compare(dump.Side{Runs: []dump.Run{{Index: 1, Dump: d}}}, dump.Side{Runs: []dump.Run{{Index: 1, Dump: d}}}, DefaultOptions())
 		_ = Markdown(r, RenderOptions{Marker: "k"})
 	}
 }

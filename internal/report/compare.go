@@ -1,3 +1,11 @@
+// Package report turns sglang-diffusion perf dumps (package dump) into a
+// comparison: it summarises the runs of each side with the statistics of
+// golang.org/x/perf/benchmath, decides a verdict per metric and overall, and
+// renders the result as Markdown and JSON.
+//
+// The package is pure: it does no exec, network or environment access. Callers
+// hand it bytes and get back data; findings (regressions, warnings) are fields
+// of the result, and errors mean the input was unusable.
 package report
 
 import (
@@ -6,6 +14,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/input"
 	"golang.org/x/perf/benchmath"
 )
@@ -71,30 +80,6 @@ func (o Options) Validate() error {
 		return input.Errorf("alpha", "%v is not in (0, 1)", o.Alpha)
 	}
 	return nil
-}
-
-// Run is one benchmark process's dump and where it stood in the measurement.
-type Run struct {
-	// Index is the run's 1-based number within its side.
-	Index int
-	// Order is the run's 1-based position in the whole measurement, across
-	// both sides (base 1, head 2, head 3, base 4, ...); 0 when unknown.
-	Order int
-	Dump  *Dump
-	// Launch and Request place a warm server's request: the 1-based launch
-	// of the side's server and the measured request within it. Launch is 0
-	// for a run that was a process of its own.
-	Launch, Request int
-}
-
-// Side is one side of a comparison: its name for people, where its code came
-// from, and its runs.
-type Side struct {
-	// Label is what tables call the side: "Baseline" and "New" by default.
-	Label string
-	// Ref and SHA name the side's code when known.
-	Ref, SHA string
-	Runs     []Run
 }
 
 // Kind tells how a metric is judged.
@@ -167,19 +152,6 @@ type Metric struct {
 	LaunchP float64
 }
 
-// Failure describes why a measurement could not finish.
-type Failure struct {
-	// Side and Run name the run that failed, when one did (Run 1-based).
-	Side string `json:"side,omitempty"`
-	Run  int    `json:"run,omitempty"`
-	// Launch and Request name a warm server's launch (1-based within the
-	// side) and measured request that failed; 0 when not one.
-	Launch  int    `json:"launch,omitempty"`
-	Request int    `json:"request,omitempty"`
-	Reason  string `json:"reason"`
-	LogTail string `json:"log_tail,omitempty"`
-}
-
 // Result is a whole comparison: inputs, metrics, verdict and the context the
 // report shows. Compare fills the measured part; callers that ran the
 // benchmark add Env, Command, Commits and so on before rendering.
@@ -188,11 +160,11 @@ type Result struct {
 	// Reason says in one sentence why the verdict is what it is.
 	Reason   string
 	Options  Options
-	Base     Side
-	Head     Side
+	Base     dump.Side
+	Head     dump.Side
 	Metrics  []Metric
 	Warnings []string
-	Failure  *Failure
+	Failure  *dump.Failure
 
 	// Context set by callers; all optional.
 	// Case names the case when the result is one of several (see Merge).
@@ -200,7 +172,7 @@ type Result struct {
 	Model, Prompt string
 	Command       string // the benchmark command, as a shell-quoted line
 	Reproduce     string // how to reproduce locally, as a shell line
-	Env           *Environment
+	Env           *dump.Environment
 	Accepted      bool     // a regression accepted by the PR's label
 	AcceptLabel   string   // the label that accepts it
 	Confirmation  *Result  // the independent batch that confirmed or refuted a regression
@@ -216,37 +188,9 @@ type Result struct {
 	metricIndex map[string]int // ID -> position in Metrics, set by Compare
 }
 
-// Environment is the GPU and host state the runs saw.
-type Environment struct {
-	// GPUs before the first and after the last run; empty when nvidia-smi
-	// is not available (see Note).
-	Before []GPU `json:"before"`
-	After  []GPU `json:"after"`
-	// Host is the runner's name (input runner-name), if given, and its
-	// CPU count; never the machine's host name.
-	Host string `json:"host,omitempty"`
-	Note string `json:"note,omitempty"`
-	// Sandbox is "bwrap" or "none" ("" when not known); SandboxNote is
-	// the line the report carries when it is none.
-	Sandbox     string `json:"sandbox,omitempty"`
-	SandboxNote string `json:"sandbox_note,omitempty"`
-}
-
-// GPU is one nvidia-smi reading.
-type GPU struct {
-	Name            string `json:"name"`
-	Driver          string `json:"driver"`
-	SMClockMHz      string `json:"sm_clock_mhz"`
-	MemClockMHz     string `json:"mem_clock_mhz"`
-	TemperatureC    string `json:"temperature_c"`
-	PowerW          string `json:"power_w"`
-	PowerLimitW     string `json:"power_limit_w"`
-	ThrottleReasons string `json:"throttle_reasons"`
-}
-
 // Compare summarises both sides and decides the verdicts. Both sides need at
 // least one run unless the caller marks the result failed afterwards.
-func Compare(base, head Side, opt Options) *Result {
+func Compare(base, head dump.Side, opt Options) *Result {
 	if base.Label == "" {
 		base.Label = "Baseline"
 	}
@@ -267,7 +211,7 @@ func Compare(base, head Side, opt Options) *Result {
 	r.Model, r.Prompt = metaOf(bd, hd)
 	serve := served(base.Runs, head.Runs)
 
-	add := func(id, name, unit string, kind Kind, gated bool, f func(*Dump) (float64, bool)) {
+	add := func(id, name, unit string, kind Kind, gated bool, f func(*dump.Dump) (float64, bool)) {
 		bv, bok := values(bd, f)
 		hv, hok := values(hd, f)
 		if bok != hok {
@@ -282,19 +226,19 @@ func Compare(base, head Side, opt Options) *Result {
 		}
 		r.Metrics = append(r.Metrics, m)
 	}
-	add(MetricE2E, "E2E Latency", "ms", KindTime, true, func(d *Dump) (float64, bool) { return d.TotalMs, true })
-	add(MetricPeakAllocated, "Peak allocated memory", "MiB", KindMemory, true, (*Dump).PeakAllocatedMB)
+	add(MetricE2E, "E2E Latency", "ms", KindTime, true, func(d *dump.Dump) (float64, bool) { return d.TotalMs, true })
+	add(MetricPeakAllocated, "Peak allocated memory", "MiB", KindMemory, true, (*dump.Dump).PeakAllocatedMB)
 	for _, name := range stageOrder(bd, hd) {
 		name := name
-		add(stagePrefix+name, name, "ms", KindTime, false, func(d *Dump) (float64, bool) { return d.StageMs(name), true })
-		if name == DenoisingLoop {
+		add(stagePrefix+name, name, "ms", KindTime, false, func(d *dump.Dump) (float64, bool) { return d.StageMs(name), true })
+		if name == dump.DenoisingLoop {
 			m := &r.Metrics[len(r.Metrics)-1]
 			m.BaseCount, m.HeadCount = stageCount(bd, name), stageCount(hd, name)
 		}
 	}
 	add(MetricStepMedian, "Denoise step (median of steps after the first)", "ms", KindStep, false, stepMedian)
 	add(MetricFirstStep, "First denoise step", "ms", KindStep, false, firstStep)
-	add(MetricPeakReserved, "Peak reserved memory", "MiB", KindMemory, false, (*Dump).PeakReservedMB)
+	add(MetricPeakReserved, "Peak reserved memory", "MiB", KindMemory, false, (*dump.Dump).PeakReservedMB)
 
 	r.metricIndex = make(map[string]int, len(r.Metrics))
 	for i, m := range r.Metrics {
@@ -430,7 +374,7 @@ func (m *Metric) limits(opt Options) (all, within string) {
 }
 
 // warn adds the warnings a reader needs to trust the numbers.
-func (r *Result) warn(bd, hd []*Dump) {
+func (r *Result) warn(bd, hd []*dump.Dump) {
 	nb, nh := len(bd), len(hd)
 	if len(r.Launches) > 0 {
 		r.warnLaunches()
@@ -440,10 +384,10 @@ func (r *Result) warn(bd, hd []*Dump) {
 			"significance is impossible with n=%d+%d runs: at α=%s the U test needs at least %d runs a side (%d more); no regression can be established",
 			nb, nh, FormatNum(r.Options.Alpha), need, need-min(nb, nh)))
 	}
-	if bm, hm := distinct(bd, func(d *Dump) string { return d.Model }), distinct(hd, func(d *Dump) string { return d.Model }); bm != hm && bm != "" && hm != "" {
+	if bm, hm := distinct(bd, func(d *dump.Dump) string { return d.Model }), distinct(hd, func(d *dump.Dump) string { return d.Model }); bm != hm && bm != "" && hm != "" {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("the sides ran different models: %q and %q", bm, hm))
 	}
-	if bp, hp := distinct(bd, func(d *Dump) string { return d.Prompt }), distinct(hd, func(d *Dump) string { return d.Prompt }); bp != hp && bp != "" && hp != "" {
+	if bp, hp := distinct(bd, func(d *dump.Dump) string { return d.Prompt }), distinct(hd, func(d *dump.Dump) string { return d.Prompt }); bp != hp && bp != "" && hp != "" {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("the sides ran different prompts: %q and %q", bp, hp))
 	}
 }
@@ -607,7 +551,7 @@ func (r *Result) NeedsMoreRuns() bool {
 
 // Fail marks the result failed: the measurement could not finish, so
 // nothing it measured can be trusted for a verdict.
-func (r *Result) Fail(f Failure) {
+func (r *Result) Fail(f dump.Failure) {
 	r.Failure = &f
 	r.Verdict = Failed
 	r.Reason = f.Reason
@@ -639,7 +583,7 @@ func summarise(v []float64) Stats {
 	return s
 }
 
-func values(ds []*Dump, f func(*Dump) (float64, bool)) ([]float64, bool) {
+func values(ds []*dump.Dump, f func(*dump.Dump) (float64, bool)) ([]float64, bool) {
 	out := make([]float64, 0, len(ds))
 	found := false
 	for _, d := range ds {
@@ -652,14 +596,14 @@ func values(ds []*Dump, f func(*Dump) (float64, bool)) ([]float64, bool) {
 	return out, found
 }
 
-func stepMedian(d *Dump) (float64, bool) {
+func stepMedian(d *dump.Dump) (float64, bool) {
 	if len(d.DenoiseSteps) < 2 {
 		return 0, false
 	}
 	return Median(d.DenoiseSteps[1:]), true
 }
 
-func firstStep(d *Dump) (float64, bool) {
+func firstStep(d *dump.Dump) (float64, bool) {
 	if len(d.DenoiseSteps) == 0 {
 		return 0, false
 	}
@@ -683,8 +627,8 @@ func Median(v []float64) float64 {
 
 func clone(v []float64) []float64 { return append([]float64(nil), v...) }
 
-func dumps(runs []Run) []*Dump {
-	out := make([]*Dump, 0, len(runs))
+func dumps(runs []dump.Run) []*dump.Dump {
+	out := make([]*dump.Dump, 0, len(runs))
 	for _, r := range runs {
 		if r.Dump != nil {
 			out = append(out, r.Dump)
@@ -696,10 +640,10 @@ func dumps(runs []Run) []*Dump {
 // stageOrder is compare_perf.py's row order: the stages of the last new
 // dump, then those first seen in earlier new dumps walking back, then the
 // baseline's, walking back too.
-func stageOrder(base, head []*Dump) []string {
+func stageOrder(base, head []*dump.Dump) []string {
 	var order []string
 	seen := map[string]bool{}
-	for _, side := range [][]*Dump{head, base} {
+	for _, side := range [][]*dump.Dump{head, base} {
 		for i := len(side) - 1; i >= 0; i-- {
 			for _, s := range side[i].Stages {
 				if !seen[s.Name] {
@@ -712,7 +656,7 @@ func stageOrder(base, head []*Dump) []string {
 	return order
 }
 
-func stageCount(ds []*Dump, name string) int {
+func stageCount(ds []*dump.Dump, name string) int {
 	for i := len(ds) - 1; i >= 0; i-- {
 		for _, s := range ds[i].Stages {
 			if s.Name == name {
@@ -723,8 +667,8 @@ func stageCount(ds []*Dump, name string) int {
 	return 1
 }
 
-func metaOf(bd, hd []*Dump) (model, prompt string) {
-	for _, d := range append(append([]*Dump(nil), hd...), bd...) {
+func metaOf(bd, hd []*dump.Dump) (model, prompt string) {
+	for _, d := range append(append([]*dump.Dump(nil), hd...), bd...) {
 		if model == "" {
 			model = d.Model
 		}
@@ -737,7 +681,7 @@ func metaOf(bd, hd []*Dump) (model, prompt string) {
 
 // distinct returns the one value f gives over ds, "" when none, or the
 // values joined when they differ.
-func distinct(ds []*Dump, f func(*Dump) string) string {
+func distinct(ds []*dump.Dump, f func(*dump.Dump) string) string {
 	var vals []string
 	seen := map[string]bool{}
 	for _, d := range ds {

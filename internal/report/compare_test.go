@@ -4,18 +4,20 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/diffperf/diffperf/internal/dump"
 )
 
 // side builds a side of one run per total, each with an optional peak
 // allocated memory and extra stages.
-func side(totals []float64, peakMB float64, stages ...Stage) Side {
-	s := Side{}
+func side(totals []float64, peakMB float64, stages ...dump.Stage) dump.Side {
+	s := dump.Side{}
 	for i, tot := range totals {
-		d := &Dump{Name: "run.json", TotalMs: tot, Stages: append([]Stage{{Name: "DenoisingStage", DurationMs: tot * 0.9, Count: 1}}, stages...)}
+		d := &dump.Dump{Name: "run.json", TotalMs: tot, Stages: append([]dump.Stage{{Name: "DenoisingStage", DurationMs: tot * 0.9, Count: 1}}, stages...)}
 		if peakMB > 0 {
-			d.Memory = []Checkpoint{{Name: "after_forward", PeakAllocatedMB: peakMB, PeakReservedMB: peakMB * 1.2}}
+			d.Memory = []dump.Checkpoint{{Name: "after_forward", PeakAllocatedMB: peakMB, PeakReservedMB: peakMB * 1.2}}
 		}
-		s.Runs = append(s.Runs, Run{Index: i + 1, Dump: d})
+		s.Runs = append(s.Runs, dump.Run{Index: i + 1, Dump: d})
 	}
 	return s
 }
@@ -33,7 +35,7 @@ func TestCompareVerdicts(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name        string
-		base, head  Side
+		base, head  dump.Side
 		opt         Options
 		want        Verdict
 		wantE2E     Verdict
@@ -111,7 +113,7 @@ func TestCompareVerdicts(t *testing.T) {
 		{
 			name: "zero baseline and a stage on one side only",
 			base: side([]float64{0, 0, 0, 0, 0}, 0),
-			head: side(jitter(400, 5), 0, Stage{Name: "NewStage", DurationMs: 300, Count: 1}),
+			head: side(jitter(400, 5), 0, dump.Stage{Name: "NewStage", DurationMs: 300, Count: 1}),
 			want: Regression, wantE2E: Regression,
 			check: func(t *testing.T, r *Result) {
 				e := r.Metric(MetricE2E)
@@ -163,7 +165,7 @@ func TestCompareVerdicts(t *testing.T) {
 func TestCompareFail(t *testing.T) {
 	t.Parallel()
 	r := Compare(side(jitter(7000, 2), 0), side(jitter(9000, 1), 0), DefaultOptions())
-	r.Fail(Failure{Side: "head", Run: 2, Reason: "exit status 1", LogTail: "Traceback"})
+	r.Fail(dump.Failure{Side: "head", Run: 2, Reason: "exit status 1", LogTail: "Traceback"})
 	if r.Verdict != Failed || r.Reason != "exit status 1" {
 		t.Errorf("after Fail: verdict %s reason %q", r.Verdict, r.Reason)
 	}
@@ -171,7 +173,7 @@ func TestCompareFail(t *testing.T) {
 
 func TestCompareEmptySide(t *testing.T) {
 	t.Parallel()
-	r := Compare(Side{}, side(jitter(7000, 1), 0), DefaultOptions())
+	r := Compare(dump.Side{}, side(jitter(7000, 1), 0), DefaultOptions())
 	if r.Verdict != Inconclusive || len(r.Metrics) != 0 {
 		t.Errorf("empty base: verdict %s with %d metrics, want inconclusive with none", r.Verdict, len(r.Metrics))
 	}
@@ -204,16 +206,16 @@ func TestMinP(t *testing.T) {
 
 func TestStageOrder(t *testing.T) {
 	t.Parallel()
-	mk := func(names ...string) *Dump {
-		d := &Dump{}
+	mk := func(names ...string) *dump.Dump {
+		d := &dump.Dump{}
 		for _, n := range names {
-			d.Stages = append(d.Stages, Stage{Name: n, Count: 1})
+			d.Stages = append(d.Stages, dump.Stage{Name: n, Count: 1})
 		}
 		return d
 	}
 	// compare_perf.py: the last new file's order, then earlier new files
 	// walking back, then baseline-only stages.
-	got := stageOrder([]*Dump{mk("A", "B", "Z")}, []*Dump{mk("A", "X"), mk("C", "A")})
+	got := stageOrder([]*dump.Dump{mk("A", "B", "Z")}, []*dump.Dump{mk("A", "X"), mk("C", "A")})
 	want := []string{"C", "A", "X", "B", "Z"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("stageOrder = %v, want %v", got, want)

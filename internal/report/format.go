@@ -65,9 +65,3 @@ func ParsePercent(s string) (float64, error) {
 	}
 	return v, nil
 }
-
-// FirstLine is s up to its first line break, without a trailing CR.
-func FirstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return strings.TrimRight(line, "\r")
-}

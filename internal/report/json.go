@@ -3,6 +3,8 @@ package report
 import (
 	"encoding/json"
 	"math"
+
+	"github.com/diffperf/diffperf/internal/dump"
 )
 
 // SchemaVersion names the JSON result format; it changes only when a field
@@ -14,26 +16,26 @@ const SchemaVersion = "diffperf.result/v1"
 type JSON struct {
 	Schema string `json:"schema"`
 	// Case names the case when the result is one of several (input cases).
-	Case         string       `json:"case,omitempty"`
-	Verdict      Verdict      `json:"verdict"`
-	Reason       string       `json:"reason"`
-	Accepted     bool         `json:"accepted"`
-	AcceptLabel  string       `json:"accept_label,omitempty"`
-	Options      JSONOptions  `json:"options"`
-	Model        string       `json:"model,omitempty"`
-	Prompt       string       `json:"prompt,omitempty"`
-	Base         JSONSide     `json:"base"`
-	Head         JSONSide     `json:"head"`
-	Metrics      []JSONMetric `json:"metrics"`
-	Warnings     []string     `json:"warnings"`
-	Failure      *Failure     `json:"failure,omitempty"`
-	Environment  *Environment `json:"environment,omitempty"`
-	Command      string       `json:"command,omitempty"`
-	Reproduce    string       `json:"reproduce,omitempty"`
-	Confirmation *JSON        `json:"confirmation,omitempty"`
-	Request      *Request     `json:"request,omitempty"`
-	MergeBase    bool         `json:"merge_base,omitempty"`
-	Notes        []string     `json:"notes,omitempty"`
+	Case         string            `json:"case,omitempty"`
+	Verdict      Verdict           `json:"verdict"`
+	Reason       string            `json:"reason"`
+	Accepted     bool              `json:"accepted"`
+	AcceptLabel  string            `json:"accept_label,omitempty"`
+	Options      JSONOptions       `json:"options"`
+	Model        string            `json:"model,omitempty"`
+	Prompt       string            `json:"prompt,omitempty"`
+	Base         JSONSide          `json:"base"`
+	Head         JSONSide          `json:"head"`
+	Metrics      []JSONMetric      `json:"metrics"`
+	Warnings     []string          `json:"warnings"`
+	Failure      *dump.Failure     `json:"failure,omitempty"`
+	Environment  *dump.Environment `json:"environment,omitempty"`
+	Command      string            `json:"command,omitempty"`
+	Reproduce    string            `json:"reproduce,omitempty"`
+	Confirmation *JSON             `json:"confirmation,omitempty"`
+	Request      *Request          `json:"request,omitempty"`
+	MergeBase    bool              `json:"merge_base,omitempty"`
+	Notes        []string          `json:"notes,omitempty"`
 	// Launches summarise each warm server's launch (mode serve).
 	Launches []JSONLaunch `json:"launches,omitempty"`
 }
@@ -197,7 +199,7 @@ func MarshalJSON(r *Result) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-func jsonSide(s Side) JSONSide {
+func jsonSide(s dump.Side) JSONSide {
 	js := JSONSide{Label: s.Label, Ref: s.Ref, SHA: s.SHA, Runs: []JSONRun{}}
 	for _, r := range s.Runs {
 		if r.Dump == nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/input"
 )
 
@@ -91,7 +92,7 @@ func fromJSON(j *JSON, at string) (*Result, error) {
 		r.Launches = append(r.Launches, Launch{Side: l.Side, Launch: l.Launch, Requests: l.Requests, MedianMs: l.MedianMs, MinMs: l.MinMs, MaxMs: l.MaxMs})
 	}
 	if r.Verdict == Failed && r.Failure == nil {
-		r.Failure = &Failure{Reason: r.Reason}
+		r.Failure = &dump.Failure{Reason: r.Reason}
 	}
 	r.metricIndex = make(map[string]int, len(j.Metrics))
 	for i, m := range j.Metrics {
@@ -149,11 +150,11 @@ func pOf(n Num) float64 {
 	return p
 }
 
-func sideFromJSON(s JSONSide) Side {
-	side := Side{Label: s.Label, Ref: s.Ref, SHA: s.SHA}
+func sideFromJSON(s JSONSide) dump.Side {
+	side := dump.Side{Label: s.Label, Ref: s.Ref, SHA: s.SHA}
 	for _, run := range s.Runs {
-		side.Runs = append(side.Runs, Run{Index: run.Index, Order: run.Order, Launch: run.Launch, Request: run.Request,
-			Dump: &Dump{Name: run.Dump, TotalMs: run.E2EMs, CommitHash: run.CommitHash, Timestamp: run.Timestamp}})
+		side.Runs = append(side.Runs, dump.Run{Index: run.Index, Order: run.Order, Launch: run.Launch, Request: run.Request,
+			Dump: &dump.Dump{Name: run.Dump, TotalMs: run.E2EMs, CommitHash: run.CommitHash, Timestamp: run.Timestamp}})
 	}
 	return side
 }

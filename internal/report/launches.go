@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/diffperf/diffperf/internal/dump"
 )
 
 // Warm-server measurements (mode serve) take several requests from each
@@ -68,9 +70,9 @@ type Launch struct {
 }
 
 // served reports whether any run came from a warm server.
-func served(sides ...[]Run) bool {
+func served(sides ...[]dump.Run) bool {
 	for _, runs := range sides {
-		if slices.ContainsFunc(runs, func(r Run) bool { return r.Launch > 0 && r.Dump != nil }) {
+		if slices.ContainsFunc(runs, func(r dump.Run) bool { return r.Launch > 0 && r.Dump != nil }) {
 			return true
 		}
 	}
@@ -79,7 +81,7 @@ func served(sides ...[]Run) bool {
 
 // launchGroups splits a side's values of f by launch, in launch order. A run
 // without a launch (a process of its own) is a group of one.
-func launchGroups(runs []Run, f func(*Dump) (float64, bool)) [][]float64 {
+func launchGroups(runs []dump.Run, f func(*dump.Dump) (float64, bool)) [][]float64 {
 	type group struct {
 		launch, first int
 		vals          []float64
@@ -243,7 +245,7 @@ func chiSquareSurvival(x float64, df int) float64 {
 // byLaunch judges metric m of a warm-server measurement on the right
 // samples: m as computed over requests when the launches of each side look
 // alike, else recomputed over launch medians (see LaunchPoolP).
-func (r *Result) byLaunch(m Metric, f func(*Dump) (float64, bool)) Metric {
+func (r *Result) byLaunch(m Metric, f func(*dump.Dump) (float64, bool)) Metric {
 	bg, hg := launchGroups(r.Base.Runs, f), launchGroups(r.Head.Runs, f)
 	p, ok := LaunchTest(bg, hg)
 	if ok && p >= LaunchPoolP {
@@ -267,7 +269,7 @@ func groupMedians(groups [][]float64) []float64 {
 func (r *Result) summariseLaunches() {
 	for _, s := range []struct {
 		name string
-		runs []Run
+		runs []dump.Run
 	}{{"base", r.Base.Runs}, {"head", r.Head.Runs}} {
 		byLaunch := map[int][]float64{}
 		var order []int
@@ -394,8 +396,8 @@ func (r *Result) launchSection() string {
 	return b.String()
 }
 
-// where names what failed: a run, or a launch and request of a warm server.
-func (f *Failure) where() string {
+// failureWhere names what failed: a run, or a launch and request of a warm server.
+func failureWhere(f *dump.Failure) string {
 	switch {
 	case f.Launch > 0 && f.Request > 0:
 		return fmt.Sprintf("Request %d of launch %d of %s failed", f.Request, f.Launch, f.Side)
@@ -406,7 +408,7 @@ func (f *Failure) where() string {
 }
 
 // runE2E is the e2e latency of each run with a dump, in run order.
-func runE2E(runs []Run) []float64 {
+func runE2E(runs []dump.Run) []float64 {
 	out := make([]float64, 0, len(runs))
 	for _, d := range dumps(runs) {
 		out = append(out, d.TotalMs)

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/diffperf/diffperf/internal/dump"
 )
 
 func TestChiSquareSurvival(t *testing.T) {
@@ -77,14 +79,14 @@ func TestLaunchTest(t *testing.T) {
 // served builds a side of warm-server launches: request r of launch l
 // lasts center × (1+offsets[l]) × (1+noise·u), u spread in [-1, 1]
 // deterministically.
-func servedSide(center float64, offsets []float64, requests int, noise float64, seed int) Side {
-	s := Side{}
+func servedSide(center float64, offsets []float64, requests int, noise float64, seed int) dump.Side {
+	s := dump.Side{}
 	for l, off := range offsets {
 		for r := 0; r < requests; r++ {
 			u := math.Sin(float64(seed*131 + l*17 + r*7 + 1))
 			v := center * (1 + off) * (1 + noise*u)
-			s.Runs = append(s.Runs, Run{Index: len(s.Runs) + 1, Launch: l + 1, Request: r + 1,
-				Dump: &Dump{Name: "x.json", TotalMs: v, Stages: []Stage{{Name: "DenoisingStage", DurationMs: v * 0.9, Count: 1}}}})
+			s.Runs = append(s.Runs, dump.Run{Index: len(s.Runs) + 1, Launch: l + 1, Request: r + 1,
+				Dump: &dump.Dump{Name: "x.json", TotalMs: v, Stages: []dump.Stage{{Name: "DenoisingStage", DurationMs: v * 0.9, Count: 1}}}})
 		}
 	}
 	return s
@@ -92,8 +94,8 @@ func servedSide(center float64, offsets []float64, requests int, noise float64, 
 
 // unlaunched forgets which launch each run came from: the naive design
 // that counts every request as an independent sample.
-func unlaunched(s Side) Side {
-	out := Side{}
+func unlaunched(s dump.Side) dump.Side {
+	out := dump.Side{}
 	for _, r := range s.Runs {
 		r.Launch, r.Request = 0, 0
 		out.Runs = append(out.Runs, r)
@@ -161,9 +163,9 @@ func TestServeRealShiftFoundWithEnoughLaunches(t *testing.T) {
 	}
 }
 
-func totalMs(d *Dump) (float64, bool) { return d.TotalMs, true }
+func totalMs(d *dump.Dump) (float64, bool) { return d.TotalMs, true }
 
-func values1(s Side) []float64 {
+func values1(s dump.Side) []float64 {
 	v, _ := values(dumps(s.Runs), totalMs)
 	return v
 }
@@ -189,21 +191,21 @@ func TestServeAAFalseRegressionRate(t *testing.T) {
 	trials := *simTrials
 	opt := Options{ThresholdPct: 0, MinDeltaMs: 0, MemoryThresholdPct: 2, Alpha: 0.05}
 	rng := rand.New(rand.NewPCG(7, 11))
-	side := func(sigmaL float64, launches, requests int) Side {
-		s := Side{}
+	side := func(sigmaL float64, launches, requests int) dump.Side {
+		s := dump.Side{}
 		for l := 0; l < launches; l++ {
 			off := rng.NormFloat64() * sigmaL
 			for r := 0; r < requests; r++ {
 				v := 1000 + off + rng.NormFloat64()
-				s.Runs = append(s.Runs, Run{Index: len(s.Runs) + 1, Launch: l + 1, Request: r + 1, Dump: &Dump{TotalMs: v}})
+				s.Runs = append(s.Runs, dump.Run{Index: len(s.Runs) + 1, Launch: l + 1, Request: r + 1, Dump: &dump.Dump{TotalMs: v}})
 			}
 		}
 		return s
 	}
-	generate := func(sigmaL float64) Side {
-		s := Side{}
+	generate := func(sigmaL float64) dump.Side {
+		s := dump.Side{}
 		for i := 0; i < 5; i++ {
-			s.Runs = append(s.Runs, Run{Index: i + 1, Dump: &Dump{TotalMs: 1000 + rng.NormFloat64()*math.Sqrt(sigmaL*sigmaL+1)}})
+			s.Runs = append(s.Runs, dump.Run{Index: i + 1, Dump: &dump.Dump{TotalMs: 1000 + rng.NormFloat64()*math.Sqrt(sigmaL*sigmaL+1)}})
 		}
 		return s
 	}
@@ -255,7 +257,7 @@ func TestServedReport(t *testing.T) {
 		head.Runs[i].Dump.Name = "head.json"
 	}
 	r := Compare(base, head, DefaultOptions())
-	r.Fail(Failure{Side: "head", Launch: 3, Request: 2, Reason: "request 2 of launch 3 of head: HTTP 500"})
+	r.Fail(dump.Failure{Side: "head", Launch: 3, Request: 2, Reason: "request 2 of launch 3 of head: HTTP 500"})
 	md := Markdown(r, RenderOptions{})
 	for _, want := range []string{
 		"n=6+6 in 2+2 launches",
@@ -284,7 +286,7 @@ func TestServedReport(t *testing.T) {
 		Head struct {
 			Runs []JSONRun `json:"runs"`
 		} `json:"head"`
-		Failure *Failure `json:"failure"`
+		Failure *dump.Failure `json:"failure"`
 	}
 	if err := json.Unmarshal(js, &j); err != nil {
 		t.Fatal(err)

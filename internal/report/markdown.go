@@ -7,18 +7,18 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
-)
 
-// MaxCommentChars is GitHub's limit on the body of an issue comment.
-// https://docs.github.com/en/rest/issues/comments#create-an-issue-comment
-const MaxCommentChars = 65536
+	"github.com/diffperf/diffperf/internal/dump"
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
+)
 
 // RenderOptions control the Markdown of a Result.
 type RenderOptions struct {
 	// Marker, when set, is written first as the hidden comment
 	// <!-- diffperf:Marker --> that finds the comment again.
 	Marker string
-	// MaxChars bounds the output in characters; 0 means MaxCommentChars.
+	// MaxChars bounds the output in characters. 0 means no bound, but for
+	// a comment (Marker set): GitHub's limit on a comment's body.
 	// Collapsed details are dropped first, with a note, then stage rows.
 	MaxChars int
 	// State, with Marker, writes the hidden StateLine second, so that a
@@ -29,35 +29,16 @@ type RenderOptions struct {
 	Context string
 }
 
-// limit is MaxChars, or MaxCommentChars when it is not set.
+// limit is MaxChars; when it is not set, GitHub's limit for a comment and
+// no limit for a document without a marker.
 func (o RenderOptions) limit() int {
-	if o.MaxChars <= 0 {
-		return MaxCommentChars
+	switch {
+	case o.MaxChars <= 0 && o.Marker != "":
+		return comment.MaxCommentChars
+	case o.MaxChars <= 0:
+		return math.MaxInt
 	}
 	return o.MaxChars
-}
-
-// MarkerLine is the first line of every comment diffperf writes for key.
-func MarkerLine(key string) string {
-	return "<!-- diffperf:" + SanitizeKey(key) + " -->"
-}
-
-// SanitizeKey keeps a comment key to letters, digits and ._/- so that it
-// cannot end the HTML comment it sits in.
-func SanitizeKey(key string) string {
-	var b strings.Builder
-	for _, r := range key {
-		if r < utf8.RuneSelf && (r == '.' || r == '_' || r == '-' || r == '/' ||
-			('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')) {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	if b.Len() == 0 {
-		return "default"
-	}
-	return b.String()
 }
 
 // single reports whether each side has exactly one run, the case where the
@@ -70,7 +51,7 @@ func Markdown(r *Result, opt RenderOptions) string {
 	limit := opt.limit()
 	head := ""
 	if opt.Marker != "" {
-		head = MarkerLine(opt.Marker) + "\n"
+		head = comment.MarkerLine(opt.Marker) + "\n"
 		if opt.State {
 			head += StateLine(r, opt.Context) + "\n"
 		}
@@ -197,7 +178,7 @@ func (r *Result) headline() string {
 	if f := r.Failure; f != nil {
 		where := "The measurement failed"
 		if f.Side != "" {
-			where = f.where()
+			where = failureWhere(f)
 			if strings.HasPrefix(strings.ToLower(f.Reason), strings.ToLower(strings.TrimSuffix(where, " failed"))) {
 				where = "Failed" // the reason names the run; say it once
 			}
@@ -257,7 +238,7 @@ func (r *Result) tables(stages []string, n int) string {
 	for _, id := range stages[:n] {
 		m := r.Metric(id)
 		name := Escape(m.Name)
-		if m.Name == DenoisingLoop {
+		if m.Name == dump.DenoisingLoop {
 			if m.BaseCount == m.HeadCount {
 				name += fmt.Sprintf(" (%d steps)", m.HeadCount)
 			} else {
@@ -286,9 +267,9 @@ func (r *Result) tables(stages []string, n int) string {
 		b.WriteString("One dump a side: the marks follow compare_perf.py's rules (E2E ±2 %; a stage ±10 % and 120 ms), while the verdict above needs several runs a side to be significant.\n\n")
 	}
 	for _, id := range stages[:n] {
-		if m := r.Metric(id); m.Name == DenoisingLoop && m.BaseCount != m.HeadCount {
+		if m := r.Metric(id); m.Name == dump.DenoisingLoop && m.BaseCount != m.HeadCount {
 			fmt.Fprintf(&b, "The %s row compares %d steps with %d: the two sides' sglang versions record denoising steps differently (SGLANG.md, dump formats), so that row's change is not a change in speed.\n\n",
-				DenoisingLoop, m.BaseCount, m.HeadCount)
+				dump.DenoisingLoop, m.BaseCount, m.HeadCount)
 		}
 	}
 	return b.String()
@@ -419,16 +400,16 @@ type orderedRun struct {
 // batches are the first batch and, when there is one, the confirming batch.
 func (r *Result) batches() []struct {
 	name       string
-	base, head []Run
+	base, head []dump.Run
 } {
 	out := []struct {
 		name       string
-		base, head []Run
+		base, head []dump.Run
 	}{{"", r.Base.Runs, r.Head.Runs}}
 	if c := r.Confirmation; c != nil {
 		out = append(out, struct {
 			name       string
-			base, head []Run
+			base, head []dump.Run
 		}{"confirm", c.Base.Runs, c.Head.Runs})
 	}
 	return out
@@ -441,7 +422,7 @@ func (r *Result) runsInOrder() []orderedRun {
 	for _, bt := range r.batches() {
 		for _, s := range []struct {
 			name string
-			runs []Run
+			runs []dump.Run
 		}{{"base", bt.base}, {"head", bt.head}} {
 			for _, run := range s.runs {
 				if run.Dump == nil {
@@ -580,7 +561,7 @@ func (r *Result) envSection() string {
 	b.WriteString("| :--- | :--- | :--- | :--- | :--- | :--- | :--- | :--- | :--- |\n")
 	for _, set := range []struct {
 		when string
-		gpus []GPU
+		gpus []dump.GPU
 	}{{"before", e.Before}, {"after", e.After}} {
 		for _, g := range set.gpus {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", set.when, Escape(g.Name), Escape(g.Driver),
@@ -600,9 +581,9 @@ func (r *Result) metadata() string {
 	var b strings.Builder
 	for _, s := range []struct {
 		label string
-		side  Side
+		side  dump.Side
 	}{{"Baseline", r.Base}, {"New", r.Head}} {
-		commits := distinct(dumps(s.side.Runs), func(d *Dump) string { return d.CommitHash })
+		commits := distinct(dumps(s.side.Runs), func(d *dump.Dump) string { return d.CommitHash })
 		if commits == "" || commits == "N/A" {
 			// The dumps cannot tell (sglang writes N/A outside a git
 			// checkout); the commit diffperf checked out can.

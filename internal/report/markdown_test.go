@@ -2,6 +2,7 @@ package report
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +10,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/diffperf/diffperf/internal/dump"
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -33,31 +36,31 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-func loadDump(t *testing.T, name string) *Dump {
+func loadDump(t *testing.T, name string) *dump.Dump {
 	t.Helper()
-	d, err := ParseDump(name, readTestdata(t, name))
+	d, err := dump.ParseDump(name, readTestdata(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
 }
 
-func loadRuns(t *testing.T, dir string, firstOrder ...int) []Run {
+func loadRuns(t *testing.T, dir string, firstOrder ...int) []dump.Run {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "dumps", dir, "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no dumps in %s: %v", dir, err)
 	}
-	var runs []Run
+	var runs []dump.Run
 	for i, f := range files {
 		d := loadDump(t, filepath.Join(dir, filepath.Base(f)))
-		runs = append(runs, Run{Index: i + 1, Dump: d})
+		runs = append(runs, dump.Run{Index: i + 1, Dump: d})
 	}
 	return runs
 }
 
 // abbaOrder numbers runs base, head, head, base, ... as the runner does.
-func abbaOrder(base, head []Run) {
+func abbaOrder(base, head []dump.Run) {
 	b, h, pos := 0, 0, 1
 	for b < len(base) || h < len(head) {
 		for _, s := range []string{"base", "head", "head", "base"} {
@@ -74,21 +77,21 @@ func abbaOrder(base, head []Run) {
 
 func single(t *testing.T, base, head string) *Result {
 	t.Helper()
-	return Compare(Side{Runs: []Run{{Index: 1, Order: 1, Dump: loadDump(t, base)}}}, Side{Runs: []Run{{Index: 1, Order: 2, Dump: loadDump(t, head)}}}, DefaultOptions())
+	return Compare(dump.Side{Runs: []dump.Run{{Index: 1, Order: 1, Dump: loadDump(t, base)}}}, dump.Side{Runs: []dump.Run{{Index: 1, Order: 2, Dump: loadDump(t, head)}}}, DefaultOptions())
 }
 
 func severalRuns(t *testing.T) *Result {
 	t.Helper()
 	base, head := loadRuns(t, "runs/base"), loadRuns(t, "runs/head")
 	abbaOrder(base, head)
-	return Compare(Side{Ref: "main", SHA: "a10a24e9a7fdc0ddcc7dc3e90c0d4983707db028", Runs: base},
-		Side{Ref: "refs/pull/42/merge", SHA: "8e8c1ccc065f520f2f9eff69cfa287dd279e59b4", Runs: head}, DefaultOptions())
+	return Compare(dump.Side{Ref: "main", SHA: "a10a24e9a7fdc0ddcc7dc3e90c0d4983707db028", Runs: base},
+		dump.Side{Ref: "refs/pull/42/merge", SHA: "8e8c1ccc065f520f2f9eff69cfa287dd279e59b4", Runs: head}, DefaultOptions())
 }
 
 func withContext(r *Result) *Result {
-	r.Env = &Environment{
-		Before: []GPU{{Name: "NVIDIA H100 80GB HBM3", Driver: "550.90.07", SMClockMHz: "1980", MemClockMHz: "2619", TemperatureC: "34", PowerW: "71.20", PowerLimitW: "700.00", ThrottleReasons: "none"}},
-		After:  []GPU{{Name: "NVIDIA H100 80GB HBM3", Driver: "550.90.07", SMClockMHz: "1755", MemClockMHz: "2619", TemperatureC: "61", PowerW: "402.10", PowerLimitW: "700.00", ThrottleReasons: "sw_thermal_slowdown"}},
+	r.Env = &dump.Environment{
+		Before: []dump.GPU{{Name: "NVIDIA H100 80GB HBM3", Driver: "550.90.07", SMClockMHz: "1980", MemClockMHz: "2619", TemperatureC: "34", PowerW: "71.20", PowerLimitW: "700.00", ThrottleReasons: "none"}},
+		After:  []dump.GPU{{Name: "NVIDIA H100 80GB HBM3", Driver: "550.90.07", SMClockMHz: "1755", MemClockMHz: "2619", TemperatureC: "61", PowerW: "402.10", PowerLimitW: "700.00", ThrottleReasons: "sw_thermal_slowdown"}},
 		Host:   "linux/amd64, 16 CPUs",
 	}
 	r.Command = "sglang generate --model-path black-forest-labs/FLUX.1-dev --prompt 'A curious raccoon' --warmup --perf-dump-path out/head-01.json"
@@ -107,7 +110,7 @@ func TestMarkdownGolden(t *testing.T) {
 
 	failed := withContext(severalRuns(t))
 	failed.AcceptLabel = "perf-regression-accepted"
-	failed.Fail(Failure{Side: "head", Run: 3, Reason: "exit status 1 after 12.3 s",
+	failed.Fail(dump.Failure{Side: "head", Run: 3, Reason: "exit status 1 after 12.3 s",
 		LogTail: "Loading pipeline...\nTraceback (most recent call last):\n  File \"x.py\", line 1\nRuntimeError: CUDA out of memory <b>@oncall</b>"})
 
 	// A /perf request at a commit the pull request has moved on from.
@@ -208,21 +211,21 @@ const hostile = "Evil|Stage <img src=x onerror=alert(1)> <!-- diffperf:other -->
 
 func TestMarkdownEscapesUntrustedText(t *testing.T) {
 	t.Parallel()
-	mk := func(total float64) *Dump {
-		return &Dump{Name: "dump " + hostile + ".json", TotalMs: total, CommitHash: hostile, Model: hostile, Prompt: hostile,
-			Stages: []Stage{{Name: hostile, DurationMs: total / 2, Count: 1}, {Name: "DenoisingStage", DurationMs: total / 2, Count: 1}}}
+	mk := func(total float64) *dump.Dump {
+		return &dump.Dump{Name: "dump " + hostile + ".json", TotalMs: total, CommitHash: hostile, Model: hostile, Prompt: hostile,
+			Stages: []dump.Stage{{Name: hostile, DurationMs: total / 2, Count: 1}, {Name: "DenoisingStage", DurationMs: total / 2, Count: 1}}}
 	}
-	var base, head Side
+	var base, head dump.Side
 	for i := 0; i < 5; i++ {
-		base.Runs = append(base.Runs, Run{Index: i + 1, Dump: mk(7000 + float64(i))})
-		head.Runs = append(head.Runs, Run{Index: i + 1, Dump: mk(7700 + float64(i))})
+		base.Runs = append(base.Runs, dump.Run{Index: i + 1, Dump: mk(7000 + float64(i))})
+		head.Runs = append(head.Runs, dump.Run{Index: i + 1, Dump: mk(7700 + float64(i))})
 	}
 	base.Ref, head.Ref = hostile, hostile
 	r := Compare(base, head, DefaultOptions())
-	r.Fail(Failure{Side: hostile, Run: 1, Reason: hostile, LogTail: hostile + "\n</pre><script>x</script>"})
+	r.Fail(dump.Failure{Side: hostile, Run: 1, Reason: hostile, LogTail: hostile + "\n</pre><script>x</script>"})
 	r.Notes = []string{hostile}
 	r.Command, r.Reproduce = hostile, hostile
-	r.Env = &Environment{Before: []GPU{{Name: hostile, Driver: hostile}}}
+	r.Env = &dump.Environment{Before: []dump.GPU{{Name: hostile, Driver: hostile}}}
 
 	for _, out := range []string{Markdown(r, RenderOptions{Marker: "key"}), MarkdownMulti(mk(1), []Column{{hostile, mk(2)}, {hostile, mk(3)}})} {
 		checkSafe(t, out)
@@ -305,26 +308,26 @@ func checkTables(t *testing.T, out string) {
 func TestMarkdownSizeLimit(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("VeryLongStageName", 40)
-	mk := func(total float64) *Dump {
-		d := &Dump{Name: "x.json", TotalMs: total}
+	mk := func(total float64) *dump.Dump {
+		d := &dump.Dump{Name: "x.json", TotalMs: total}
 		for i := 0; i < 400; i++ {
-			d.Stages = append(d.Stages, Stage{Name: long + string(rune('A'+i%26)) + strings.Repeat("x", i), DurationMs: 1, Count: 1})
+			d.Stages = append(d.Stages, dump.Stage{Name: long + string(rune('A'+i%26)) + strings.Repeat("x", i), DurationMs: 1, Count: 1})
 		}
 		return d
 	}
-	var base, head Side
+	var base, head dump.Side
 	for i := 0; i < 40; i++ {
-		base.Runs = append(base.Runs, Run{Index: i + 1, Dump: mk(7000 + float64(i))})
-		head.Runs = append(head.Runs, Run{Index: i + 1, Dump: mk(7700 + float64(i))})
+		base.Runs = append(base.Runs, dump.Run{Index: i + 1, Dump: mk(7000 + float64(i))})
+		head.Runs = append(head.Runs, dump.Run{Index: i + 1, Dump: mk(7700 + float64(i))})
 	}
 	r := Compare(base, head, DefaultOptions())
-	r.Fail(Failure{Side: "head", Run: 1, Reason: "boom", LogTail: strings.Repeat("log line\n", 10000)})
-	for _, limit := range []int{MaxCommentChars, 20000, 3000} {
+	r.Fail(dump.Failure{Side: "head", Run: 1, Reason: "boom", LogTail: strings.Repeat("log line\n", 10000)})
+	for _, limit := range []int{comment.MaxCommentChars, 20000, 3000} {
 		out := Markdown(r, RenderOptions{Marker: "big", MaxChars: limit})
 		if n := utf8.RuneCountInString(out); n > limit {
 			t.Errorf("limit %d: %d characters", limit, n)
 		}
-		if !strings.HasPrefix(out, MarkerLine("big")+"\n## ") {
+		if !strings.HasPrefix(out, comment.MarkerLine("big")+"\n## ") {
 			t.Errorf("limit %d: does not start with the marker and headline: %.100q", limit, out)
 		}
 		if !strings.Contains(out, "Left out to stay within") {
@@ -362,8 +365,8 @@ func TestEscape(t *testing.T) {
 	if got := EscapePre("a</pre>\n@b"); got != "a&lt;/pre&gt;\n@\u200bb" {
 		t.Errorf("EscapePre = %q", got)
 	}
-	if got := SanitizeKey("flux --> <x>"); got != "flux_--___x_" {
-		t.Errorf("SanitizeKey = %q", got)
+	if got := comment.SanitizeKey("flux --> <x>"); got != "flux_--___x_" {
+		t.Errorf("comment.SanitizeKey = %q", got)
 	}
 }
 
@@ -375,17 +378,17 @@ func FuzzMarkdown(f *testing.F) {
 			return
 		}
 		n = 1 + (n%8+8)%8
-		var base, head Side
+		var base, head dump.Side
 		for i := 0; i < n; i++ {
-			base.Runs = append(base.Runs, Run{Index: i + 1, Dump: &Dump{Name: stage, TotalMs: a + float64(i), Prompt: prompt, Model: prompt, CommitHash: stage,
-				Stages: []Stage{{Name: stage, DurationMs: a, Count: 1}}}})
-			head.Runs = append(head.Runs, Run{Index: i + 1, Dump: &Dump{Name: stage, TotalMs: b + float64(i), Prompt: prompt,
-				Stages: []Stage{{Name: stage + "x", DurationMs: b, Count: 1}}}})
+			base.Runs = append(base.Runs, dump.Run{Index: i + 1, Dump: &dump.Dump{Name: stage, TotalMs: a + float64(i), Prompt: prompt, Model: prompt, CommitHash: stage,
+				Stages: []dump.Stage{{Name: stage, DurationMs: a, Count: 1}}}})
+			head.Runs = append(head.Runs, dump.Run{Index: i + 1, Dump: &dump.Dump{Name: stage, TotalMs: b + float64(i), Prompt: prompt,
+				Stages: []dump.Stage{{Name: stage + "x", DurationMs: b, Count: 1}}}})
 		}
 		r := Compare(base, head, DefaultOptions())
 		r.Notes = []string{prompt}
 		out := Markdown(r, RenderOptions{Marker: "fuzz", MaxChars: 6000})
-		if !strings.HasPrefix(out, MarkerLine("fuzz")+"\n") {
+		if !strings.HasPrefix(out, comment.MarkerLine("fuzz")+"\n") {
 			t.Fatalf("marker not first")
 		}
 		if utf8.RuneCountInString(out) > 6000 {
@@ -433,5 +436,22 @@ func TestRequestIsEscaped(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestZeroMaxCharsBoundsOnlyComments(t *testing.T) {
+	t.Parallel()
+	// Enough stages that the whole report is over GitHub's comment limit.
+	var stages []dump.Stage
+	for i := 0; i < 900; i++ {
+		stages = append(stages, dump.Stage{Name: fmt.Sprintf("%s%03d", strings.Repeat("Stage", 12), i), DurationMs: 1, Count: 1})
+	}
+	r := Compare(side(jitter(1000, 3), 0, stages...), side(jitter(1000, 4), 0, stages...), DefaultOptions())
+	doc := Markdown(r, RenderOptions{})
+	if n := utf8.RuneCountInString(doc); n <= comment.MaxCommentChars || strings.Contains(doc, "Left out to stay within") {
+		t.Fatalf("a document without a marker was bounded: %d characters", n)
+	}
+	if n := utf8.RuneCountInString(Markdown(r, RenderOptions{Marker: "k"})); n > comment.MaxCommentChars {
+		t.Fatalf("a comment has %d characters, over GitHub's %d", n, comment.MaxCommentChars)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 	"github.com/diffperf/diffperf/internal/input"
 )
 
@@ -292,7 +293,7 @@ func MarkdownMerged(m *Merged, opt RenderOptions) string {
 	limit := opt.limit()
 	head := ""
 	if opt.Marker != "" {
-		head = MarkerLine(opt.Marker) + "\n"
+		head = comment.MarkerLine(opt.Marker) + "\n"
 		if line, ok := MergedStateLine(m, opt.Context); ok && opt.State {
 			head += line + "\n"
 		}
@@ -331,7 +332,7 @@ func MarkdownMerged(m *Merged, opt RenderOptions) string {
 		}
 		return b.String()
 	}
-	render(1 << 30)
+	render(0)
 	out := build(len(cases))
 	if size(out) <= limit {
 		return out
@@ -519,7 +520,7 @@ func (m *Merged) caseSection(c MergedCase, maxChars int) string {
 
 // shorten keeps the first line of s, at most n characters.
 func shorten(s string, n int) string {
-	s = FirstLine(s)
+	s = comment.FirstLine(s)
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}

@@ -4,6 +4,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/diffperf/diffperf/internal/dump"
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 )
 
 // ownTags are the HTML the merged renderer writes itself: its marker, and
@@ -25,19 +28,19 @@ func FuzzMergedMarkdown(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name, text, tail, unit, samples, side string) {
 		r := e2eOnly(Regression, 0.001, 1000, 1200)
 		r.Model, r.Prompt, r.Reason, r.Notes = text, text, text, []string{text}
-		r.Env = &Environment{Before: []GPU{{Name: text}}, Host: text, Note: text}
+		r.Env = &dump.Environment{Before: []dump.GPU{{Name: text}}, Host: text, Note: text}
 		for i := range r.Metrics {
 			r.Metrics[i].Unit, r.Metrics[i].Samples, r.Metrics[i].Name = unit, samples, text
 		}
 		r.Launches = []Launch{{Side: side, Launch: 1, Requests: 2, MedianMs: 1000}}
 		failed := e2eOnly(NoChange, 1, 1000, 1000)
-		failed.Fail(Failure{Side: side, Run: 1, Reason: text, LogTail: tail})
+		failed.Fail(dump.Failure{Side: side, Run: 1, Reason: text, LogTail: tail})
 		m, err := Merge([]CaseResult{{Name: name, Source: text, Result: r}, {Name: name + "-2", Source: tail, Result: failed}}, nil, 0.05)
 		if err != nil {
 			return
 		}
 		out := MarkdownMerged(m, RenderOptions{Marker: "fuzz", MaxChars: 60000})
-		rest := strings.Replace(out, MarkerLine("fuzz"), "", 1)
+		rest := strings.Replace(out, comment.MarkerLine("fuzz"), "", 1)
 		for _, tag := range ownTags {
 			rest = strings.ReplaceAll(rest, tag, "")
 		}

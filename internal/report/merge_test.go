@@ -9,6 +9,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/diffperf/diffperf/internal/dump"
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/google/go-cmp/cmp"
 )
@@ -21,7 +23,7 @@ func e2eOnly(v Verdict, p, basems, headms float64) *Result {
 		Metrics: []Metric{{ID: MetricE2E, Name: "E2E Latency", Unit: "ms", Kind: KindTime, Gated: true, Verdict: v, P: p,
 			Base: Stats{Median: basems, Values: []float64{basems}}, Head: Stats{Median: headms, Values: []float64{headms}},
 			DeltaAbs: headms - basems, DeltaPct: (headms - basems) / basems * 100}}}
-	r.Base.Runs, r.Head.Runs = []Run{{Index: 1, Dump: &Dump{Name: "b.json", TotalMs: basems}}}, []Run{{Index: 1, Dump: &Dump{Name: "h.json", TotalMs: headms}}}
+	r.Base.Runs, r.Head.Runs = []dump.Run{{Index: 1, Dump: &dump.Dump{Name: "b.json", TotalMs: basems}}}, []dump.Run{{Index: 1, Dump: &dump.Dump{Name: "h.json", TotalMs: headms}}}
 	return r
 }
 
@@ -135,7 +137,7 @@ func TestMergeMemoryRegressionIsNotCorrected(t *testing.T) {
 func TestMergeVerdictsAndCounts(t *testing.T) {
 	t.Parallel()
 	failed := e2eOnly(NoChange, 0.5, 10, 10)
-	failed.Fail(Failure{Side: "head", Run: 2, Reason: "run 2 of head: exit status 1"})
+	failed.Fail(dump.Failure{Side: "head", Run: 2, Reason: "run 2 of head: exit status 1"})
 	m := mergeOf(t, []string{"wan", "gone", "flux"},
 		CaseResult{Name: "flux", Result: e2eOnly(Regression, 0.001, 1000, 1200)},
 		CaseResult{Name: "wan", Result: e2eOnly(NoChange, 0.7, 10, 10)},
@@ -198,9 +200,9 @@ func TestMergeRefuses(t *testing.T) {
 func TestMergeEscapesCaseNames(t *testing.T) {
 	t.Parallel()
 	r := e2eOnly(Regression, 0.001, 1000, 1200)
-	r.Env = &Environment{Before: []GPU{{Name: hostile}}}
+	r.Env = &dump.Environment{Before: []dump.GPU{{Name: hostile}}}
 	failed := e2eOnly(NoChange, 0.5, 10, 10)
-	failed.Fail(Failure{Reason: hostile, LogTail: hostile + "\n</pre></details><script>x</script>"})
+	failed.Fail(dump.Failure{Reason: hostile, LogTail: hostile + "\n</pre></details><script>x</script>"})
 	m := mergeOf(t, []string{hostile + " missing"}, CaseResult{Name: hostile, Result: r}, CaseResult{Name: hostile + "2", Result: failed})
 	md := MarkdownMerged(m, RenderOptions{Marker: "merged"})
 	checkSafe(t, md)
@@ -218,23 +220,23 @@ func TestMergeEscapesCaseNames(t *testing.T) {
 // limit, with every row, and a note for what was shortened.
 func TestMergeTwentyCasesWithinLimit(t *testing.T) {
 	t.Parallel()
-	mk := func(total float64, i int) *Dump {
-		d := &Dump{Name: "x.json", TotalMs: total}
+	mk := func(total float64, i int) *dump.Dump {
+		d := &dump.Dump{Name: "x.json", TotalMs: total}
 		for s := 0; s < 60; s++ {
-			d.Stages = append(d.Stages, Stage{Name: strings.Repeat("Stage", 10) + string(rune('A'+s%26)) + strings.Repeat("x", s), DurationMs: 1, Count: 1})
+			d.Stages = append(d.Stages, dump.Stage{Name: strings.Repeat("Stage", 10) + string(rune('A'+s%26)) + strings.Repeat("x", s), DurationMs: 1, Count: 1})
 		}
 		return d
 	}
 	var cases []CaseResult
 	for i := 0; i < 20; i++ {
-		var base, head Side
+		var base, head dump.Side
 		for j := 0; j < 10; j++ {
-			base.Runs = append(base.Runs, Run{Index: j + 1, Dump: mk(7000+float64(j), i)})
-			head.Runs = append(head.Runs, Run{Index: j + 1, Dump: mk(7000+float64(j)+float64(i*40), i)})
+			base.Runs = append(base.Runs, dump.Run{Index: j + 1, Dump: mk(7000+float64(j), i)})
+			head.Runs = append(head.Runs, dump.Run{Index: j + 1, Dump: mk(7000+float64(j)+float64(i*40), i)})
 		}
 		r := Compare(base, head, DefaultOptions())
 		if i%5 == 4 {
-			r.Fail(Failure{Side: "head", Run: 1, Reason: "boom", LogTail: strings.Repeat("Traceback line\n", 2000)})
+			r.Fail(dump.Failure{Side: "head", Run: 1, Reason: "boom", LogTail: strings.Repeat("Traceback line\n", 2000)})
 		}
 		cases = append(cases, CaseResult{Name: "case-" + string(rune('a'+i)), Result: r})
 	}
@@ -243,8 +245,8 @@ func TestMergeTwentyCasesWithinLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := MarkdownMerged(m, RenderOptions{Marker: "merged"})
-	if n := utf8.RuneCountInString(md); n > MaxCommentChars {
-		t.Fatalf("%d characters, over %d", n, MaxCommentChars)
+	if n := utf8.RuneCountInString(md); n > comment.MaxCommentChars {
+		t.Fatalf("%d characters, over %d", n, comment.MaxCommentChars)
 	}
 	for _, c := range cases {
 		if !strings.Contains(md, "\n| "+c.Name+" |") {
@@ -275,14 +277,14 @@ func mergedExample(t *testing.T) *Merged {
 
 	base, head := loadRuns(t, "runs/base"), loadRuns(t, "runs/head")
 	abbaOrder(head, base)
-	faster := withContext(Compare(Side{Ref: "main", Runs: head}, Side{Ref: "refs/pull/42/merge", Runs: base}, DefaultOptions()))
+	faster := withContext(Compare(dump.Side{Ref: "main", Runs: head}, dump.Side{Ref: "refs/pull/42/merge", Runs: base}, DefaultOptions()))
 	faster.Case = "sd3-h100"
 
-	same := withContext(Compare(Side{Ref: "main", Runs: loadRuns(t, "runs/base")}, Side{Ref: "refs/pull/42/merge", Runs: loadRuns(t, "runs/base")}, DefaultOptions()))
+	same := withContext(Compare(dump.Side{Ref: "main", Runs: loadRuns(t, "runs/base")}, dump.Side{Ref: "refs/pull/42/merge", Runs: loadRuns(t, "runs/base")}, DefaultOptions()))
 	same.Case = "wan-h100"
 
-	failed := withContext(Compare(Side{Ref: "main", Runs: loadRuns(t, "runs/base")[:2]}, Side{Ref: "refs/pull/42/merge", Runs: loadRuns(t, "runs/base")[:1]}, DefaultOptions()))
-	failed.Fail(Failure{Side: "head", Run: 2, Reason: "run 2 of head: sglang: exit status 1 after 41.2 s", LogTail: "torch.OutOfMemoryError: CUDA out of memory."})
+	failed := withContext(Compare(dump.Side{Ref: "main", Runs: loadRuns(t, "runs/base")[:2]}, dump.Side{Ref: "refs/pull/42/merge", Runs: loadRuns(t, "runs/base")[:1]}, DefaultOptions()))
+	failed.Fail(dump.Failure{Side: "head", Run: 2, Reason: "run 2 of head: sglang: exit status 1 after 41.2 s", LogTail: "torch.OutOfMemoryError: CUDA out of memory."})
 	failed.Case = "hunyuan-h200"
 	failed.Env.Before[0].Name, failed.Env.After[0].Name = "NVIDIA H200", "NVIDIA H200"
 
@@ -317,7 +319,7 @@ func TestParseJSONRoundTrip(t *testing.T) {
 	accepted.Confirmation = severalRuns(t)
 	accepted.Notes = []string{"The base side is the merge base."}
 	failed := withContext(severalRuns(t))
-	failed.Fail(Failure{Side: "head", Run: 3, Reason: "exit status 1", LogTail: "boom"})
+	failed.Fail(dump.Failure{Side: "head", Run: 3, Reason: "exit status 1", LogTail: "boom"})
 	requested := severalRuns(t)
 	requested.Request = &Request{By: "alice", URL: "https://github.com/o/r/pull/1#issuecomment-5", SHA: "8e8c1ccc065f520f2f9eff69cfa287dd279e59b4", Moved: true,
 		CurrentHead: "0123456789abcdef0123456789abcdef01234567"}
@@ -325,7 +327,7 @@ func TestParseJSONRoundTrip(t *testing.T) {
 	served := Compare(servedSide(1000, []float64{0, 0.01}, 3, 0.002, 1), servedSide(1000, []float64{0.06, 0.055}, 3, 0.002, 2), DefaultOptions())
 	for name, r := range map[string]*Result{
 		"single": single(t, "old_nov2025.json", "dec2025.json"), "accepted": accepted, "failed": failed,
-		"empty": Compare(Side{}, Side{}, DefaultOptions()), "requested": requested, "served": served,
+		"empty": Compare(dump.Side{}, dump.Side{}, DefaultOptions()), "requested": requested, "served": served,
 	} {
 		js, err := MarshalJSON(r)
 		if err != nil {

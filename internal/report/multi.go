@@ -3,19 +3,21 @@ package report
 import (
 	"fmt"
 	"strings"
+
+	"github.com/diffperf/diffperf/internal/dump"
 )
 
 // Column is one NEW file of the `compare BASELINE NEW NEW...` form.
 type Column struct {
 	Label string // the file's base name, as compare_perf.py labels it
-	Dump  *Dump
+	Dump  *dump.Dump
 }
 
 // MarkdownMulti renders compare_perf.py's layout for one baseline and two or
 // more new files: one column per new file, each cell "value (pct) status",
 // no Diff columns and no Throughput row. Single files carry no statistics,
 // so there is no verdict: the statuses are compare_perf.py's rules.
-func MarkdownMulti(base *Dump, cols []Column) string {
+func MarkdownMulti(base *dump.Dump, cols []Column) string {
 	var b strings.Builder
 	labels := make([]string, len(cols))
 	seps := make([]string, len(cols))
@@ -37,11 +39,11 @@ func MarkdownMulti(base *Dump, cols []Column) string {
 	b.WriteString("#### 2. Stage Breakdown\n")
 	fmt.Fprintf(&b, "| Stage Name | Baseline | %s |\n", strings.Join(labels, " | "))
 	fmt.Fprintf(&b, "| :--- | :--- | %s |\n", strings.Join(seps, " | "))
-	news := make([]*Dump, len(cols))
+	news := make([]*dump.Dump, len(cols))
 	for i, c := range cols {
 		news[i] = c.Dump
 	}
-	for _, name := range stageOrder([]*Dump{base}, news) {
+	for _, name := range stageOrder([]*dump.Dump{base}, news) {
 		bv := base.StageMs(name)
 		fmt.Fprintf(&b, "| %s | %s |", Escape(name), FormatMs(bv))
 		for _, c := range cols {
@@ -104,13 +106,13 @@ type MultiJSONStage struct {
 }
 
 // MultiJSON converts the multi-file comparison to its JSON form.
-func MultiJSON(base *Dump, cols []Column) *MultiJSONResult {
-	news := make([]*Dump, len(cols))
+func MultiJSON(base *dump.Dump, cols []Column) *MultiJSONResult {
+	news := make([]*dump.Dump, len(cols))
 	for i, c := range cols {
 		news[i] = c.Dump
 	}
-	order := stageOrder([]*Dump{base}, news)
-	col := func(label string, d *Dump) MultiJSONColumn {
+	order := stageOrder([]*dump.Dump{base}, news)
+	col := func(label string, d *dump.Dump) MultiJSONColumn {
 		_, pct := diff(base.TotalMs, d.TotalMs)
 		c := MultiJSONColumn{Label: label, File: d.Name, CommitHash: orNA(d.CommitHash), E2EMs: d.TotalMs, E2EPct: pct, Stages: []MultiJSONStage{}}
 		for _, name := range order {

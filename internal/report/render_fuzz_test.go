@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	dumpfmt "github.com/diffperf/diffperf/internal/dump"
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 )
 
 // htmlStart is a "<" that can open a tag, a comment or a declaration;
@@ -30,7 +33,7 @@ func FuzzDumpMarkdown(f *testing.F) {
 			return // bounded: long names only exercise the size limit, which FuzzMarkdown covers
 		}
 		n := 1 + int(runs%6)
-		dump := func(side string, i int) *Dump {
+		dump := func(side string, i int) *dumpfmt.Dump {
 			t.Helper()
 			scale := 1 + float64(i)/100
 			if side == "head" {
@@ -48,17 +51,17 @@ func FuzzDumpMarkdown(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := ParseDump(side+"-"+strconv.Itoa(i)+".json", data)
+			d, err := dumpfmt.ParseDump(side+"-"+strconv.Itoa(i)+".json", data)
 			if err != nil {
 				t.Skip(err) // a name the parser refuses is FuzzParseDump's business
 			}
 			return d
 		}
-		var base, head Side
+		var base, head dumpfmt.Side
 		names := map[string]bool{}
 		for i := 0; i < n; i++ {
-			base.Runs = append(base.Runs, Run{Index: i + 1, Order: 2*i + 1, Dump: dump("base", i)})
-			head.Runs = append(head.Runs, Run{Index: i + 1, Order: 2*i + 2, Dump: dump("head", i)})
+			base.Runs = append(base.Runs, dumpfmt.Run{Index: i + 1, Order: 2*i + 1, Dump: dump("base", i)})
+			head.Runs = append(head.Runs, dumpfmt.Run{Index: i + 1, Order: 2*i + 2, Dump: dump("head", i)})
 		}
 		for _, s := range append(base.Runs, head.Runs...) {
 			for _, st := range s.Dump.Stages {
@@ -70,7 +73,7 @@ func FuzzDumpMarkdown(f *testing.F) {
 		r.Command = prompt
 		marker := "fuzz-" + model
 		out := Markdown(r, RenderOptions{Marker: marker})
-		if !strings.HasPrefix(out, MarkerLine(marker)+"\n") {
+		if !strings.HasPrefix(out, comment.MarkerLine(marker)+"\n") {
 			t.Fatalf("marker not first: %.120q", out)
 		}
 		if c := strings.Count(out, "<!--"); c != 1 {
@@ -86,7 +89,7 @@ func FuzzDumpMarkdown(f *testing.F) {
 			t.Fatalf("stage table has %d rows for %d stages %q", got, len(names), keys(names))
 		}
 		for name := range names {
-			if name != DenoisingLoop && !strings.Contains(out, "| "+Escape(name)+" |") {
+			if name != dumpfmt.DenoisingLoop && !strings.Contains(out, "| "+Escape(name)+" |") {
 				t.Fatalf("stage %q is not a row of its own", name)
 			}
 		}

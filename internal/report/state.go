@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 )
 
 // State is what a comment remembers of its verdict, on its hidden second
@@ -22,12 +24,7 @@ type State struct {
 	Context string `json:"context,omitempty"`
 }
 
-const statePrefix = "<!-- diffperf-state: "
-
-var (
-	stateLine = regexp.MustCompile(`(?m)^<!-- diffperf-state: (\{[^\n<>]*\}) -->$`)
-	stateSHA  = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
-)
+var stateSHA = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
 
 // StateLine is the hidden line that records r's verdict for its SHAs,
 // and the status context it was posted under.
@@ -62,18 +59,18 @@ func MergedStateLine(m *Merged, context string) (string, bool) {
 
 func (s State) line() string {
 	b, _ := json.Marshal(s) // SHAs are hex and the verdict a word: nothing to escape
-	return statePrefix + string(b) + " -->"
+	return comment.StateLine(b)
 }
 
 // ParseState reads the state a comment body records; ok is false when it
 // has none, or one that is not diffperf's (SHAs must be hex).
 func ParseState(body string) (State, bool) {
-	m := stateLine.FindStringSubmatch(body)
-	if m == nil {
+	payload, ok := comment.StatePayload(body)
+	if !ok {
 		return State{}, false
 	}
 	var s State
-	if err := json.Unmarshal([]byte(m[1]), &s); err != nil || s.Version != 1 || !stateSHA.MatchString(s.Base) || !stateSHA.MatchString(s.Head) {
+	if err := json.Unmarshal(payload, &s); err != nil || s.Version != 1 || !stateSHA.MatchString(s.Base) || !stateSHA.MatchString(s.Head) {
 		return State{}, false
 	}
 	return s, true
@@ -112,7 +109,7 @@ func setAccepted(body, label string, accepted bool) (string, error) {
 		across = body[loc[2]:loc[3]]
 	}
 	s.Accepted = accepted
-	body = stateLine.ReplaceAllLiteralString(body, s.line())
+	body = comment.ReplaceState(body, s.line())
 	loc = regressionHeading.FindStringSubmatchIndex(body)
 	return body[:loc[0]] + regressionHeadingText(label, accepted, across) + body[loc[1]:], nil
 }

@@ -3,6 +3,8 @@ package report
 import (
 	"strings"
 	"testing"
+
+	"github.com/diffperf/diffperf/internal/dump"
 )
 
 // TestDescribeNamesTheLimitWithin: a change that is no change is within
@@ -44,7 +46,7 @@ func TestFailedReportNotBold(t *testing.T) {
 	if !strings.Contains(Markdown(r, RenderOptions{}), "**E2E +") {
 		t.Fatal("the regression's headline has no bold e2e change to begin with")
 	}
-	r.Fail(Failure{Side: "head", Run: 5, Reason: "exit status 1"})
+	r.Fail(dump.Failure{Side: "head", Run: 5, Reason: "exit status 1"})
 	md := Markdown(r, RenderOptions{})
 	if strings.Contains(md, "**E2E +") || strings.Contains(md, "**+") {
 		t.Errorf("a failed report sets the e2e change in bold:\n%s", md)
@@ -79,7 +81,7 @@ func TestLaunchWordsPlain(t *testing.T) {
 func TestMetadataCommitFromCheckout(t *testing.T) {
 	t.Parallel()
 	base, head := side([]float64{100, 101}, 0), side([]float64{100, 101}, 0)
-	for _, s := range []Side{base, head} {
+	for _, s := range []dump.Side{base, head} {
 		for _, run := range s.Runs {
 			run.Dump.CommitHash = "N/A"
 		}
@@ -109,7 +111,7 @@ func TestMergedWording(t *testing.T) {
 		t.Errorf("one case:\n%.300s", md)
 	}
 	failed := res(1000, 1000, 6)
-	failed.Fail(Failure{Reason: "exit status 1"})
+	failed.Fail(dump.Failure{Reason: "exit status 1"})
 	two, err := Merge([]CaseResult{{Name: "flux", Result: res(1000, 1300, 6)}, {Name: "wan", Result: res(1000, 1000, 6)}, {Name: "qwen", Result: failed}}, nil, 0.05)
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/diffperf/diffperf/internal/report"
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 )
 
 // Comment is a stored issue comment. User "" is a deleted user (null).
@@ -423,8 +423,8 @@ func commentBody(w http.ResponseWriter, raw []byte) (string, bool) {
 		writeJSON(w, http.StatusUnprocessableEntity, nil, validation("body", "missing_field"))
 		return "", false
 	}
-	if len([]rune(*req.Body)) > report.MaxCommentChars {
-		writeJSON(w, http.StatusUnprocessableEntity, nil, validation("body", fmt.Sprintf("too long (maximum is %d characters)", report.MaxCommentChars)))
+	if len([]rune(*req.Body)) > comment.MaxCommentChars {
+		writeJSON(w, http.StatusUnprocessableEntity, nil, validation("body", fmt.Sprintf("too long (maximum is %d characters)", comment.MaxCommentChars)))
 		return "", false
 	}
 	return *req.Body, true

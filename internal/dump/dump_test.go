@@ -1,4 +1,4 @@
-package report
+package dump
 
 import (
 	"errors"
@@ -175,37 +175,4 @@ func TestParseDumpInlineShapes(t *testing.T) {
 			}
 		})
 	}
-}
-
-func FuzzParseDump(f *testing.F) {
-	for _, name := range []string{"sglang_md_example.json", "old_nov2025.json", "server.json", "newest_spans.json", "bad/nan.json", "bad/truncated.json"} {
-		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "dumps", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		d, err := ParseDump("fuzz.json", data)
-		if err != nil {
-			var de *DumpError
-			if _, ok := input.As(err); !ok || !errors.As(err, &de) {
-				t.Fatalf("error %v is not an *input.Error around a *DumpError", err)
-			}
-			return
-		}
-		if d.TotalMs < 0 || d.TotalMs != d.TotalMs {
-			t.Fatalf("accepted total %v", d.TotalMs)
-		}
-		// Whatever parsed must compare and render without panicking, and
-		// the rendering must keep its marker first.
-		r := Compare(Side{Runs: []Run{{Index: 1, Dump: d}}}, Side{Runs: []Run{{Index: 1, Dump: d}}}, DefaultOptions())
-		out := Markdown(r, RenderOptions{Marker: "fuzz", MaxChars: 4000})
-		if !strings.HasPrefix(out, MarkerLine("fuzz")+"\n") {
-			t.Fatalf("marker not first: %.80q", out)
-		}
-		if _, err := MarshalJSON(r); err != nil {
-			t.Fatalf("MarshalJSON: %v", err)
-		}
-	})
 }

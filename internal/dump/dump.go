@@ -1,12 +1,14 @@
-// Package report turns sglang-diffusion perf dumps into a comparison: it
-// parses dumps of every format sglang has written, summarises the runs of each
-// side with the statistics of golang.org/x/perf/benchmath, decides a verdict
-// per metric and overall, and renders the result as Markdown and JSON.
+// Package dump reads the perf dumps that sglang-diffusion writes (every
+// format it has used, normalised into one Dump) and holds what a
+// measurement records of them: each run's dump and place (Run), the runs of
+// one side (Side), the run that failed (Failure), and the GPUs the runs saw
+// (Environment). docs/dumps.md describes the formats.
 //
-// The package is pure: it does no exec, network or environment access. Callers
-// hand it bytes and get back data; findings (regressions, warnings) are fields
-// of the result, and errors mean the input was unusable.
-package report
+// It is the ground floor that the sampler (package bench) writes and the
+// comparison (package report) reads, as golang.org/x/perf/benchfmt is for
+// Go's benchmark format: it parses bytes and does no exec, network or
+// environment access.
+package dump
 
 import (
 	"bytes"
@@ -138,7 +140,7 @@ const (
 )
 
 // ParseDump parses one perf dump. name is used in errors only. Every dump
-// variant of sglang is accepted (see SGLANG.md); unknown keys are ignored.
+// variant of sglang is accepted (see docs/dumps.md); unknown keys are ignored.
 // When the bytes cannot be a dump, the error is an *input.Error named
 // "dump NAME" around a *DumpError that names the field.
 func ParseDump(name string, data []byte) (*Dump, error) {

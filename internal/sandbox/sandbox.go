@@ -290,11 +290,13 @@ func within(path, dir string) bool {
 func depth(p string) int { return strings.Count(p, "/") }
 
 // Prefix is the install prefix of a program at path: the folder above
-// its bin folder (a venv, a conda environment, /usr/local), or its own
-// folder when that is not named bin.
+// its bin folder (a venv, a conda environment, /usr/local) or above its
+// shims folder (a version manager such as pyenv or asdf, whose shim runs
+// the manager's own scripts and the interpreter it installed beside
+// them), or its own folder otherwise.
 func Prefix(path string) string {
 	dir := filepath.Dir(path)
-	if filepath.Base(dir) == "bin" {
+	if b := filepath.Base(dir); b == "bin" || b == "shims" {
 		return filepath.Dir(dir)
 	}
 	return dir

@@ -44,7 +44,7 @@ func TestParseList(t *testing.T) {
 
 func TestPrefix(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{"/home/u/venv/bin/sglang": "/home/u/venv", "/opt/tools/sglang": "/opt/tools", "/usr/bin/python3": "/usr"} {
+	for in, want := range map[string]string{"/home/u/venv/bin/sglang": "/home/u/venv", "/opt/tools/sglang": "/opt/tools", "/usr/bin/python3": "/usr", "/home/u/.pyenv/shims/python3": "/home/u/.pyenv"} {
 		if got := Prefix(in); got != want {
 			t.Errorf("Prefix(%s) = %s, want %s", in, got, want)
 		}

@@ -14,7 +14,8 @@ const MinSecretLen = 8
 var secretWords = []string{"TOKEN", "SECRET", "KEY", "PASSWORD"}
 
 // SecretValues are the values of env's variables whose names contain
-// TOKEN, SECRET, KEY or PASSWORD (in any case), or that names lists
+// TOKEN, SECRET, KEY or PASSWORD (in any case; the action's INPUT_
+// variables aside), or that names lists
 // (input redact), MinSecretLen characters or longer. They still reach the
 // benchmark (a model download needs HF_TOKEN); diffperf redacts them from
 // everything it writes or publishes.
@@ -26,7 +27,11 @@ func SecretValues(env, names []string) []string {
 			continue
 		}
 		upper := strings.ToUpper(k)
-		if slices.Contains(names, k) || slices.ContainsFunc(secretWords, func(w string) bool { return strings.Contains(upper, w) }) {
+		// The action's own inputs are not secrets by their names: the
+		// comment key (INPUT_COMMENT-KEY) names the comment's marker. The
+		// token input is redacted as the token.
+		named := !strings.HasPrefix(upper, "INPUT_") && slices.ContainsFunc(secretWords, func(w string) bool { return strings.Contains(upper, w) })
+		if slices.Contains(names, k) || named {
 			out = append(out, v)
 		}
 	}

@@ -93,9 +93,10 @@ func (m *runner) runnerRootFiles() []string {
 
 // policy is what sd's processes may see: read-write its worktree, its
 // dump folder and sandbox-rw; read-only the python install, the tool
-// cache, the checkout's .git and the model cache; hidden the runner's
-// folders, the rest of HOME and the out folder; empty the runner's
-// credential files.
+// cache, the checkout's .git and the model cache (HF_HOME, HF_HUB_CACHE,
+// HUGGINGFACE_HUB_CACHE); hidden the runner's folders, the rest of HOME
+// and the out folder; empty the runner's credential files and the Hugging
+// Face token files.
 func (m *runner) policy(sd *side) sandbox.Policy {
 	if !m.sandbox.On() {
 		return sandbox.Policy{}
@@ -115,11 +116,9 @@ func (m *runner) policy(sd *side) sandbox.Policy {
 			}
 		}
 	}
-	models := m.getenv("HF_HOME")
-	if models == "" && home != "" {
-		models = filepath.Join(home, ".cache", "huggingface")
-	}
-	p.ReadOnly = append(p.ReadOnly, m.getenv("RUNNER_TOOL_CACHE"), m.gitDir, models)
+	p.ReadOnly = append(p.ReadOnly, m.getenv("RUNNER_TOOL_CACHE"), m.gitDir, HFModelCache(m.env),
+		m.getenv("HF_HUB_CACHE"), m.getenv("HUGGINGFACE_HUB_CACHE"))
+	p.Mask = append(p.Mask, HFTokenFiles(m.env)...)
 	return p
 }
 

@@ -57,6 +57,7 @@ func newFakeRunner(t *testing.T) *fakeRunner {
 	}
 	f.files[filepath.Join(mkdir(t, root, "_work", "_actions", "actions", "checkout", "v4"), "action.yml")] = "name: checkout\n"
 	f.files[filepath.Join(root, ".credentials_rsaparams")] = `{"d":"c2VjcmV0LXJzYS1rZXk"}`
+	f.files[filepath.Join(mkdir(t, f.home, ".cache", "huggingface"), "token")] = "hf_fakerunnertoken0123"
 	for path, content := range f.files {
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
@@ -121,8 +122,8 @@ func TestHostileBenchmarkIsContained(t *testing.T) {
 			for _, m := range attackRE.FindAllStringSubmatch(string(logText), -1) {
 				attacks[m[1]] = m[2] + m[3]
 			}
-			if len(attacks) != 9 {
-				t.Fatalf("the hostile benchmark reported %d attacks, want 9:\n%s", len(attacks), logText)
+			if len(attacks) != 10 {
+				t.Fatalf("the hostile benchmark reported %d attacks, want 10:\n%s", len(attacks), logText)
 			}
 			t.Logf("what the benchmark said: %v", attacks)
 			alive := marked(mark)
@@ -152,6 +153,7 @@ func TestHostileBenchmarkIsContained(t *testing.T) {
 				"daemon":       len(alive) > 0,
 				"proc-environ": strings.HasPrefix(attacks["proc-environ"], "ok"),
 				"rsaparams":    strings.HasPrefix(attacks["rsaparams"], "ok"),
+				"hf-token":     strings.HasPrefix(attacks["hf-token"], "ok"),
 			}
 			for what, worked := range got {
 				if want := mode == "none"; worked != want {

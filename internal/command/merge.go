@@ -237,17 +237,22 @@ func (j *actionJob) runMerged(ctx context.Context) error {
 	if cfg.Mode == action.ModeMerge {
 		var warnings []string
 		var err error
-		if cases, warnings, err = loadResults(cfg.Results, e.Getenv("GITHUB_WORKSPACE")); err != nil {
-			return err
-		}
-		if err := onlyExpected(cases, cfg.ExpectCases, "expect-cases"); err != nil {
-			return err
+		cases, warnings, err = loadResults(cfg.Results, e.Getenv("GITHUB_WORKSPACE"))
+		if err == nil {
+			err = onlyExpected(cases, cfg.ExpectCases, "expect-cases")
 		}
 		for _, w := range warnings {
 			j.gha.Warningf("diffperf: %s", w)
 		}
-		if len(cases) == 0 && len(cfg.ExpectCases) == 0 {
-			return input.Errorf("results", "no result.json in %s (name the cases in expect-cases to report them missing instead)", strings.Join(cfg.Results, " "))
+		if err == nil && len(cases) == 0 && len(cfg.ExpectCases) == 0 {
+			err = input.Errorf("results", "no result.json in %s (name the cases in expect-cases to report them missing instead)", strings.Join(cfg.Results, " "))
+		}
+		if err != nil {
+			// Mode start posted pending for the matrix: it must not stay so.
+			if cerr := j.newCommenter(); cerr != nil {
+				return errors.Join(err, cerr)
+			}
+			return j.failedBeforeResult(ctx, err)
 		}
 	}
 	folder := keyFolder(j.key)

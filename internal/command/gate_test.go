@@ -417,7 +417,9 @@ func TestGateTableMatchesTheExitCodes(t *testing.T) {
 // TestMergeErrorAfterStartPostsError: after mode start posted pending for
 // the matrix, a merge that cannot judge its cells (a bad cell, a case the
 // workflow did not ask for, no result.json at all) posts error with the
-// reason instead of leaving the status pending, and exits 2.
+// reason instead of leaving the status pending, and exits 2. A cell that
+// measured another head than the event's is refused by name, and the
+// status goes on the event's head, not the cell's.
 func TestMergeErrorAfterStartPostsError(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -430,6 +432,7 @@ func TestMergeErrorAfterStartPostsError(t *testing.T) {
 		{"bad cell", func(r *report.Result) { r.Verdict = "splendid" }, "flux", false, "/diffperf-flux/"}, // the path; the reason is cut at 140 characters
 		{"unexpected case", func(r *report.Result) {}, "wan", false, `case "flux"`},
 		{"no result.json", nil, "", true, "no result.json in"},
+		{"another head", func(r *report.Result) { r.Head.SHA = r.Base.SHA }, "flux", false, `results: case "flux"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -458,6 +461,9 @@ func TestMergeErrorAfterStartPostsError(t *testing.T) {
 				t.Errorf("states %v, want pending then error", got)
 			}
 			checkFinal(t, a, head, "error", tt.want)
+			if got := states(a.fake, base, "diffperf"); len(got) != 0 {
+				t.Errorf("states %v on the base, which a cell named as its head", got)
+			}
 		})
 	}
 }

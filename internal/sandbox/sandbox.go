@@ -174,6 +174,11 @@ type Policy struct {
 	// Home is the runner user's HOME, replaced by an empty one at the
 	// same path (its venv or model cache can come back through ReadOnly).
 	Home string
+	// Mask are files that read as empty (/dev/null is bound over each,
+	// after every other bind): the runner's credentials in its root
+	// folder, the Hugging Face token files in a model cache shown
+	// read-only.
+	Mask []string
 }
 
 // baseArgs is the isolation of every sandboxed command: its own user
@@ -253,6 +258,9 @@ func (s *Sandbox) Wrap(argv []string, dir string, p Policy) []string {
 		} else {
 			args = append(args, "--ro-bind", b.path, b.path)
 		}
+	}
+	for _, m := range clean(p.Mask) {
+		args = append(args, "--ro-bind", "/dev/null", m)
 	}
 	if dir != "" {
 		args = append(args, "--chdir", dir)

@@ -218,3 +218,43 @@ func TestGateWorkflows(t *testing.T) {
 		t.Errorf("perf-gate.yml uses the action %d times, want once", modes)
 	}
 }
+
+// TestExamplesAgreeOnTheAcceptLabel: every step of the example workflows
+// that runs the action in a mode that reads the accept label (generate,
+// serve, merge, gate) and posts a status or a comment passes the same
+// accept-label, the repository variable with its default, so that the
+// label that perf-gate.yml honours is the one the reports name.
+func TestExamplesAgreeOnTheAcceptLabel(t *testing.T) {
+	t.Parallel()
+	const want = "${{ vars.DIFFPERF_ACCEPT_LABEL || 'perf-regression-accepted' }}"
+	files, err := filepath.Glob(filepath.Join(".github", "workflows", "perf-*.yml"))
+	if err != nil || len(files) < 4 {
+		t.Fatalf("example workflows %v: %v", files, err)
+	}
+	checked := 0
+	for _, f := range files {
+		wf := readExample(t, filepath.Base(f))
+		for name, job := range wf.Jobs {
+			for _, st := range job.Steps {
+				if st.Uses != "./" {
+					continue
+				}
+				switch st.With["mode"] {
+				case "", "generate", "serve", "merge", "gate":
+				default:
+					continue // command and start read no label
+				}
+				if st.With["status"] == "false" && st.With["comment"] == "never" {
+					continue // a matrix cell: the merge job reports
+				}
+				checked++
+				if got := st.With["accept-label"]; got != want {
+					t.Errorf("%s job %s (mode %q): accept-label %q, want %q", f, name, st.With["mode"], got, want)
+				}
+			}
+		}
+	}
+	if checked < 4 {
+		t.Errorf("%d steps checked, want the ones of perf-pr, perf-dispatch, perf-matrix's merge and perf-gate", checked)
+	}
+}

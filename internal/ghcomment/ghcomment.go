@@ -303,7 +303,7 @@ func (c *Commenter) Labels(ctx context.Context, pr int) ([]string, error) {
 	}
 }
 
-// call runs one API call with the retries of DESIGN.md: 5xx and network
+// call runs one API call with the retries docs/reliability.md describes: 5xx and network
 // errors with doubling backoff up to Attempts tries; primary and secondary
 // rate limits (403 or 429) after the wait GitHub names in Retry-After or
 // X-RateLimit-Reset, as long as the total wait stays within MaxWait; other

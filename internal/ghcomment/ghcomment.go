@@ -192,6 +192,12 @@ func (c *Commenter) writeFailed(err error) (Outcome, error) {
 // find lists every comment of the pull request and returns Bot's that start
 // with marker, lowest ID first.
 func (c *Commenter) find(ctx context.Context, pr int, marker string) ([]*github.IssueComment, error) {
+	return c.list(ctx, pr, func(cm *github.IssueComment) bool { return comment.FirstLine(cm.GetBody()) == marker })
+}
+
+// list lists every comment of the pull request (all pages) and returns
+// Bot's that keep accepts, lowest ID first.
+func (c *Commenter) list(ctx context.Context, pr int, keep func(*github.IssueComment) bool) ([]*github.IssueComment, error) {
 	var mine []*github.IssueComment
 	opt := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 	for {
@@ -206,7 +212,7 @@ func (c *Commenter) find(ctx context.Context, pr int, marker string) ([]*github.
 			return nil, err
 		}
 		for _, cm := range page {
-			if cm.GetUser().GetLogin() == c.Bot && comment.FirstLine(cm.GetBody()) == marker {
+			if cm.GetUser().GetLogin() == c.Bot && keep(cm) {
 				mine = append(mine, cm)
 			}
 		}

@@ -223,6 +223,8 @@ func fakeAnswersAsDocumented(t *testing.T, doc map[string]any) {
 		dispatch   = "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"
 		statuses   = "/repos/{owner}/{repo}/statuses/{sha}"
 		list       = "/repos/{owner}/{repo}/commits/{ref}/statuses"
+		issues     = "/repos/{owner}/{repo}/issues"
+		issue      = "/repos/{owner}/{repo}/issues/{issue_number}"
 	)
 	sha := strings.Repeat("a", 40)
 
@@ -281,6 +283,17 @@ func fakeAnswersAsDocumented(t *testing.T, doc map[string]any) {
 		{"POST", "/repos/octo/perf/statuses/" + sha, statuses, `{"state":"failure","context":"diffperf","description":"regression","target_url":"https://example.com/c"}`, "Location", 201},
 		{"POST", "/repos/octo/perf/statuses/" + sha, statuses, `{"state":"success"}`, "Location", 201},
 		{"GET", "/repos/octo/perf/commits/" + sha + "/statuses?per_page=2", list, "", "Link", 200},
+		// The history job's issues.
+		{"POST", "/repos/octo/perf/issues", issues, `{"title":"perf: E2E +5.0% at abc1234","body":"<!-- diffperf-cp:abc -->","labels":["perf-regression"]}`, "Location", 201},
+		{"POST", "/repos/octo/perf/issues", issues, `{"title":"perf: E2E +5.0% at def1234","body":"<!-- diffperf-cp:def -->","labels":["perf-regression"]}`, "Location", 201},
+		{"POST", "/repos/octo/perf/issues", issues, `{"body":"no title"}`, "", 422},
+		{"POST", "/repos/octo/perf/issues", issues, `{"title":"t","body":"` + strings.Repeat("x", 65537) + `"}`, "", 422},
+		{"GET", "/repos/octo/perf/issues?state=all&labels=perf-regression&per_page=1", issues, "", "Link", 200},
+		{"GET", "/repos/octo/perf/issues?state=nope", issues, "", "", 422},
+		{"GET", "/repos/octo/perf/issues/101", issue, "", "", 200},
+		{"GET", "/repos/octo/perf/issues/999", issue, "", "", 404},
+		{"PATCH", "/repos/octo/perf/issues/101", issue, `{"title":"perf: E2E +5.1% at abc1234","body":"edited","labels":["perf-regression"]}`, "", 200},
+		{"PATCH", "/repos/octo/perf/issues/999", issue, `{"body":"x"}`, "", 404},
 	}
 	for _, tt := range tests {
 		resp, v := do(tt.method, tt.path, tt.body)

@@ -74,6 +74,8 @@ type Server struct {
 	OnChange func(State)
 	// The /perf endpoints' data (see ondemand.go).
 	onDemand
+	// The history job's issues (see issues.go).
+	issueData
 }
 
 // Request is one recorded request.
@@ -89,6 +91,7 @@ type State struct {
 	Reactions  []Reaction       `json:"reactions"`
 	Dispatches []Dispatch       `json:"dispatches"`
 	Statuses   []Status         `json:"statuses"`
+	Issues     []Issue          `json:"issues"`
 }
 
 // New serves owner/repo with pull requests prs. tokens maps each accepted
@@ -160,7 +163,7 @@ func (s *Server) State() State {
 func (s *Server) state() State {
 	st := State{Comments: append([]Comment{}, s.comments...), Labels: map[int][]string{},
 		Reactions: append([]Reaction{}, s.reactions...), Dispatches: append([]Dispatch{}, s.dispatches...),
-		Statuses: append([]Status{}, s.statuses...)}
+		Statuses: append([]Status{}, s.statuses...), Issues: append([]Issue{}, s.issues...)}
 	for k, v := range s.labels {
 		st.Labels[k] = append([]string(nil), v...)
 	}
@@ -408,6 +411,9 @@ func (s *Server) route(w http.ResponseWriter, method, path string, q map[string]
 		return
 	}
 	if s.routeStatuses(w, method, path, q, body, login, &changed) {
+		return
+	}
+	if s.routeIssues(w, method, path, q, body, login, &changed) {
 		return
 	}
 	writeJSON(w, http.StatusNotFound, nil, apiError("Not Found", "https://docs.github.com/rest"))

@@ -230,3 +230,17 @@ func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
 }
+
+// With is s with recs added, each replacing the earlier record of its
+// thing; s itself is left as it was.
+func (s State) With(recs ...Record) State {
+	out := State{records: make(map[string]Record, len(s.records)+len(recs))}
+	for k, r := range s.records {
+		out.records[k] = r
+	}
+	for _, r := range recs {
+		r.Schema = RecordSchema
+		out.records[r.key()] = r
+	}
+	return out
+}

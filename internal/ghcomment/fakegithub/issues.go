@@ -94,7 +94,7 @@ func (s *Server) routeIssues(w http.ResponseWriter, method, path string, q map[s
 			if state != "open" && state != "closed" && state != "all" {
 				writeJSON(w, http.StatusUnprocessableEntity, nil, map[string]any{"message": "Validation Failed",
 					"documentation_url": "https://docs.github.com/rest/issues/issues#list-repository-issues",
-					"errors": []any{map[string]any{"resource": "Issue", "field": "state", "code": "invalid"}}})
+					"errors":            []any{map[string]any{"resource": "Issue", "field": "state", "code": "invalid"}}})
 				return true
 			}
 			var want []string

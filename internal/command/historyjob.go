@@ -39,6 +39,9 @@ const SiteFolder = "docs"
 // store; a GitHub failure is a warning, as the store keeps everything and
 // the next job tries again.
 func (j *actionJob) history(ctx context.Context) (err error) {
+	if len(j.cfg.Cases) > 0 {
+		return input.Errorf("cases", "mode history measures one case (its own inputs); run one history job per case")
+	}
 	repoDir := j.repoDir()
 	tmp, err := j.workFolder()
 	if err != nil {

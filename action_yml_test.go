@@ -289,8 +289,9 @@ func TestDockerfile(t *testing.T) {
 // source step as the runner would, with a runner user's Go module cache
 // (~/go/pkg/mod) in which an earlier benchmark edited go-github: the step
 // builds from a module cache of its own, verified against go.sum, and the
-// binary works; the same build from the planted cache fails (so the test
-// can fail). The modules come from this machine's module cache as a
+// binary works, and a go env file (~/.config/go/env) that names a C
+// compiler of the benchmark's is not read; the same build from the planted
+// cache fails (so the test can fail). The modules come from this machine's module cache as a
 // GOPROXY, since tests have no network. setup-go must not restore a cache.
 func TestActionYAMLBuildIgnoresPlantedModules(t *testing.T) {
 	if testing.Short() {
@@ -351,6 +352,19 @@ func TestActionYAMLBuildIgnoresPlantedModules(t *testing.T) {
 	}
 	f.WriteString("\nfunc init() { planted by an earlier benchmark }\n")
 	f.Close()
+	// A go env file that names a C compiler of the benchmark's: the step
+	// must not read it (GOENV=off), nor compile C (CGO_ENABLED=0).
+	ccRan := filepath.Join(work, "cc-ran")
+	evilCC := filepath.Join(work, "evil-cc")
+	if err := os.WriteFile(evilCC, []byte("#!/bin/sh\necho ran >> '"+ccRan+"'\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(home, ".config", "go"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".config", "go", "env"), []byte("CGO_ENABLED=1\nCC="+evilCC+"\nGOFLAGS=-toolexec="+evilCC+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	env := []string{"PATH=" + filepath.Dir(goBin) + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + home, "RUNNER_TEMP=" + runnerTemp,
 		"GOPROXY=file://" + filepath.Join(realCache, "cache", "download"), "GOTOOLCHAIN=local", "GONOSUMDB=*", "GOFLAGS="}
 	for k, v := range build.Env {
@@ -361,13 +375,16 @@ func TestActionYAMLBuildIgnoresPlantedModules(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("the build step failed: %v\n%s", err, out)
 	}
+	if _, err := os.Stat(ccRan); err == nil {
+		t.Errorf("the build step ran the C compiler named in ~/.config/go/env")
+	}
 	bin := filepath.Join(runnerTemp, "diffperf-bin", "diffperf")
 	if out, err := exec.Command(bin, "--version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "diffperf ") {
 		t.Errorf("the built binary: %v\n%s", err, out)
 	}
 	// The same build from the runner user's module cache takes the plant.
 	cmd = exec.Command(goBin, "build", "-o", filepath.Join(work, "planted-diffperf"), ".")
-	cmd.Env = append(env, "GOMODCACHE="+filepath.Join(home, "go", "pkg", "mod"), "GOCACHE="+filepath.Join(runnerTemp, "diffperf-go", "cache"), "GOFLAGS=-mod=readonly")
+	cmd.Env = append(env, "GOMODCACHE="+filepath.Join(home, "go", "pkg", "mod"), "GOCACHE="+filepath.Join(runnerTemp, "diffperf-go", "cache"), "GOFLAGS=-mod=readonly", "GOENV=off")
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "planted by an earlier benchmark") && !strings.Contains(string(out), "syntax error") {
 		t.Errorf("the build from the planted cache: %v; want its compile error\n%s", err, out)
 	}

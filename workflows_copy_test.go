@@ -90,12 +90,12 @@ func TestPerfWorkflowsAgree(t *testing.T) {
 	}{{"perf-pr.yml", pr}, {"perf-dispatch.yml", dispatch}} {
 		found := false
 		for _, s := range wf.f.Jobs["perf"].Steps {
-			if strings.HasPrefix(s.Uses, "actions/upload-artifact@") && s.With["path"] == "${{ runner.temp }}/diffperf" && strings.Contains(s.If, "always()") {
+			if strings.HasPrefix(s.Uses, "actions/upload-artifact@") && s.With["path"] == "${{ steps.perf.outputs.out-dir }}" && strings.Contains(s.If, "always()") {
 				found = true
 			}
 		}
 		if !found {
-			t.Errorf("%s uploads no artifact of ${{ runner.temp }}/diffperf (if: always())", wf.name)
+			t.Errorf("%s uploads no artifact of the out folder ${{ steps.perf.outputs.out-dir }} (if: always())", wf.name)
 		}
 	}
 }

@@ -116,8 +116,9 @@ type exampleWorkflow struct {
 		Cancel bool   `yaml:"cancel-in-progress"`
 	} `yaml:"concurrency"`
 	Jobs map[string]struct {
-		Name  string `yaml:"name"`
-		Steps []struct {
+		Name        string            `yaml:"name"`
+		Permissions map[string]string `yaml:"permissions"`
+		Steps       []struct {
 			Uses string            `yaml:"uses"`
 			With map[string]string `yaml:"with"`
 		} `yaml:"steps"`
@@ -181,8 +182,26 @@ func TestGateWorkflows(t *testing.T) {
 				t.Errorf("%s triggers on %s: labels are perf-gate.yml's", f, ty)
 			}
 		}
-		if wf.Permissions["statuses"] != "write" {
-			t.Errorf("%s: permissions %v, want statuses: write", f, wf.Permissions)
+		// A job that posts a status needs statuses: write, from the
+		// workflow or its own permissions; a job that runs the PR's code
+		// and posts nothing (a matrix cell) gets no write at all.
+		for name, job := range wf.Jobs {
+			perms := wf.Permissions
+			if job.Permissions != nil {
+				perms = job.Permissions
+			}
+			posts := true
+			for _, st := range job.Steps {
+				if st.Uses == "./" && st.With["status"] == "false" {
+					posts = false
+				}
+			}
+			switch {
+			case posts && perms["statuses"] != "write":
+				t.Errorf("%s job %s: permissions %v, want statuses: write", f, name, perms)
+			case !posts && (perms["statuses"] != "" || perms["pull-requests"] != ""):
+				t.Errorf("%s job %s posts nothing but may write: %v", f, name, perms)
+			}
 		}
 	}
 	wf := readExample(t, "perf-gate.yml")
@@ -211,5 +230,45 @@ func TestGateWorkflows(t *testing.T) {
 	}
 	if modes != 1 {
 		t.Errorf("perf-gate.yml uses the action %d times, want once", modes)
+	}
+}
+
+// TestExamplesAgreeOnTheAcceptLabel: every step of the example workflows
+// that runs the action in a mode that reads the accept label (generate,
+// serve, merge, gate) and posts a status or a comment passes the same
+// accept-label, the repository variable with its default, so that the
+// label that perf-gate.yml honours is the one the reports name.
+func TestExamplesAgreeOnTheAcceptLabel(t *testing.T) {
+	t.Parallel()
+	const want = "${{ vars.DIFFPERF_ACCEPT_LABEL || 'perf-regression-accepted' }}"
+	files, err := filepath.Glob(filepath.Join(".github", "workflows", "perf-*.yml"))
+	if err != nil || len(files) < 4 {
+		t.Fatalf("example workflows %v: %v", files, err)
+	}
+	checked := 0
+	for _, f := range files {
+		wf := readExample(t, filepath.Base(f))
+		for name, job := range wf.Jobs {
+			for _, st := range job.Steps {
+				if st.Uses != "./" {
+					continue
+				}
+				switch st.With["mode"] {
+				case "", "generate", "serve", "merge", "gate":
+				default:
+					continue // command and start read no label
+				}
+				if st.With["status"] == "false" && st.With["comment"] == "never" {
+					continue // a matrix cell: the merge job reports
+				}
+				checked++
+				if got := st.With["accept-label"]; got != want {
+					t.Errorf("%s job %s (mode %q): accept-label %q, want %q", f, name, st.With["mode"], got, want)
+				}
+			}
+		}
+	}
+	if checked < 4 {
+		t.Errorf("%d steps checked, want the ones of perf-pr, perf-dispatch, perf-matrix's merge and perf-gate", checked)
 	}
 }

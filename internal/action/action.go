@@ -116,6 +116,11 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 	if c.Mode, err = ParseMode(in("mode")); err != nil {
 		return nil, err
 	}
+	if c.Mode == ModeStart && strings.TrimSpace(in("comment-key")) == "" {
+		// The merge job's key derives from its own job name, which the
+		// start job does not know: both must name the same key.
+		return nil, input.Errorf("comment-key", "required in mode start: the merge job's comment-key, so that both jobs mark the same comment")
+	}
 	if c.Command, err = bench.ParseTemplate(c.CommandRaw); err != nil {
 		return nil, err // an *input.Error named "command"
 	}

@@ -95,6 +95,8 @@ func TestParseInputsErrorsNameTheInput(t *testing.T) {
 		{map[string]string{"model-path": "m", "sandbox": "docker"}, "sandbox", `"docker" is not auto, bwrap or none`},
 		{map[string]string{"model-path": "m", "sandbox-rw": "/opt/venv, venv"}, "sandbox-rw", `"venv" is not an absolute path`},
 		{map[string]string{"model-path": "m", "runner-name": "h100-1\n::error::x"}, "runner-name", "more than one line"},
+		{map[string]string{"mode": "start"}, "comment-key", "required in mode start"},
+		{map[string]string{"mode": "start", "comment-key": " "}, "comment-key", "required in mode start"},
 	}
 	for _, tt := range tests {
 		_, err := ParseInputs(getter(tt.in))
@@ -105,7 +107,7 @@ func TestParseInputsErrorsNameTheInput(t *testing.T) {
 	}
 	// Modes that measure nothing need no model.
 	for _, mode := range []string{"command", "gate", "start"} {
-		if _, err := ParseInputs(getter(map[string]string{"mode": mode})); err != nil {
+		if _, err := ParseInputs(getter(map[string]string{"mode": mode, "comment-key": "perf-matrix"})); err != nil {
 			t.Errorf("mode %s without a model: %v", mode, err)
 		}
 	}

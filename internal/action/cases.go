@@ -60,7 +60,7 @@ func casesOwnModel(in func(string) string) bool {
 	return in("mode") == string(ModeMerge) || strings.TrimSpace(in("cases")) != ""
 }
 
-// parseScale reads the inputs of DESIGN.md's "Scale": mode, cases,
+// parseScale reads the inputs of docs/cases.md's: mode, cases,
 // results and expect-cases.
 func (c *Config) parseScale(in func(string) string) error {
 	c.Results = strings.Fields(in("results"))

@@ -44,6 +44,18 @@ func (m *runner) getenv(key string) string {
 	return v
 }
 
+// workDir is the runner's _work folder: RUNNER_WORKSPACE's parent, or
+// RUNNER_TEMP's when it is _work/_temp; "" when neither says.
+func (m *runner) workDir() string {
+	if ws := m.getenv("RUNNER_WORKSPACE"); ws != "" {
+		return filepath.Dir(ws)
+	}
+	if temp := m.getenv("RUNNER_TEMP"); temp != "" && filepath.Base(temp) == "_temp" {
+		return filepath.Dir(temp)
+	}
+	return ""
+}
+
 // runnerFolders are the runner's folders a benchmark must neither read
 // nor change: RUNNER_TEMP (the file-command files), the runner's
 // _work/_actions (the code of later steps) and _diag (its logs).
@@ -53,22 +65,38 @@ func (m *runner) runnerFolders() []string {
 	if temp != "" {
 		dirs = append(dirs, temp)
 	}
-	work := ""
-	if ws := m.getenv("RUNNER_WORKSPACE"); ws != "" {
-		work = filepath.Dir(ws)
-	} else if temp != "" && filepath.Base(temp) == "_temp" {
-		work = filepath.Dir(temp)
-	}
-	if work != "" {
+	if work := m.workDir(); work != "" {
 		dirs = append(dirs, filepath.Join(work, "_actions"), filepath.Join(filepath.Dir(work), "_diag"))
 	}
 	return dirs
 }
 
+// runnerSecrets are the files of the runner's root folder (the folder
+// above _work, such as /opt/actions-runner) that hold its registration
+// and credentials, or its settings: the benchmark must not read them.
+var runnerSecrets = []string{".credentials", ".credentials_rsaparams", ".runner", ".env", ".path"}
+
+// runnerRootFiles are the runnerSecrets of the runner's root folder,
+// found from RUNNER_WORKSPACE or RUNNER_TEMP (_work's parent); none when
+// neither says where _work is.
+func (m *runner) runnerRootFiles() []string {
+	work := m.workDir()
+	if work == "" {
+		return nil
+	}
+	var files []string
+	for _, f := range runnerSecrets {
+		files = append(files, filepath.Join(filepath.Dir(work), f))
+	}
+	return files
+}
+
 // policy is what sd's processes may see: read-write its worktree, its
 // dump folder and sandbox-rw; read-only the python install, the tool
-// cache, the checkout's .git and the model cache; hidden the runner's
-// folders, the rest of HOME and the out folder.
+// cache, the checkout's .git and the model cache (HF_HOME, HF_HUB_CACHE,
+// HUGGINGFACE_HUB_CACHE); hidden the runner's folders, the rest of HOME
+// and the out folder; empty the runner's credential files and the Hugging
+// Face token files.
 func (m *runner) policy(sd *side) sandbox.Policy {
 	if !m.sandbox.On() {
 		return sandbox.Policy{}
@@ -78,6 +106,7 @@ func (m *runner) policy(sd *side) sandbox.Policy {
 		ReadWrite: append([]string{sd.worktree, m.sideDir(sd)}, m.sandboxRW...),
 		Hide:      append(m.runnerFolders(), m.outDir),
 		Home:      home,
+		Mask:      m.runnerRootFiles(),
 	}
 	for _, py := range []string{"python3", "python"} {
 		if path, err := lookPath(py, m.env, sd.worktree); err == nil {
@@ -87,11 +116,9 @@ func (m *runner) policy(sd *side) sandbox.Policy {
 			}
 		}
 	}
-	models := m.getenv("HF_HOME")
-	if models == "" && home != "" {
-		models = filepath.Join(home, ".cache", "huggingface")
-	}
-	p.ReadOnly = append(p.ReadOnly, m.getenv("RUNNER_TOOL_CACHE"), m.gitDir, models)
+	p.ReadOnly = append(p.ReadOnly, m.getenv("RUNNER_TOOL_CACHE"), m.gitDir, HFModelCache(m.env),
+		m.getenv("HF_HUB_CACHE"), m.getenv("HUGGINGFACE_HUB_CACHE"))
+	p.Mask = append(p.Mask, HFTokenFiles(m.env)...)
 	return p
 }
 

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,13 +66,21 @@ func (e *GitError) Unwrap() error { return e.Err }
 
 // environ is git's environment: Env, or ours, never with the token or the
 // Action's inputs (git may run hooks or config that the benchmarked code
-// wrote into the checkout), and never prompting for credentials.
+// wrote into the checkout), never prompting for credentials, and reading
+// neither the user's ~/.gitconfig nor the system's config (a hooks path,
+// an fsmonitor or a credential helper there would run under diffperf).
+// Dir stays a safe directory, as actions/checkout makes it in the global
+// config of a container job whose checkout another user owns.
 func (g Git) environ() []string {
 	env := g.Env
 	if env == nil {
 		env = os.Environ()
 	}
-	return append(FilterEnv(env, nil), "GIT_TERMINAL_PROMPT=0")
+	env = append(FilterEnv(env, nil), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	if filepath.IsAbs(g.Dir) && !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "GIT_CONFIG_COUNT=") }) {
+		env = append(env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=safe.directory", "GIT_CONFIG_VALUE_0="+g.Dir)
+	}
+	return env
 }
 
 // Run runs git with args in Dir under ctx, with the filtered environment

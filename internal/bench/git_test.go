@@ -312,3 +312,49 @@ func TestGitGetsNoToken(t *testing.T) {
 		t.Errorf("the session's git environment holds a secret:\n%s", env)
 	}
 }
+
+// TestGitReadsNoUserConfig: a core.hooksPath in the HOME's ~/.gitconfig
+// (which a benchmark without a sandbox can write) names a post-checkout
+// hook; diffperf's git reads no user or system config, so it never runs.
+func TestGitReadsNoUserConfig(t *testing.T) {
+	t.Parallel()
+	repo, _, _ := newRepo(t, workload(), workload())
+	home, hooks := t.TempDir(), t.TempDir()
+	ran := filepath.Join(t.TempDir(), "hook-ran")
+	hook := "#!/bin/sh\necho ran > '" + ran + "'\n"
+	if err := os.WriteFile(filepath.Join(hooks, "post-checkout"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".gitconfig"), []byte("[core]\n\thooksPath = "+hooks+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := Git{Dir: repo, Env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config")}}
+	if _, err := g.run(t.Context(), "checkout", "-q", "--detach", "main~1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Errorf("git ran the post-checkout hook of the HOME's core.hooksPath")
+	}
+	if out, err := g.run(t.Context(), "config", "--get", "core.hooksPath"); err == nil {
+		t.Errorf("git read core.hooksPath %q from the HOME's .gitconfig", out)
+	}
+}
+
+// TestGitTrustsItsCheckoutOfAnotherOwner: without the global config,
+// the safe.directory that actions/checkout writes there for a container
+// job is gone; diffperf's git still works in a checkout another user owns.
+// It needs root, to give the checkout away.
+func TestGitTrustsItsCheckoutOfAnotherOwner(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the checkout to another user")
+	}
+	repo, _, _ := newRepo(t, workload(), workload())
+	if out, err := exec.Command("chown", "-R", "4242:4242", repo).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v\n%s", err, out)
+	}
+	g := Git{Dir: repo, Env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}}
+	if _, err := g.run(t.Context(), "rev-parse", "HEAD"); err != nil {
+		t.Errorf("git in a checkout of another owner: %v", err)
+	}
+}

@@ -167,9 +167,19 @@ func (p Proc) Start(ctx context.Context) (*Running, error) {
 	cmd.Stdin = nil
 	cmd.Stdout, cmd.Stderr = r.out, r.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	sandboxed := p.Sandbox.On()
 	cmd.Cancel = func() error {
 		pgid := cmd.Process.Pid
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		if sandboxed {
+			// Under bubblewrap the run is in a session and PID namespace
+			// of its own, below bwrap: SIGTERM to the group would reach
+			// bwrap alone, whose death SIGKILLs the run. The run's
+			// processes get it themselves; bwrap goes with the group
+			// after the grace (or exits when the run does).
+			signalBelow(pgid, syscall.SIGTERM)
+		} else {
+			_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		}
 		r.mu.Lock()
 		r.killTimer = time.AfterFunc(grace, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
 		r.mu.Unlock()
@@ -572,6 +582,25 @@ func endRun(tag string, root int, born uint64) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// signalBelow sends sig to every process below root in our process tree
+// (under bubblewrap: the run's processes inside its PID namespace, whose
+// init, bwrap's own, ignores it).
+func signalBelow(root int, sig syscall.Signal) {
+	stats := map[int]procStat{}
+	if entries, err := os.ReadDir("/proc"); err == nil {
+		for _, e := range entries {
+			if pid, err := strconv.Atoi(e.Name()); err == nil {
+				if st, ok := readStat(pid); ok {
+					stats[pid] = st
+				}
+			}
+		}
+	}
+	for pid := range descendants(root, stats) {
+		_ = syscall.Kill(pid, sig)
 	}
 }
 

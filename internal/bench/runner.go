@@ -216,7 +216,7 @@ func (m *runner) argv(sd *side, dump string, idx int) []string {
 	return t.Expand(Vars{Model: m.model, Prompt: m.prompt, Dump: dump, Side: sd.name, Run: strconv.Itoa(idx), Worktree: sd.worktree, Args: m.args})
 }
 
-// childEnv is the filtered environment plus what DESIGN.md promises the
+// childEnv is the filtered environment plus what docs/protocol.md promises the
 // benchmark: its side, run, worktree, dump, commit and sync profiling.
 func (m *runner) childEnv(sd *side, dump string, idx int) []string {
 	env := append([]string(nil), m.env...)

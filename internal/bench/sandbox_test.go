@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/diffperf/diffperf/internal/report"
 	"github.com/diffperf/diffperf/internal/sandbox"
@@ -56,6 +57,8 @@ func newFakeRunner(t *testing.T) *fakeRunner {
 		f.files[filepath.Join(mkdir(t, f.temp, "_runner_file_commands"), kind+"_0a1b2c")] = ""
 	}
 	f.files[filepath.Join(mkdir(t, root, "_work", "_actions", "actions", "checkout", "v4"), "action.yml")] = "name: checkout\n"
+	f.files[filepath.Join(root, ".credentials_rsaparams")] = `{"d":"c2VjcmV0LXJzYS1rZXk"}`
+	f.files[filepath.Join(mkdir(t, f.home, ".cache", "huggingface"), "token")] = "hf_fakerunnertoken0123"
 	for path, content := range f.files {
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
@@ -120,8 +123,8 @@ func TestHostileBenchmarkIsContained(t *testing.T) {
 			for _, m := range attackRE.FindAllStringSubmatch(string(logText), -1) {
 				attacks[m[1]] = m[2] + m[3]
 			}
-			if len(attacks) != 8 {
-				t.Fatalf("the hostile benchmark reported %d attacks, want 8:\n%s", len(attacks), logText)
+			if len(attacks) != 10 {
+				t.Fatalf("the hostile benchmark reported %d attacks, want 10:\n%s", len(attacks), logText)
 			}
 			t.Logf("what the benchmark said: %v", attacks)
 			alive := marked(mark)
@@ -150,6 +153,8 @@ func TestHostileBenchmarkIsContained(t *testing.T) {
 				"gomodcache":   planted("go/pkg/mod/planted"),
 				"daemon":       len(alive) > 0,
 				"proc-environ": strings.HasPrefix(attacks["proc-environ"], "ok"),
+				"rsaparams":    strings.HasPrefix(attacks["rsaparams"], "ok"),
+				"hf-token":     strings.HasPrefix(attacks["hf-token"], "ok"),
 			}
 			for what, worked := range got {
 				if want := mode == "none"; worked != want {
@@ -235,5 +240,37 @@ func TestSandboxRWRefusesRunnerFolders(t *testing.T) {
 		if tt.want == "" || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("sandbox-rw %s: %v; want %q", tt.rw, err, tt.want)
 		}
+	}
+}
+
+// TestStopSendsSIGTERMInsideTheSandbox: a run stopped (as a timeout
+// stops it) gets SIGTERM and its grace, under bubblewrap as without a
+// sandbox: the fake traps it and writes a file before it exits.
+func TestStopSendsSIGTERMInsideTheSandbox(t *testing.T) {
+	t.Parallel()
+	bwrap := needBwrap(t)
+	for _, mode := range []string{"bwrap", "none"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			p, _ := fakeProc(t, "trap-term", time.Minute, 30*time.Second)
+			if mode == "bwrap" {
+				p.Sandbox, p.Policy = bwrap, sandbox.Policy{ReadWrite: []string{p.Dir}}
+			}
+			r, err := p.Start(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for !strings.Contains(r.Tail(), "trapping SIGTERM") {
+				select {
+				case <-r.Done():
+					t.Fatalf("the fake exited before it trapped SIGTERM:\n%s", r.Tail())
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			res := r.Stop()
+			if _, err := os.Stat(filepath.Join(p.Dir, "got-sigterm")); err != nil {
+				t.Errorf("sandbox %s: the benchmark never got SIGTERM (%v); it ended %s", mode, err, res.Describe(p.Timeout))
+			}
+		})
 	}
 }

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -14,8 +16,10 @@ const MinSecretLen = 8
 var secretWords = []string{"TOKEN", "SECRET", "KEY", "PASSWORD"}
 
 // SecretValues are the values of env's variables whose names contain
-// TOKEN, SECRET, KEY or PASSWORD (in any case), or that names lists
-// (input redact), MinSecretLen characters or longer. They still reach the
+// TOKEN, SECRET, KEY or PASSWORD (in any case; the action's INPUT_
+// variables aside), or that names lists
+// (input redact), and the Hugging Face token that env's token files hold
+// (HFTokenFiles), MinSecretLen characters or longer. They still reach the
 // benchmark (a model download needs HF_TOKEN); diffperf redacts them from
 // everything it writes or publishes.
 func SecretValues(env, names []string) []string {
@@ -26,11 +30,57 @@ func SecretValues(env, names []string) []string {
 			continue
 		}
 		upper := strings.ToUpper(k)
-		if slices.Contains(names, k) || slices.ContainsFunc(secretWords, func(w string) bool { return strings.Contains(upper, w) }) {
+		// The action's own inputs are not secrets by their names: the
+		// comment key (INPUT_COMMENT-KEY) names the comment's marker. The
+		// token input is redacted as the token.
+		named := !strings.HasPrefix(upper, "INPUT_") && slices.ContainsFunc(secretWords, func(w string) bool { return strings.Contains(upper, w) })
+		if slices.Contains(names, k) || named {
+			out = append(out, v)
+		}
+	}
+	for _, f := range HFTokenFiles(env) {
+		b, err := os.ReadFile(f)
+		if v := strings.TrimSpace(string(b)); err == nil && len(v) >= MinSecretLen && !slices.Contains(out, v) {
 			out = append(out, v)
 		}
 	}
 	// Longest first: a secret that holds another is replaced whole.
 	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return out
+}
+
+// HFModelCache is the Hugging Face cache of env: HF_HOME, else
+// ~/.cache/huggingface; "" when neither is set.
+func HFModelCache(env []string) string {
+	if h := lookup(env, "HF_HOME"); h != "" {
+		return h
+	}
+	if home := lookup(env, "HOME"); home != "" {
+		return filepath.Join(home, ".cache", "huggingface")
+	}
+	return ""
+}
+
+// HFTokenFiles are the files where huggingface_hub keeps the token of env:
+// HF_TOKEN_PATH, and token and stored_tokens in the cache (HFModelCache).
+func HFTokenFiles(env []string) []string {
+	var out []string
+	if p := lookup(env, "HF_TOKEN_PATH"); p != "" {
+		out = append(out, p)
+	}
+	if c := HFModelCache(env); c != "" {
+		out = append(out, filepath.Join(c, "token"), filepath.Join(c, "stored_tokens"))
+	}
+	return out
+}
+
+// lookup is the last value of key in env, "" when it is not there.
+func lookup(env []string, key string) string {
+	v := ""
+	for _, kv := range env {
+		if val, ok := strings.CutPrefix(kv, key+"="); ok {
+			v = val
+		}
+	}
+	return v
 }

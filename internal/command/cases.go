@@ -129,7 +129,7 @@ func writeMergedResult(w io.Writer, m *report.Merged, md, format string) error {
 	return err
 }
 
-// mergedError maps a merged report to DESIGN.md's exit status: an error
+// mergedError maps a merged report to the exit status of docs/cli.md: an error
 // of measuring or writing first (3); then an established, unaccepted
 // regression with gating on (1); then cases that failed or are missing
 // (3), since no gate may pass on a case that was not measured.

@@ -1,6 +1,6 @@
 // Package command is diffperf's command line and GitHub Action: it parses
 // flags, inputs and events, wires packages protocol, bench, report and
-// ghcomment together, and maps what happened to DESIGN.md's exit codes.
+// ghcomment together, and maps what happened to the exit codes of docs/cli.md.
 // Only package main touches the process; everything here gets an Env.
 package command
 
@@ -15,7 +15,7 @@ import (
 	"github.com/diffperf/diffperf/internal/input"
 )
 
-// Exit codes of DESIGN.md, for the CLI and the Action alike.
+// Exit codes (docs/cli.md, "Exit status"), for the CLI and the Action alike.
 const (
 	ExitOK         = 0
 	ExitRegression = 1 // a regression was established and gating is on
@@ -66,7 +66,7 @@ type exitStatus struct{ code int }
 
 func (e *exitStatus) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-// ExitCode maps an error of Run to DESIGN.md's exit status: unusable input
+// ExitCode maps an error of Run to the exit status of docs/cli.md: unusable input
 // is any *input.Error in the chain, whichever package found it.
 func ExitCode(err error) int {
 	var es *exitStatus

@@ -119,10 +119,7 @@ func (j *actionJob) start(ctx context.Context) error {
 	if err := j.newCommenter(); err != nil {
 		return err
 	}
-	j.key = j.cfg.CommentKey
-	if j.key == "" {
-		j.key = action.MergedKey(j.e.Getenv("GITHUB_WORKFLOW"), j.e.Getenv("GITHUB_JOB"))
-	}
+	j.key = j.cfg.CommentKey // required in mode start
 	j.startMeasuring(ctx)
 	return nil
 }

@@ -413,3 +413,57 @@ func TestGateTableMatchesTheExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeErrorAfterStartPostsError: after mode start posted pending for
+// the matrix, a merge that cannot judge its cells (a bad cell, a case the
+// workflow did not ask for, no result.json at all) posts error with the
+// reason instead of leaving the status pending, and exits 2. A cell that
+// measured another head than the event's is refused by name, and the
+// status goes on the event's head, not the cell's.
+func TestMergeErrorAfterStartPostsError(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		cells  func(r *report.Result)
+		expect string
+		empty  bool
+		want   string
+	}{
+		{"bad cell", func(r *report.Result) { r.Verdict = "splendid" }, "flux", false, "/diffperf-flux/"}, // the path; the reason is cut at 140 characters
+		{"unexpected case", func(r *report.Result) {}, "wan", false, `case "flux"`},
+		{"no result.json", nil, "", true, "no result.json in"},
+		{"another head", func(r *report.Result) { r.Head.SHA = r.Base.SHA }, "flux", false, `results: case "flux"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := newActionRun(t, baseWL)
+			base, head := a.sha("main~1"), a.sha("main")
+			a.inputs = map[string]string{"mode": "start", "github-token": testToken, "comment-key": "perf-matrix"}
+			a.extra = []string{"PATH=" + t.TempDir()}
+			a.run()
+			if a.code != ExitOK {
+				t.Fatalf("start: exit %d; stderr:\n%s", a.code, a.stderr)
+			}
+			dir := t.TempDir()
+			if !tt.empty {
+				flux := measured("flux", 1000, 1000)
+				flux.Base.SHA, flux.Head.SHA = base, head
+				tt.cells(flux)
+				dir = writeResults(t, flux)
+			}
+			a.inputs = map[string]string{"mode": "merge", "results": dir, "expect-cases": tt.expect, "github-token": testToken, "comment-key": "perf-matrix"}
+			a.extra = nil
+			a.run()
+			if a.code != ExitInput {
+				t.Errorf("merge: exit %d, want %d; stderr:\n%s", a.code, ExitInput, a.stderr)
+			}
+			if got := states(a.fake, head, "diffperf"); !cmp.Equal(got, []string{"pending", "error"}) {
+				t.Errorf("states %v, want pending then error", got)
+			}
+			checkFinal(t, a, head, "error", tt.want)
+			if got := states(a.fake, base, "diffperf"); len(got) != 0 {
+				t.Errorf("states %v on the base, which a cell named as its head", got)
+			}
+		})
+	}
+}

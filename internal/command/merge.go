@@ -237,17 +237,25 @@ func (j *actionJob) runMerged(ctx context.Context) error {
 	if cfg.Mode == action.ModeMerge {
 		var warnings []string
 		var err error
-		if cases, warnings, err = loadResults(cfg.Results, e.Getenv("GITHUB_WORKSPACE")); err != nil {
-			return err
-		}
-		if err := onlyExpected(cases, cfg.ExpectCases, "expect-cases"); err != nil {
-			return err
+		cases, warnings, err = loadResults(cfg.Results, e.Getenv("GITHUB_WORKSPACE"))
+		if err == nil {
+			err = onlyExpected(cases, cfg.ExpectCases, "expect-cases")
 		}
 		for _, w := range warnings {
 			j.gha.Warningf("diffperf: %s", w)
 		}
-		if len(cases) == 0 && len(cfg.ExpectCases) == 0 {
-			return input.Errorf("results", "no result.json in %s (name the cases in expect-cases to report them missing instead)", strings.Join(cfg.Results, " "))
+		if err == nil {
+			err = sameHead(cases, j.tgt.Head)
+		}
+		if err == nil && len(cases) == 0 && len(cfg.ExpectCases) == 0 {
+			err = input.Errorf("results", "no result.json in %s (name the cases in expect-cases to report them missing instead)", strings.Join(cfg.Results, " "))
+		}
+		if err != nil {
+			// Mode start posted pending for the matrix: it must not stay so.
+			if cerr := j.newCommenter(); cerr != nil {
+				return errors.Join(err, cerr)
+			}
+			return j.failedBeforeResult(ctx, err)
 		}
 	}
 	folder := keyFolder(j.key)
@@ -328,9 +336,30 @@ func (j *actionJob) publishMerged(ctx context.Context, m *report.Merged, merr er
 	return ghErr
 }
 
-// mergedHead is the head SHA the merged cases measured (the first case's
-// with a full SHA), or the event's.
+// sameHead refuses, by name, a cell whose result measured another head
+// than the event's (when both are full SHAs): a cell's result.json is
+// another job's artifact, and the status of the merge goes on the event's
+// head, never on a SHA that a cell wrote.
+func sameHead(cases []report.CaseResult, head string) error {
+	if !action.IsFullSHA(head) {
+		return nil
+	}
+	for _, c := range cases {
+		if sha := c.Result.Head.SHA; action.IsFullSHA(sha) && sha != head {
+			return input.Errorf("results", "case %q (%s) measured head %s, not the event's head %s; a cell of another commit is refused", c.Name, c.Source, sha, head)
+		}
+	}
+	return nil
+}
+
+// mergedHead is the SHA the merged status goes on: the event's head, and
+// in mode merge always that (sameHead refused a cell of another head);
+// cases measured here of an event without a full SHA (a branch name) give
+// the first case's full SHA.
 func (j *actionJob) mergedHead(m *report.Merged) string {
+	if action.IsFullSHA(j.tgt.Head) || j.cfg.Mode == action.ModeMerge {
+		return j.tgt.Head
+	}
 	for _, c := range m.Cases {
 		if c.Result != nil && action.IsFullSHA(c.Result.Head.SHA) {
 			return c.Result.Head.SHA

@@ -16,7 +16,7 @@ import (
 )
 
 // The /perf command (mode command) and the run it dispatches. See
-// DESIGN.md, "On demand: /perf on a pull request".
+// docs/perf-command.md.
 
 // configureCommand reads the issue_comment event of mode command. The job
 // comments on the comment's pull request, so the Target is that PR.

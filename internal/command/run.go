@@ -233,7 +233,7 @@ func measureAndReport(ctx context.Context, spec bench.Spec, plan protocol.Plan, 
 	return verdictError(r, vf.failOnRegression, err)
 }
 
-// verdictError maps a finished measurement to the exit status of DESIGN.md.
+// verdictError maps a finished measurement to the exit status of docs/cli.md.
 func verdictError(r *report.Result, gate bool, err error) error {
 	switch {
 	case errors.Is(err, context.Canceled):

@@ -7,7 +7,7 @@
 //
 // The dump holds the durations the file tells, each with seeded noise, and
 // never the time its own sleeps took: a verdict on the fake must not depend
-// on how loaded the machine is (DESIGN.md, "Tests"). The noise of a run
+// on how loaded the machine is (docs/development.md). The noise of a run
 // comes from the run's identity (DIFFPERF_SIDE, DIFFPERF_RUN, the dump's
 // base name, --seed), so the same run always writes the same numbers.
 //

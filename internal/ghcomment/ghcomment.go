@@ -192,6 +192,12 @@ func (c *Commenter) writeFailed(err error) (Outcome, error) {
 // find lists every comment of the pull request and returns Bot's that start
 // with marker, lowest ID first.
 func (c *Commenter) find(ctx context.Context, pr int, marker string) ([]*github.IssueComment, error) {
+	return c.list(ctx, pr, func(cm *github.IssueComment) bool { return report.FirstLine(cm.GetBody()) == marker })
+}
+
+// list lists every comment of the pull request (all pages) and returns
+// Bot's that keep accepts, lowest ID first.
+func (c *Commenter) list(ctx context.Context, pr int, keep func(*github.IssueComment) bool) ([]*github.IssueComment, error) {
 	var mine []*github.IssueComment
 	opt := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 	for {
@@ -206,7 +212,7 @@ func (c *Commenter) find(ctx context.Context, pr int, marker string) ([]*github.
 			return nil, err
 		}
 		for _, cm := range page {
-			if cm.GetUser().GetLogin() == c.Bot && report.FirstLine(cm.GetBody()) == marker {
+			if cm.GetUser().GetLogin() == c.Bot && keep(cm) {
 				mine = append(mine, cm)
 			}
 		}
@@ -303,7 +309,7 @@ func (c *Commenter) Labels(ctx context.Context, pr int) ([]string, error) {
 	}
 }
 
-// call runs one API call with the retries of DESIGN.md: 5xx and network
+// call runs one API call with the retries docs/reliability.md describes: 5xx and network
 // errors with doubling backoff up to Attempts tries; primary and secondary
 // rate limits (403 or 429) after the wait GitHub names in Retry-After or
 // X-RateLimit-Reset, as long as the total wait stays within MaxWait; other

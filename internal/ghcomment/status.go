@@ -54,29 +54,7 @@ func (c *Commenter) SetStatus(ctx context.Context, sha string, st Status) error 
 // request pr (all pages), lowest ID first, with their IDs.
 func (c *Commenter) BotComments(ctx context.Context, pr int) ([]*github.IssueComment, error) {
 	c.waited = 0
-	var mine []*github.IssueComment
-	opt := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
-	for {
-		var page []*github.IssueComment
-		resp, err := c.call(ctx, fmt.Sprintf("list comments on #%d", pr), func() (*github.Response, error) {
-			var resp *github.Response
-			var err error
-			page, resp, err = c.GH.Issues.ListComments(ctx, c.Owner, c.Repo, pr, opt)
-			return resp, err
-		})
-		if err != nil {
-			return nil, err
-		}
-		for _, cm := range page {
-			if cm.GetUser().GetLogin() == c.Bot {
-				mine = append(mine, cm)
-			}
-		}
-		if resp.NextPage == 0 {
-			return mine, nil
-		}
-		opt.Page = resp.NextPage
-	}
+	return c.list(ctx, pr, func(*github.IssueComment) bool { return true })
 }
 
 // EditComment replaces the body of comment id (one of Bot's).

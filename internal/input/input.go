@@ -1,6 +1,6 @@
 // Package input marks the errors that mean unusable input: a flag, an
 // action input, an event, a dump, a ref or a command template that diffperf
-// cannot use as given. DESIGN.md gives them exit status 2, whatever package
+// cannot use as given. They get exit status 2 (docs/cli.md), whatever package
 // found them, so every such error is an *Error, found with errors.As once,
 // and it names the input so that the message points at what to fix.
 package input

@@ -18,7 +18,7 @@ type Case struct {
 }
 
 // MeasureCases measures several cases one after the other on one pair of
-// worktrees, checked out and set up once (DESIGN.md, "Scale"): the protocol
+// worktrees, checked out and set up once (docs/cases.md): the protocol
 // runs for each case in turn, each with its own runs, dumps and verdict.
 // spec gives the code and the setup; its command, model, prompt, args and
 // out folder are the cases'. done, when not nil, gets each case's result as

@@ -1,5 +1,5 @@
 // Package protocol decides how much to measure and what the measurements
-// mean, following DESIGN.md's measurement protocol: balanced pairs of runs,
+// mean, following the measurement protocol of docs/protocol.md: balanced pairs of runs,
 // extra pairs while a gated metric is past its thresholds but not yet
 // significant, and a second, independent batch that must confirm an
 // apparent regression before it counts. Package bench takes the samples;

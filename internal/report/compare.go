@@ -38,7 +38,7 @@ func (v Verdict) rank() int {
 	return 0
 }
 
-// Options are the thresholds of DESIGN.md's "Statistics and verdicts".
+// Options are the thresholds of docs/statistics.md.
 type Options struct {
 	// ThresholdPct is the relative change, in percent, of a time metric
 	// that counts (5 means 5 %).

@@ -16,7 +16,7 @@ import (
 // offsets between launches are larger than the noise between requests, so
 // a test that counts every request as an independent sample mistakes two
 // unlucky launches for a change (measured on an H100: 22 % false
-// regressions with 2 launches of 5 requests a side; DESIGN.md).
+// regressions with 2 launches of 5 requests a side; docs/serve.md).
 //
 // Compare therefore decides per metric what one sample is. It tests whether
 // the launches of each side differ, with a Kruskal-Wallis test per side

@@ -287,7 +287,7 @@ func (r *Result) tables(stages []string, n int) string {
 	}
 	for _, id := range stages[:n] {
 		if m := r.Metric(id); m.Name == DenoisingLoop && m.BaseCount != m.HeadCount {
-			fmt.Fprintf(&b, "The %s row compares %d steps with %d: the two sides' sglang versions record denoising steps differently (SGLANG.md, dump formats), so that row's change is not a change in speed.\n\n",
+			fmt.Fprintf(&b, "The %s row compares %d steps with %d: the two sides' sglang versions record denoising steps differently (older ones list each step as a stage), so that row's change is not a change in speed.\n\n",
 				DenoisingLoop, m.BaseCount, m.HeadCount)
 		}
 	}

@@ -42,7 +42,7 @@ func verdicts(m *Merged) map[string]Verdict {
 	return out
 }
 
-// TestMergeHolm is DESIGN.md's example: three gated cases, one at
+// TestMergeHolm is the example of docs/cases.md: three gated cases, one at
 // p = 0.032 and two unchanged. Alone it is a regression; in the family
 // Holm needs p < 0.05/3 = 0.0167 for the smallest, so nothing gates.
 func TestMergeHolm(t *testing.T) {

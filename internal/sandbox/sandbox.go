@@ -174,6 +174,11 @@ type Policy struct {
 	// Home is the runner user's HOME, replaced by an empty one at the
 	// same path (its venv or model cache can come back through ReadOnly).
 	Home string
+	// Mask are files that read as empty (/dev/null is bound over each,
+	// after every other bind): the runner's credentials in its root
+	// folder, the Hugging Face token files in a model cache shown
+	// read-only.
+	Mask []string
 }
 
 // baseArgs is the isolation of every sandboxed command: its own user
@@ -254,6 +259,9 @@ func (s *Sandbox) Wrap(argv []string, dir string, p Policy) []string {
 			args = append(args, "--ro-bind", b.path, b.path)
 		}
 	}
+	for _, m := range clean(p.Mask) {
+		args = append(args, "--ro-bind", "/dev/null", m)
+	}
 	if dir != "" {
 		args = append(args, "--chdir", dir)
 	}
@@ -290,11 +298,13 @@ func within(path, dir string) bool {
 func depth(p string) int { return strings.Count(p, "/") }
 
 // Prefix is the install prefix of a program at path: the folder above
-// its bin folder (a venv, a conda environment, /usr/local), or its own
-// folder when that is not named bin.
+// its bin folder (a venv, a conda environment, /usr/local) or above its
+// shims folder (a version manager such as pyenv or asdf, whose shim runs
+// the manager's own scripts and the interpreter it installed beside
+// them), or its own folder otherwise.
 func Prefix(path string) string {
 	dir := filepath.Dir(path)
-	if filepath.Base(dir) == "bin" {
+	if b := filepath.Base(dir); b == "bin" || b == "shims" {
 		return filepath.Dir(dir)
 	}
 	return dir

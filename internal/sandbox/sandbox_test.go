@@ -44,7 +44,7 @@ func TestParseList(t *testing.T) {
 
 func TestPrefix(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{"/home/u/venv/bin/sglang": "/home/u/venv", "/opt/tools/sglang": "/opt/tools", "/usr/bin/python3": "/usr"} {
+	for in, want := range map[string]string{"/home/u/venv/bin/sglang": "/home/u/venv", "/opt/tools/sglang": "/opt/tools", "/usr/bin/python3": "/usr", "/home/u/.pyenv/shims/python3": "/home/u/.pyenv"} {
 		if got := Prefix(in); got != want {
 			t.Errorf("Prefix(%s) = %s, want %s", in, got, want)
 		}
@@ -76,12 +76,17 @@ func TestWrap(t *testing.T) {
 		return p
 	}
 	home, temp, wt, venv := mk("home"), mk("work/_temp"), mk("work/repo/wt"), mk("home/venv")
+	cred := filepath.Join(root, ".credentials")
+	if err := os.WriteFile(cred, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	sb := &Sandbox{Path: "/usr/bin/bwrap"}
 	argv := sb.Wrap([]string{"/home/venv/bin/sglang", "generate"}, wt, Policy{
 		ReadWrite: []string{wt, filepath.Join(venv, "lib")},
 		ReadOnly:  []string{venv, filepath.Join(root, "work"), filepath.Join(root, "missing")},
 		Hide:      []string{temp},
 		Home:      home,
+		Mask:      []string{cred, filepath.Join(root, ".runner")},
 	})
 	got := strings.Join(argv, " ")
 	for _, want := range []string{
@@ -109,6 +114,11 @@ func TestWrap(t *testing.T) {
 	}
 	if h, v := last("--tmpfs", home), last("--ro-bind", venv); h < 0 || v < h {
 		t.Errorf("the venv is bound at %d, before the home that hides it at %d", v, h)
+	}
+	// A masked file is emptied after every bind, so no bind shows it
+	// again; one that does not exist is left out.
+	if m, b := last("--ro-bind", "/dev/null"), last("--bind", wt); m < b || argv[m+2] != cred || strings.Contains(got, ".runner") {
+		t.Errorf("the credential file is masked at %d, before the last bind at %d, or a missing one is masked:\n%s", m, b, got)
 	}
 	if none := (&Sandbox{}).Wrap([]string{"sglang"}, wt, Policy{}); !slices.Equal(none, []string{"sglang"}) {
 		t.Errorf("no sandbox: %v", none)

@@ -19,6 +19,7 @@
 #   DIFFPERF_RUNS [5], DIFFPERF_MAX_RUNS [9]              mode generate
 #   DIFFPERF_LAUNCHES [2], DIFFPERF_MAX_LAUNCHES [4], DIFFPERF_REQUESTS [5],
 #   DIFFPERF_TOGETHER [auto]                              mode serve
+#   DIFFPERF_SANDBOX [auto]  --sandbox: auto, bwrap or none
 #   DIFFPERF_DRY_RUN=1     no GPU: the stand-in sleeps (checks the plumbing)
 set -uo pipefail
 bin=$(readlink -f "$1"); out=$(readlink -f -m "$2"); budget=$3; shift 3
@@ -59,7 +60,8 @@ for cond in "$@"; do
   # defaults (5 %, 50 ms) it is below the threshold by design.
   common=(--repo "$repo" --base main --head "$head" --model "$m"
     --threshold "${DIFFPERF_THRESHOLD:-1%}" --min-delta-ms "${DIFFPERF_MIN_DELTA_MS:-5}"
-    --python-path "" --timeout 5m --out "$dir" --worktrees /tmp/gpu-worktrees --format json)
+    --python-path "" --timeout 5m --out "$dir" --worktrees /tmp/gpu-worktrees --format json
+    --sandbox "${DIFFPERF_SANDBOX:-auto}")
   if [ "$mode" = serve ]; then
     "$bin" run --mode serve "${common[@]}" --launches "${DIFFPERF_LAUNCHES:-2}" --max-launches "${DIFFPERF_MAX_LAUNCHES:-4}" \
       --requests "${DIFFPERF_REQUESTS:-5}" --together "${DIFFPERF_TOGETHER:-auto}" --args "${load[*]}" \

@@ -18,7 +18,8 @@ import (
 
 // The workload keys this build adds to the simulator's:
 //
-//	behavior=...     fail, hang, ignore-term, grandchild, setsid-grandchild,
+//	behavior=...     fail, hang, ignore-term, trap-term (writes got-sigterm
+//	                 on SIGTERM), grandchild, setsid-grandchild,
 //	                 diffusers, diffusers-late (the sign after 5 MiB of
 //	                 output), flood, workflow-commands, leak-env (while
 //	                 running); nodump, baddump, hugedump, truncated, notjson,
@@ -46,7 +47,7 @@ import (
 //	request=N                the N of die-on-request and fail-request
 //	                         (1-based, warm-ups included; default 1)
 var (
-	runBehaviors   = map[string]bool{"fail": true, "hang": true, "ignore-term": true, "grandchild": true, "setsid-grandchild": true, "diffusers": true, "flood": true, "workflow-commands": true, "leak-env": true, "diffusers-late": true}
+	runBehaviors   = map[string]bool{"fail": true, "hang": true, "ignore-term": true, "trap-term": true, "grandchild": true, "setsid-grandchild": true, "diffusers": true, "flood": true, "workflow-commands": true, "leak-env": true, "diffusers-late": true}
 	dumpBehaviors  = map[string]bool{"nodump": true, "baddump": true, "hugedump": true, "truncated": true, "notjson": true, "fifo": true, "symlink": true, "block-out": true, "many-stages": true}
 	serveBehaviors = map[string]bool{"die-on-request": true, "fail-request": true, "never-healthy": true, "port-taken-once": true}
 )
@@ -112,6 +113,15 @@ func misbehave(behavior string, stdout, stderr io.Writer) (code int, stop bool) 
 		return 1, true
 	case "hang":
 		time.Sleep(time.Hour)
+	case "trap-term":
+		// A benchmark that cleans up on SIGTERM: it writes got-sigterm in
+		// its working folder, then exits.
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, syscall.SIGTERM)
+		fmt.Fprintln(stdout, "trapping SIGTERM")
+		<-term
+		_ = os.WriteFile("got-sigterm", []byte("SIGTERM\n"), 0o644)
+		return 143, true
 	case "ignore-term":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Fprintln(stdout, "ignoring SIGTERM")

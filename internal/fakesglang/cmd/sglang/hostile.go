@@ -27,6 +27,9 @@ import (
 //	               environment carries mark=VALUE
 //	proc-environ   read /proc/<target_pid>/environ (diffperf's)
 //	capeff         print CapEff of /proc/self/status
+//	rsaparams      read the runner's .credentials_rsaparams, in the
+//	               folder above _work (from RUNNER_WORKSPACE)
+//	hf-token       read the Hugging Face token, ~/.cache/huggingface/token
 //
 // The run then goes on to write its dump, as an honest one would.
 func hostile(extra map[string]string, stdout io.Writer) (int, bool) {
@@ -94,6 +97,18 @@ func hostile(extra map[string]string, stdout io.Writer) (int, bool) {
 		}
 	}
 	report("capeff", err, capEff)
+
+	b, err = os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(os.Getenv("RUNNER_WORKSPACE"))), ".credentials_rsaparams"))
+	if err == nil && len(b) == 0 {
+		err = fmt.Errorf("empty")
+	}
+	report("rsaparams", err, fmt.Sprint(len(b), " bytes"))
+
+	b, err = os.ReadFile(filepath.Join(home, ".cache", "huggingface", "token"))
+	if err == nil && len(b) == 0 {
+		err = fmt.Errorf("empty")
+	}
+	report("hf-token", err, fmt.Sprint(len(b), " bytes"))
 	return 0, false
 }
 

@@ -93,10 +93,24 @@ func TestMatrixWorkflow(t *testing.T) {
 	}
 }
 
+// eventFilter is a trigger's types; a trigger given as a list (schedule's
+// crons) has none.
+type eventFilter struct{ Types []string }
+
+func (f *eventFilter) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var v struct{ Types []string }
+	err := n.Decode(&v)
+	f.Types = v.Types
+	return err
+}
+
 // exampleWorkflow is what the gate tests read of an example workflow.
 type exampleWorkflow struct {
-	On          map[string]struct{ Types []string } `yaml:"on"`
-	Permissions map[string]string                   `yaml:"permissions"`
+	On          map[string]eventFilter `yaml:"on"`
+	Permissions map[string]string      `yaml:"permissions"`
 	Concurrency struct {
 		Group  string `yaml:"group"`
 		Cancel bool   `yaml:"cancel-in-progress"`

@@ -78,6 +78,8 @@ type Config struct {
 	SandboxRW  []string
 	RunnerName string
 	Redact     []string
+	// HistoryBranch is mode history's data branch (input history-branch).
+	HistoryBranch string
 }
 
 // Inputs with their defaults, as action.yml declares them.
@@ -89,7 +91,7 @@ var Defaults = map[string]string{
 	"base-ref": "", "head-ref": "", "pr-number": "", "working-directory": ".", "allow-forks": "false", "github-token": "",
 	"mode": "generate", "perf-users": "", "perf-workflow": "perf-dispatch.yml", "request-comment": "",
 	"cases": "", "results": "", "expect-cases": "", "status": "true", "status-context": "diffperf",
-	"sandbox": "auto", "sandbox-rw": "", "runner-name": "", "redact": "",
+	"sandbox": "auto", "sandbox-rw": "", "runner-name": "", "redact": "", "history-branch": "diffperf-data",
 }
 
 // ParseInputs reads every input through get, which says whether the input
@@ -196,6 +198,9 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 	c.RunnerName = in("runner-name")
 	if strings.ContainsAny(c.RunnerName, "\n\r") {
 		return nil, input.Errorf("runner-name", "is more than one line")
+	}
+	if c.HistoryBranch, err = parseHistoryBranch(in("history-branch")); err != nil {
+		return nil, err
 	}
 	for _, f := range strings.FieldsFunc(in("redact"), func(r rune) bool { return r == ',' || r == '\n' || r == ' ' }) {
 		c.Redact = append(c.Redact, strings.TrimSpace(f))

@@ -32,10 +32,15 @@ const (
 	// ModeStart benchmarks nothing: the no-GPU first job of a matrix posts
 	// the pending status and the measuring line before the cells run.
 	ModeStart Mode = "start"
+	// ModeHistory measures a push to the default branch (or, on schedule,
+	// its tip) against the commit before it, appends both sides to the
+	// data branch, and files an issue per confirmed change point
+	// (history.go; historyjob.go in package command).
+	ModeHistory Mode = "history"
 )
 
 // modes are the values input mode takes, in the order errors list them.
-var modes = []Mode{ModeGenerate, ModeServe, ModeCommand, ModeMerge, ModeGate, ModeStart}
+var modes = []Mode{ModeGenerate, ModeServe, ModeCommand, ModeMerge, ModeGate, ModeStart, ModeHistory}
 
 // ParseMode reads input mode; an unknown mode is an error naming it.
 func ParseMode(s string) (Mode, error) {

@@ -40,6 +40,8 @@ func cmdAction(ctx context.Context, e Env) (err error) {
 		return j.gate(ctx) // gate.go: no GPU, no code of the pull request
 	case j.cfg.Mode == action.ModeStart:
 		return j.start(ctx)
+	case j.cfg.Mode == action.ModeHistory:
+		return j.history(ctx) // historyjob.go: the default branch's history
 	}
 	defer func() { sealOutInto(&err, j.out) }() // j.out is set once measuring starts
 	if err := j.requestBase(ctx); err != nil {
@@ -127,6 +129,12 @@ func configure(e Env) (*actionJob, error) {
 		return j.configureCommand(payload)
 	case action.ModeGate:
 		j.tgt, err = action.ParseGateEvent(e.Getenv("GITHUB_EVENT_NAME"), e.Getenv("GITHUB_REPOSITORY"), payload)
+		return j, err
+	case action.ModeHistory:
+		if j.tgt, err = action.ParseHistoryEvent(e.Getenv("GITHUB_EVENT_NAME"), e.Getenv("GITHUB_REPOSITORY"), e.Getenv("GITHUB_SHA"), payload, cfg); err == nil && j.tgt.Skip != "" {
+			j.gha.Noticef("diffperf: %s", j.tgt.Skip)
+			j.setOutput("verdict", "skipped")
+		}
 		return j, err
 	}
 	if j.tgt, err = action.ParseEvent(e.Getenv("GITHUB_EVENT_NAME"), e.Getenv("GITHUB_REPOSITORY"), payload, cfg); err != nil {

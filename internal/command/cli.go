@@ -34,6 +34,7 @@ Usage:
   diffperf merge [--expect-cases a,b] [--alpha A] [--format F] [--fail-on-regression] RESULT...
   diffperf changepoints [flags] FILE           change points of a series (CSV: commit,value)
   diffperf history add|show --store DIR ...    the results kept on the default branch (see docs/history.md)
+  diffperf dashboard --store DIR --out SITE    the store as a static site (see docs/dashboard.md)
   diffperf demo [--runs N] [--slowdown PCT] [--dir DIR] [--mode serve]
   diffperf action                              the GitHub Action (also chosen when GITHUB_ACTIONS=true)
   diffperf fake-sglang generate|serve ...      a stand-in for sglang that needs no GPU, for trying run and bench
@@ -73,6 +74,8 @@ func dispatch(ctx context.Context, args []string, e Env) error {
 		return cmdMerge(rest, e)
 	case "changepoints":
 		return cmdChangepoints(rest, e)
+	case "dashboard":
+		return cmdDashboard(rest, e)
 	case "history":
 		return cmdHistory(ctx, rest, e)
 	case "demo":
@@ -104,7 +107,7 @@ func dispatch(ctx context.Context, args []string, e Env) error {
 // inside GitHub Actions). Asked for help (-h, --help), a command prints it
 // on stdout, usage line first, and that is no error.
 func Run(ctx context.Context, args []string, e Env) error {
-	if len(args) > 0 && slices.Contains([]string{"compare", "extract", "bench", "run", "demo", "merge", "changepoints", "history"}, args[0]) {
+	if len(args) > 0 && slices.Contains([]string{"compare", "extract", "bench", "run", "demo", "merge", "changepoints", "history", "dashboard"}, args[0]) {
 		// The CLI inside a workflow step: what it prints holds text from
 		// benchmarks and dumps, so none of it may act as a workflow
 		// command. (The Action frames its own output.)

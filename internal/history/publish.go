@@ -62,6 +62,12 @@ type Publisher struct {
 	Backoff time.Duration
 	// Sleep waits between tries; nil waits for d or until ctx is done.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Update, when set, runs in the worktree on every try, after the lines
+	// are appended to the fresh tip: it may read the store and write
+	// files beside it (the change-point state, the dashboard in docs/).
+	// What it writes is committed with the lines; a try that changes no
+	// file pushes nothing.
+	Update func(dir string) error
 
 	beforePush func(try int) // tests: what happens between commit and push
 }
@@ -170,15 +176,32 @@ func (p *Publisher) prepare(ctx context.Context, wt bench.Git, dir, remote, bran
 		}
 	}
 	added, err := Store{Dir: dir}.Append(lines)
-	if err != nil || added == 0 {
+	if err != nil || (added == 0 && p.Update == nil) {
 		return 0, "", err
 	}
-	if _, err := wt.Run(ctx, "add", "--", Folder); err != nil {
+	stage := []string{"add", "--", Folder}
+	if p.Update != nil {
+		if err := p.Update(dir); err != nil {
+			return 0, "", err
+		}
+		stage = []string{"add", "-A", "--", "."}
+	}
+	if _, err := wt.Run(ctx, stage...); err != nil {
 		return 0, "", fmt.Errorf("stage the store: %w", err)
 	}
 	tree, err := wt.Run(ctx, "write-tree")
 	if err != nil {
 		return 0, "", fmt.Errorf("stage the store: %w", err)
+	}
+	if p.Update != nil {
+		old := ""
+		if tip != "" {
+			old, _ = wt.Run(ctx, "rev-parse", tip+"^{tree}")
+		}
+		if tree == old || (tip == "" && added == 0 && tree == emptyTree) {
+			return 0, "", nil // nothing changed
+		}
+		added = max(added, 1) // something to push
 	}
 	args := []string{"-c", "user.name=" + BotName, "-c", "user.email=" + BotEmail, "commit-tree", "--no-gpg-sign", tree, "-m", message}
 	if tip != "" {
@@ -190,6 +213,9 @@ func (p *Publisher) prepare(ctx context.Context, wt bench.Git, dir, remote, bran
 	}
 	return added, commit, nil
 }
+
+// emptyTree is git's tree of no files (SHA-1).
+const emptyTree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 func (p *Publisher) sleep(ctx context.Context, d time.Duration) error {
 	if p.Sleep != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -74,7 +75,7 @@ func (j *actionJob) history(ctx context.Context) (err error) {
 	if r == nil {
 		return fmt.Errorf("history: %w", merr)
 	}
-	md := j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: 1 << 30}))
+	md := j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: math.MaxInt}))
 	_, _, werr := writeOutputs(j.out, r, md, j.redactions())
 	lines, err := history.FromResult(r, history.Meta{Key: j.key, CommitTimes: commitTimes(ctx, repoDir, r, j.e.Stderr), Version: diffperfVersion()})
 	if err != nil {
@@ -239,7 +240,7 @@ func (j *actionJob) remeasure(ctx context.Context, tmp, base, head string) (*rep
 	plan.Confirm = true
 	r, err := protocol.Measure(ctx, spec, plan)
 	if r != nil {
-		md := j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: 1 << 30}))
+		md := j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: math.MaxInt}))
 		_, _, werr := writeOutputs(j.out, r, md, j.redactions())
 		err = errors.Join(err, werr)
 		if r.Verdict == report.Failed {

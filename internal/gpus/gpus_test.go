@@ -83,6 +83,13 @@ func TestParseTopology(t *testing.T) {
 			t.Errorf("Link(%d, %d) = %q, want %q", tt.a, tt.b, got, tt.want)
 		}
 	}
+	one, err := os.ReadFile("testdata/topo-1.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if single, err := ParseTopology(string(one)); err != nil || len(single.links) != 0 {
+		t.Errorf("one GPU (as an H200 machine prints it): %v, %v", single.links, err)
+	}
 	for _, tt := range []struct{ name, out, want string }{
 		{"no header", "Legend:\n X = Self\n", "no header row"},
 		{"bad cell", "\tGPU0\tGPU1\tCPU Affinity\nGPU0\tX\tWARP9\t0-7\nGPU1\tWARP9\tX\t0-7\n", `GPU0 to GPU1 is "WARP9"`},

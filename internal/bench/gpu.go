@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/diffperf/diffperf/internal/dump"
+	"github.com/diffperf/diffperf/internal/proc"
 )
 
 // gpuQuery is what nvidia-smi reports per GPU, in this order.
@@ -22,7 +23,7 @@ const gpuQuery = "name,driver_version,clocks.sm,clocks.mem,temperature.gpu,power
 // GPU. It returns a note instead when nvidia-smi is absent or fails: a
 // machine without it still benchmarks.
 func ReadGPUs(ctx context.Context, env []string) ([]dump.GPU, string) {
-	path, err := lookPath("nvidia-smi", env, "/")
+	path, err := proc.LookPath("nvidia-smi", env, "/")
 	if err != nil {
 		return nil, "No GPU information: nvidia-smi is not on the PATH."
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/diffperf/diffperf/internal/proc"
 	"github.com/diffperf/diffperf/internal/report"
 )
 
@@ -20,7 +21,7 @@ type elapsedSum struct {
 	sum time.Duration
 }
 
-func (e *elapsedSum) RunEnd(n, total int, side string, run int, ms float64, res ProcResult, log, failure string) {
+func (e *elapsedSum) RunEnd(n, total int, side string, run int, ms float64, res proc.Result, log, failure string) {
 	e.mu.Lock()
 	e.sum += res.Elapsed
 	e.mu.Unlock()

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/diffperf/diffperf/internal/proc"
 )
 
 // Progress hears about each step of a measurement.
@@ -19,15 +21,15 @@ type Progress interface {
 	// RunStart and RunEnd bracket run n of total (both sides counted);
 	// side and run name it. failure is "" for a run that worked.
 	RunStart(n, total int, side string, run int)
-	RunEnd(n, total int, side string, run int, e2eMs float64, res ProcResult, log, failure string)
+	RunEnd(n, total int, side string, run int, e2eMs float64, res proc.Result, log, failure string)
 }
 
 // NopProgress reports nothing.
 type NopProgress struct{}
 
-func (NopProgress) Step(string)                                                       {}
-func (NopProgress) RunStart(int, int, string, int)                                    {}
-func (NopProgress) RunEnd(int, int, string, int, float64, ProcResult, string, string) {}
+func (NopProgress) Step(string)                                                        {}
+func (NopProgress) RunStart(int, int, string, int)                                     {}
+func (NopProgress) RunEnd(int, int, string, int, float64, proc.Result, string, string) {}
 
 // TextProgress prints a line when each run starts and one when it ends
 // (`run 3/10 head  7.01 s`), and, while a long run goes on, a heartbeat
@@ -148,7 +150,7 @@ func (p *TextProgress) stopHeartbeat() {
 }
 
 // RunEnd implements Progress.
-func (p *TextProgress) RunEnd(n, total int, side string, run int, e2eMs float64, res ProcResult, log, failure string) {
+func (p *TextProgress) RunEnd(n, total int, side string, run int, e2eMs float64, res proc.Result, log, failure string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stopHeartbeat()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/diffperf/diffperf/internal/dump"
+	"github.com/diffperf/diffperf/internal/proc"
 )
 
 // Bounds on what a server's answers may cost diffperf.
@@ -72,13 +73,10 @@ func (m *runner) request(ctx context.Context, srv *server, measured bool) (*dump
 	n, sd := srv.sent, srv.sd
 	what := fmt.Sprintf("request %d of launch %d of %s", n, srv.launch, sd.name)
 	idx := len(sd.runs[srv.batch]) + 1
-	name := fmt.Sprintf("%s-%02d", sd.name, idx)
+	name := dump.RunName(srv.batch, sd.name, idx)
 	if !measured {
 		what += " (warm-up)"
-		name = fmt.Sprintf("%s-launch%d-warmup%d", sd.name, srv.launch, n)
-	}
-	if srv.batch != "" {
-		name = srv.batch + "-" + name
+		name = dump.WarmupName(srv.batch, sd.name, srv.launch, n)
 	}
 	dumpPath := filepath.Join(m.sideDir(sd), name+".json")
 	_ = os.Remove(dumpPath)
@@ -94,7 +92,7 @@ func (m *runner) request(ctx context.Context, srv *server, measured bool) (*dump
 		_ = m.stop(srv)
 		tail := srv.ended.Tail
 		if measured {
-			m.progress.RunEnd(m.order, m.total, sd.name, idx, 0, ProcResult{Tail: tail}, srv.log, reason)
+			m.progress.RunEnd(m.order, m.total, sd.name, idx, 0, proc.Result{Tail: tail}, srv.log, reason)
 		}
 		return &dump.Failure{Side: sd.name, Launch: srv.launch, Request: n, Reason: reason, LogTail: tail}
 	}
@@ -126,7 +124,7 @@ func (m *runner) request(ctx context.Context, srv *server, measured bool) (*dump
 	}
 	m.keep(dumpPath)
 	sd.runs[srv.batch] = append(sd.runs[srv.batch], dump.Run{Index: idx, Order: m.order, Dump: d, Launch: srv.launch, Request: n})
-	m.progress.RunEnd(m.order, m.total, sd.name, idx, d.TotalMs, ProcResult{}, srv.log, "")
+	m.progress.RunEnd(m.order, m.total, sd.name, idx, d.TotalMs, proc.Result{}, srv.log, "")
 	return d, nil
 }
 

@@ -43,7 +43,7 @@ func NewWorkspace(ctx context.Context, s Spec) (*Workspace, error) {
 		return nil, err
 	}
 	if s.Progress == nil {
-		s.Progress = NopProgress{}
+		s.Progress = nopProgress{}
 	}
 	r := newRunner(s.Template, s.Model, s.Prompt, s.Args, s.PythonPath, s.Timeout, s.OutDir, s.Env, s.Secrets, s.Progress)
 	w := &Workspace{r: &r, setupCmd: s.Setup, git: git.Repo{Dir: s.Repo, Env: r.env}, given: s.WorktreeRoot}

@@ -17,7 +17,7 @@ import (
 // proc is one process of the PR's code for side sd (a run, the setup, a
 // probe, a server), in the side's worktree, under the runner's sandbox.
 func (m *runner) proc(sd *side, argv, env []string, logPath string, timeout time.Duration) proc.Cmd {
-	return proc.Cmd{Argv: argv, Dir: sd.worktree, Env: env, Log: logPath, Timeout: timeout, Sandbox: m.sandbox, Policy: m.policy(sd), Signs: FallbackSigns}
+	return proc.Cmd{Argv: argv, Dir: sd.worktree, Env: env, Log: logPath, Timeout: timeout, Sandbox: m.sandbox, Policy: m.policy(sd), Signs: fallbackSigns}
 }
 
 // sideDir is the folder where sd's processes write their dumps, made when
@@ -119,9 +119,9 @@ func (m *runner) policy(sd *side) sandbox.Policy {
 			}
 		}
 	}
-	p.ReadOnly = append(p.ReadOnly, m.getenv("RUNNER_TOOL_CACHE"), m.gitDir, HFModelCache(m.env),
+	p.ReadOnly = append(p.ReadOnly, m.getenv("RUNNER_TOOL_CACHE"), m.gitDir, hfModelCache(m.env),
 		m.getenv("HF_HUB_CACHE"), m.getenv("HUGGINGFACE_HUB_CACHE"))
-	p.Mask = append(p.Mask, HFTokenFiles(m.env)...)
+	p.Mask = append(p.Mask, hfTokenFiles(m.env)...)
 	return p
 }
 

@@ -234,7 +234,7 @@ func TestMeasureCanceledCleansUp(t *testing.T) {
 
 // cancelOnRun cancels the measurement when a run of side starts (Ctrl-C).
 type cancelOnRun struct {
-	NopProgress
+	nopProgress
 	cancel func()
 	side   string
 }

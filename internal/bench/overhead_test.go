@@ -16,7 +16,7 @@ import (
 
 // elapsedSum adds up the time the benchmark processes themselves took.
 type elapsedSum struct {
-	NopProgress
+	nopProgress
 	mu  sync.Mutex
 	sum time.Duration
 }

@@ -79,7 +79,7 @@ func TestProgressHeartbeat(t *testing.T) {
 func TestHeartbeatWaits(t *testing.T) {
 	t.Parallel()
 	var got []time.Duration
-	for w := DefaultHeartbeat; len(got) < 6; w = nextHeartbeat(w, DefaultHeartbeat) {
+	for w := defaultHeartbeat; len(got) < 6; w = nextHeartbeat(w, defaultHeartbeat) {
 		got = append(got, w)
 	}
 	want := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 5 * time.Minute, 5 * time.Minute}

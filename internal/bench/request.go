@@ -20,9 +20,9 @@ import (
 
 // Bounds on what a server's answers may cost diffperf.
 const (
-	// MaxAnswerBytes bounds one answer: an image as base64 JSON is a few
+	// maxAnswerBytes bounds one answer: an image as base64 JSON is a few
 	// MiB; what is past the first KiB is read and thrown away.
-	MaxAnswerBytes = 1 << 30
+	maxAnswerBytes = 1 << 30
 	// maxJobBytes bounds a video job's JSON, which diffperf parses.
 	maxJobBytes = 1 << 20
 )
@@ -208,7 +208,7 @@ func (e *answerError) Error() string { return e.msg }
 
 // do makes one request and returns its status and the first KiB of its
 // answer (all of it up to keep bytes, when keep is larger); the rest is
-// read, up to MaxAnswerBytes, and dropped.
+// read, up to maxAnswerBytes, and dropped.
 func (m *runner) do(ctx context.Context, method, u string, body []byte, keep int64) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
@@ -229,7 +229,7 @@ func (m *runner) do(ctx context.Context, method, u string, body []byte, keep int
 		return 0, nil, fmt.Errorf("%s %s: %v", method, strings.TrimPrefix(u, "http://"), err)
 	}
 	defer resp.Body.Close()
-	head, err := drain(resp.Body, keep, MaxAnswerBytes)
+	head, err := drain(resp.Body, keep, maxAnswerBytes)
 	if err != nil {
 		return resp.StatusCode, head, fmt.Errorf("%s %s: reading the answer: %v", method, strings.TrimPrefix(u, "http://"), err)
 	}

@@ -20,9 +20,9 @@ import (
 	"github.com/diffperf/diffperf/internal/sandbox"
 )
 
-// FallbackSigns are log lines that show sglang fell back to the diffusers
+// fallbackSigns are log lines that show sglang fell back to the diffusers
 // backend: the numbers are then not sglang's, so the evidence is invalid.
-var FallbackSigns = []string{"Falling back to diffusers backend", "Using diffusers backend", "Loaded diffusers pipeline"}
+var fallbackSigns = []string{"Falling back to diffusers backend", "Using diffusers backend", "Loaded diffusers pipeline"}
 
 // side is one side's code and runs, by batch ("" for the first, "confirm"
 // for the confirming one).
@@ -144,13 +144,13 @@ func redactFile(path string, secrets []string) error {
 	return os.WriteFile(path, []byte(clean), 0o600)
 }
 
-// MaxDumpBytes bounds what is read of one dump: sglang's are a few KiB, and
+// maxDumpBytes bounds what is read of one dump: sglang's are a few KiB, and
 // a runaway benchmark must not make diffperf read gigabytes.
-const MaxDumpBytes = 64 << 20
+const maxDumpBytes = 64 << 20
 
 // ReadDump reads and parses one dump file. It reads only a regular file
 // (not a FIFO, a device or a symbolic link, which could block or point
-// anywhere), and at most MaxDumpBytes of it. A dump that cannot be parsed
+// anywhere), and at most 64 MiB of it. A dump that cannot be parsed
 // is an *input.Error named "dump PATH".
 func ReadDump(path string) (*dump.Dump, error) {
 	// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
@@ -167,12 +167,12 @@ func ReadDump(path string) (*dump.Dump, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, input.Errorf("dump "+path, "not a regular file (%s)", fi.Mode().Type())
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxDumpBytes+1))
+	data, err := io.ReadAll(io.LimitReader(f, maxDumpBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("dump %s: %w", path, err)
 	}
-	if len(data) > MaxDumpBytes {
-		return nil, input.Errorf("dump "+path, "larger than %d MiB; not a perf dump", MaxDumpBytes>>20)
+	if len(data) > maxDumpBytes {
+		return nil, input.Errorf("dump "+path, "larger than %d MiB; not a perf dump", maxDumpBytes>>20)
 	}
 	return dump.ParseDump(path, data)
 }
@@ -201,7 +201,7 @@ func isSymlinkErr(err error) bool {
 }
 
 // fallbackSign is the sign of the diffusers fallback in the run's output,
-// or "". Every process of the PR's code is a proc.Cmd with FallbackSigns
+// or "". Every process of the PR's code is a proc.Cmd with fallbackSigns
 // as its Signs (see runner.proc), which are looked for in the whole output
 // as it is written, not just the part the log keeps.
 func fallbackSign(res proc.Result) string {
@@ -213,7 +213,7 @@ func (m *runner) argv(sd *side, dumpPath string, idx int) []string {
 	if t == nil {
 		t = m.template
 	}
-	return t.Expand(Vars{Model: m.model, Prompt: m.prompt, Dump: dumpPath, Side: sd.name, Run: strconv.Itoa(idx), Worktree: sd.worktree, Args: m.args})
+	return t.expand(vars{Model: m.model, Prompt: m.prompt, Dump: dumpPath, Side: sd.name, Run: strconv.Itoa(idx), Worktree: sd.worktree, Args: m.args})
 }
 
 // childEnv is the filtered environment plus what docs/protocol.md promises the
@@ -270,7 +270,7 @@ func (s *Workspace) setup(ctx context.Context, sd *side) *dump.Failure {
 // rewritten, never a placeholder's value (a prompt "--warmup" stays). A
 // probe that fails changes nothing.
 func (m *runner) probeWarmup(ctx context.Context, sd *side) {
-	if !m.template.Has("--warmup") {
+	if !m.template.has("--warmup") {
 		return
 	}
 	argv := m.argv(sd, filepath.Join(m.sideDir(sd), "probe.json"), 0)
@@ -285,7 +285,7 @@ func (m *runner) probeWarmup(ctx context.Context, sd *side) {
 	logPath := filepath.Join(m.outDir, "probe-"+sd.name+".log")
 	res := m.proc(sd, probe, m.childEnv(sd, "", 0), logPath, 2*time.Minute).Run(ctx)
 	if !res.Failed() && strings.Contains(string(res.Head), "--warmup-mode") {
-		sd.template = m.template.Replace("--warmup", "--warmup-mode", "request")
+		sd.template = m.template.replace("--warmup", "--warmup-mode", "request")
 		m.progress.Step(sd.name + ": this sglang has --warmup-mode; using --warmup-mode request")
 	}
 	_ = os.Remove(logPath)
@@ -334,7 +334,7 @@ func Repeat(ctx context.Context, s RepeatSpec) ([]dump.Run, *dump.Failure, error
 		return nil, nil, input.Errorf("runs", "%d is not a positive count", s.Runs)
 	}
 	if s.Progress == nil {
-		s.Progress = NopProgress{}
+		s.Progress = nopProgress{}
 	}
 	m := newRunner(s.Template, s.Model, s.Prompt, s.Args, "", s.Timeout, s.OutDir, s.Env, s.Secrets, s.Progress)
 	sd := &side{name: "bench", worktree: s.Dir, runs: map[string][]dump.Run{}}

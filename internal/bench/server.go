@@ -61,7 +61,7 @@ func (m *runner) launch(ctx context.Context, sd *side, batch string) (*server, *
 		if err != nil {
 			return nil, fail(fmt.Sprintf("launch %d of %s: no free port on 127.0.0.1: %v", n, sd.name, err), "", false)
 		}
-		argv := m.serve.Template.Expand(Vars{Model: m.model, Side: sd.name, Run: strconv.Itoa(n), Worktree: sd.worktree, Port: strconv.Itoa(port), Args: m.args})
+		argv := m.serve.Template.expand(vars{Model: m.model, Side: sd.name, Run: strconv.Itoa(n), Worktree: sd.worktree, Port: strconv.Itoa(port), Args: m.args})
 		env := append(m.childEnv(sd, "", n), "DIFFPERF_LAUNCH="+name)
 		m.progress.Step(fmt.Sprintf("launch %d of %s: starting the server on port %d", n, sd.name, port))
 		start := time.Now()
@@ -71,7 +71,7 @@ func (m *runner) launch(ctx context.Context, sd *side, batch string) (*server, *
 		}
 		srv := &server{sd: sd, batch: batch, launch: n, port: port, url: "http://127.0.0.1:" + strconv.Itoa(port), proc: proc, log: logPath}
 		done := func() {}
-		if w, ok := m.progress.(Waiter); ok {
+		if w, ok := m.progress.(waiter); ok {
 			done = w.Waiting(fmt.Sprintf("launch %d of %s", n, sd.name)) // a model load takes minutes
 		}
 		why, exited := m.waitHealthy(ctx, srv)

@@ -98,9 +98,9 @@ func parseTemplate(name, s string, known map[string]bool) (*Template, error) {
 	return &Template{words: words}, nil
 }
 
-// Vars are the values of the placeholders for one run. Args is already
+// vars are the values of the placeholders for one run. Args is already
 // split into words.
-type Vars struct {
+type vars struct {
 	Model, Prompt, Dump, Side, Run, Worktree string
 	// Port is the server's port, in mode serve.
 	Port string
@@ -110,7 +110,7 @@ type Vars struct {
 // Expand returns the argument vector for one run. Values are inserted as
 // they are: a prompt with quotes, $(...) or ; stays one argument, and a
 // value that itself contains "{dump}" is not expanded again.
-func (t *Template) Expand(v Vars) []string {
+func (t *Template) expand(v vars) []string {
 	vals := map[string]string{"model": v.Model, "prompt": v.Prompt, "dump": v.Dump, "side": v.Side, "run": v.Run, "worktree": v.Worktree, "port": v.Port}
 	var argv []string
 	for _, w := range t.words {
@@ -126,12 +126,12 @@ func (t *Template) Expand(v Vars) []string {
 }
 
 // Has reports whether word is one of the template's own words.
-func (t *Template) Has(word string) bool { return slices.Contains(t.words, word) }
+func (t *Template) has(word string) bool { return slices.Contains(t.words, word) }
 
 // Replace returns a copy of t with each of its own words equal to old
 // replaced by the words with. A placeholder's value is not a word of the
 // template, so a prompt that reads "--warmup" is left alone.
-func (t *Template) Replace(old string, with ...string) *Template {
+func (t *Template) replace(old string, with ...string) *Template {
 	words := make([]string, 0, len(t.words))
 	for _, w := range t.words {
 		if w == old {

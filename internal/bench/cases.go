@@ -37,6 +37,7 @@ func (s *Session) UseCase(ctx context.Context, c Case) error {
 	changed := !slices.Equal(c.Template.Words(), m.template.Words())
 	m.template, m.model, m.prompt, m.args, m.outDir = c.Template, c.Model, c.Prompt, c.Args, c.OutDir
 	m.order, m.total = 0, 0
+	s.pair.runs = map[string][2][]dump.Run{}
 	for _, sd := range []*side{s.base.sd, s.head.sd} {
 		sd.runs = map[string][]dump.Run{}
 		if changed {

@@ -199,8 +199,8 @@ func (w *Workspace) Environment(ctx context.Context) *dump.Environment {
 // Checkout is one commit in a worktree of its own, measured with its
 // Workspace's command: setup runs in it once (Prepare), and each run (a
 // fresh process) or server launch starts in it, under the sandbox. It
-// keeps its samples by batch, across all the Pairs it is in, and numbers
-// its runs and launches by batch too, so that its files never clash.
+// numbers its runs and launches by batch across all the Pairs it is in,
+// so that its files never clash; each Pair keeps its own samples.
 type Checkout struct {
 	w        *Workspace
 	sd       *side
@@ -273,11 +273,12 @@ func (c *Checkout) Close() error {
 // Pair is a sampler over two open Checkouts of one Workspace: a, labelled
 // as the baseline, and b, as the new code. It is protocol.Sampler. A
 // Checkout may be in several Pairs (a bisect pairs the midpoint with the
-// good and the bad commit) and is set up once for all; since a Checkout
-// keeps its samples by batch, Pairs that share a Checkout should take
-// batches of their own (one per bisect step, say).
+// good and the bad commit) and is set up once for all; each Pair keeps the
+// samples it took, by batch, so Pairs that share a Checkout never mix
+// theirs.
 type Pair struct {
 	a, b *Checkout
+	runs map[string][2][]dump.Run // by batch: a's and b's
 }
 
 // NewPair pairs two open Checkouts of one Workspace. Pairing a Checkout
@@ -287,23 +288,29 @@ func NewPair(a, b *Checkout) *Pair {
 	if a == b || a.w != b.w {
 		panic("bench.NewPair: two different Checkouts of one Workspace are needed")
 	}
-	return &Pair{a: a, b: b}
+	return &Pair{a: a, b: b, runs: map[string][2][]dump.Run{}}
 }
 
-// Pair runs one balanced pair of batch: a then b when a has an even number
-// of samples (launches in mode serve) in the batch so far, b then a
-// otherwise, so the sequence is a b b a a b ... A failed run ends the
-// pair.
+// Pair runs one balanced pair of batch: a then b when the Pair has an
+// even number of a's samples in the batch so far (in mode serve, when a has
+// had an even number of launches in the batch), b then a otherwise, so the
+// sequence is a b b a a b ... A failed run ends the pair; the samples taken
+// before it are kept.
 //
 // In mode serve a pair is one launch of each Checkout's server, in the
 // same balanced order, each giving Serve.Requests samples.
 func (p *Pair) Pair(ctx context.Context, batch string) *dump.Failure {
-	r := p.a.w.r
+	r, a, b := p.a.w.r, p.a.sd, p.b.sd
+	na, nb := len(a.runs[batch]), len(b.runs[batch])
+	defer func() {
+		got := p.runs[batch]
+		p.runs[batch] = [2][]dump.Run{append(got[0], a.runs[batch][na:]...), append(got[1], b.runs[batch][nb:]...)}
+	}()
 	if r.serve != nil {
-		return r.servePair(ctx, [2]*side{p.a.sd, p.b.sd}, batch)
+		return r.servePair(ctx, [2]*side{a, b}, batch)
 	}
-	first, second := p.a.sd, p.b.sd
-	if len(first.runs[batch])%2 == 1 {
+	first, second := a, b
+	if len(p.runs[batch][0])%2 == 1 {
 		first, second = second, first
 	}
 	for _, sd := range []*side{first, second} {
@@ -317,9 +324,9 @@ func (p *Pair) Pair(ctx context.Context, batch string) *dump.Failure {
 // Sides returns what each Checkout measured in batch so far, labelled as
 // compare_perf labels them: a "Baseline", b "New".
 func (p *Pair) Sides(batch string) (base, head dump.Side) {
-	a, b := p.a.sd, p.b.sd
-	return dump.Side{Label: "Baseline", Ref: a.ref, SHA: a.sha, Runs: a.runs[batch]},
-		dump.Side{Label: "New", Ref: b.ref, SHA: b.sha, Runs: b.runs[batch]}
+	a, b, runs := p.a.sd, p.b.sd, p.runs[batch]
+	return dump.Side{Label: "Baseline", Ref: a.ref, SHA: a.sha, Runs: runs[0]},
+		dump.Side{Label: "New", Ref: b.ref, SHA: b.sha, Runs: runs[1]}
 }
 
 // Expect adds runs to the total that the Workspace's progress lines count

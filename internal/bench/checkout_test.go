@@ -33,8 +33,9 @@ func TestSessionGitGetsNoToken(t *testing.T) {
 
 // TestCheckoutPerCommit is the shape of a bisect: one Checkout per commit
 // of a three-commit repository, all open at once, set up once however
-// often they are prepared, the middle one reused by two Pairs, each
-// Checkout measured once in each batch it is in; Close leaves only the
+// often they are prepared, the middle one reused by two Pairs of the same
+// batch (as protocol.Decide would use them), each Pair measuring each of
+// its Checkouts once and seeing only its own samples; Close leaves only the
 // main worktree and removes the worktrees' temporary folder.
 func TestCheckoutPerCommit(t *testing.T) {
 	t.Parallel()
@@ -87,8 +88,8 @@ func TestCheckoutPerCommit(t *testing.T) {
 		pair  *Pair
 		a, b  int
 	}{
-		{"step1", NewPair(cs[0], cs[1]), 0, 1},
-		{"step2", NewPair(cs[1], cs[2]), 1, 2},
+		{"", NewPair(cs[0], cs[1]), 0, 1},
+		{"", NewPair(cs[1], cs[2]), 1, 2},
 	}
 	for _, st := range steps {
 		st.pair.Expect(2)
@@ -96,21 +97,22 @@ func TestCheckoutPerCommit(t *testing.T) {
 			t.Fatalf("%s: %s", st.batch, f.Reason)
 		}
 	}
-	for _, st := range steps {
+	for i, st := range steps {
 		base, head := st.pair.Sides(st.batch)
 		got := [][]string{{base.Ref, base.SHA}, {head.Ref, head.SHA}}
 		want := [][]string{{commits[st.a].Ref, shas[st.a]}, {commits[st.b].Ref, shas[st.b]}}
 		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("%s: sides (-want +got):\n%s", st.batch, diff)
+			t.Errorf("step %d: sides (-want +got):\n%s", i+1, diff)
 		}
 		// One run each, by the Checkout's own code.
 		got = [][]string{commitsOf(base.Runs), commitsOf(head.Runs)}
 		want = [][]string{{shas[st.a]}, {shas[st.b]}}
 		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("%s: the commits that wrote each side's dumps (-want +got):\n%s", st.batch, diff)
+			t.Errorf("step %d: the commits that wrote each side's dumps (-want +got):\n%s", i+1, diff)
 		}
 	}
-	for _, name := range []string{"step1-c1-01.json", "step1-c2-01.json", "step2-c2-01.json", "step2-c3-01.json"} {
+	// c2's runs are numbered across both Pairs, so its files never clash.
+	for _, name := range []string{"c1-01.json", "c2-01.json", "c2-02.json", "c3-01.json"} {
 		if _, err := os.Stat(filepath.Join(s.OutDir, name)); err != nil {
 			t.Errorf("dump %s: %v", name, err)
 		}

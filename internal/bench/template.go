@@ -1,7 +1,23 @@
-// Package bench takes the measurements: it prepares the base and head of a
-// change in git worktrees, runs the benchmark command for each side in
-// balanced, interleaved order under process control, reads the GPU state, and
-// hands the dumps to package report.
+// Package bench takes the measurements of sglang's code. A Workspace makes
+// Checkouts, each one commit in a git worktree of its own (package git),
+// set up once; a Pair of any two Checkouts runs the benchmark command, or
+// sends requests to warm servers, in balanced interleaved order, each
+// process under control (package proc) and in the sandbox, and records the
+// dumps (package dump). Session is the Pair of a change's merge base and
+// head. It reads the GPU state too; what the numbers mean is package
+// report's business.
+//
+// A bisect opens one Checkout per commit it measures, all at once if it
+// likes, and pairs them as it goes:
+//
+//	ws, err := bench.NewWorkspace(ctx, spec) // spec.BaseRef, HeadRef unused
+//	defer ws.Close()                         // removes every worktree left
+//	good, err := ws.Resolve(ctx, "v1.0")
+//	cs, err := ws.CheckOut(ctx, bench.Commit{Name: "good", SHA: good}, ...)
+//	ws.Begin(ctx)                            // the GPU state before
+//	f := cs[0].Prepare(ctx)                  // setup, once per Checkout
+//	p := bench.NewPair(cs[0], cs[2])         // a protocol.Sampler
+//	protocol.Decide(ctx, p, plan)            // a batch per step: see Pair
 package bench
 
 import (

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-github/v62/github"
 
-	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/git"
 	"github.com/diffperf/diffperf/internal/input"
 )
 
@@ -17,7 +17,7 @@ const zeroSHA = "0000000000000000000000000000000000000000"
 // parseHistoryBranch reads input history-branch: a branch name git takes.
 func parseHistoryBranch(s string) (string, error) {
 	s = strings.TrimSpace(s)
-	if err := bench.ValidateRef(s); err != nil || strings.ContainsAny(s, "^~:") {
+	if err := git.ValidateRef(s); err != nil || strings.ContainsAny(s, "^~:") {
 		return "", input.Errorf("history-branch", "%q is not a branch name", s)
 	}
 	return s, nil

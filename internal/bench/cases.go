@@ -33,18 +33,19 @@ func (s *Session) UseCase(ctx context.Context, c Case) error {
 	case c.OutDir == "":
 		return input.Errorf("out", "the case's out folder is required")
 	}
-	changed := !slices.Equal(c.Template.Words(), s.template.Words())
-	s.template, s.model, s.prompt, s.args, s.outDir = c.Template, c.Model, c.Prompt, c.Args, c.OutDir
-	s.order, s.total = 0, 0
-	for _, sd := range s.sides {
+	m := s.ws.r
+	changed := !slices.Equal(c.Template.Words(), m.template.Words())
+	m.template, m.model, m.prompt, m.args, m.outDir = c.Template, c.Model, c.Prompt, c.Args, c.OutDir
+	m.order, m.total = 0, 0
+	s.pair.runs = map[string][2][]dump.Run{}
+	for _, sd := range []*side{s.base.sd, s.head.sd} {
 		sd.runs = map[string][]dump.Run{}
 		if changed {
 			sd.template = nil
-			s.probeWarmup(ctx, sd)
+			m.probeWarmup(ctx, sd)
 		}
 	}
-	before, note := ReadGPUs(ctx, s.env0())
-	s.env = s.environment(before, note)
+	s.ws.Begin(ctx)
 	if ctx.Err() != nil {
 		return fmt.Errorf("case not started: %w", ctx.Err())
 	}

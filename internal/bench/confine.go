@@ -7,21 +7,24 @@ import (
 	"strings"
 	"time"
 
+	"github.com/diffperf/diffperf/internal/dump"
+	"github.com/diffperf/diffperf/internal/git"
 	"github.com/diffperf/diffperf/internal/input"
+	"github.com/diffperf/diffperf/internal/proc"
 	"github.com/diffperf/diffperf/internal/sandbox"
 )
 
 // proc is one process of the PR's code for side sd (a run, the setup, a
 // probe, a server), in the side's worktree, under the runner's sandbox.
-func (m *runner) proc(sd *side, argv, env []string, logPath string, timeout time.Duration) Proc {
-	return Proc{Argv: argv, Dir: sd.worktree, Env: env, Log: logPath, Timeout: timeout, Sandbox: m.sandbox, Policy: m.policy(sd)}
+func (m *runner) proc(sd *side, argv, env []string, logPath string, timeout time.Duration) proc.Cmd {
+	return proc.Cmd{Argv: argv, Dir: sd.worktree, Env: env, Log: logPath, Timeout: timeout, Sandbox: m.sandbox, Policy: m.policy(sd), Signs: fallbackSigns}
 }
 
 // sideDir is the folder where sd's processes write their dumps, made when
 // missing: the only part of the out folder the sandbox lets them see.
 // diffperf moves each dump it has read into the out folder itself (keep).
 func (m *runner) sideDir(sd *side) string {
-	dir := filepath.Join(m.outDir, sd.name)
+	dir := dump.SideDir(m.outDir, sd.name)
 	_ = os.MkdirAll(dir, 0o700)
 	return dir
 }
@@ -109,23 +112,23 @@ func (m *runner) policy(sd *side) sandbox.Policy {
 		Mask:      m.runnerRootFiles(),
 	}
 	for _, py := range []string{"python3", "python"} {
-		if path, err := lookPath(py, m.env, sd.worktree); err == nil {
+		if path, err := proc.LookPath(py, m.env, sd.worktree); err == nil {
 			p.ReadOnly = append(p.ReadOnly, sandbox.Prefix(path))
 			if real, err := filepath.EvalSymlinks(path); err == nil {
 				p.ReadOnly = append(p.ReadOnly, sandbox.Prefix(real))
 			}
 		}
 	}
-	p.ReadOnly = append(p.ReadOnly, m.getenv("RUNNER_TOOL_CACHE"), m.gitDir, HFModelCache(m.env),
+	p.ReadOnly = append(p.ReadOnly, m.getenv("RUNNER_TOOL_CACHE"), m.gitDir, hfModelCache(m.env),
 		m.getenv("HF_HUB_CACHE"), m.getenv("HUGGINGFACE_HUB_CACHE"))
-	p.Mask = append(p.Mask, HFTokenFiles(m.env)...)
+	p.Mask = append(p.Mask, hfTokenFiles(m.env)...)
 	return p
 }
 
 // useSandbox sets the sandbox of the runner, with the read-write paths
 // of input sandbox-rw, refusing one that would expose the runner's
 // folders or HOME; gitDir is the checkout's .git.
-func (m *runner) useSandbox(ctx context.Context, sb *sandbox.Sandbox, rw []string, g Git) error {
+func (m *runner) useSandbox(ctx context.Context, sb *sandbox.Sandbox, rw []string, g git.Repo) error {
 	m.sandbox = sb
 	if !sb.On() {
 		return nil
@@ -143,7 +146,7 @@ func (m *runner) useSandbox(ctx context.Context, sb *sandbox.Sandbox, rw []strin
 		}
 	}
 	m.sandboxRW = rw
-	if dir, err := g.run(ctx, "rev-parse", "--path-format=absolute", "--git-common-dir"); err == nil {
+	if dir, err := g.Run(ctx, "rev-parse", "--path-format=absolute", "--git-common-dir"); err == nil {
 		m.gitDir = dir
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/diffperf/diffperf/internal/dump"
+	"github.com/diffperf/diffperf/internal/proc"
 )
 
 // gpuQuery is what nvidia-smi reports per GPU, in this order.
@@ -22,7 +23,7 @@ const gpuQuery = "name,driver_version,clocks.sm,clocks.mem,temperature.gpu,power
 // GPU. It returns a note instead when nvidia-smi is absent or fails: a
 // machine without it still benchmarks.
 func ReadGPUs(ctx context.Context, env []string) ([]dump.GPU, string) {
-	path, err := lookPath("nvidia-smi", env, "/")
+	path, err := proc.LookPath("nvidia-smi", env, "/")
 	if err != nil {
 		return nil, "No GPU information: nvidia-smi is not on the PATH."
 	}
@@ -36,15 +37,15 @@ func ReadGPUs(ctx context.Context, env []string) ([]dump.GPU, string) {
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Sprintf("No GPU information: nvidia-smi failed (%v): %s", err, truncate(firstLine(strings.TrimSpace(stderr.String()+stdout.String())), 200))
 	}
-	gpus, err := ParseGPUs(stdout.String())
+	gpus, err := parseGPUs(stdout.String())
 	if err != nil {
 		return nil, "No GPU information: " + err.Error()
 	}
 	return gpus, ""
 }
 
-// ParseGPUs reads nvidia-smi's CSV answer to gpuQuery.
-func ParseGPUs(out string) ([]dump.GPU, error) {
+// parseGPUs reads nvidia-smi's CSV answer to gpuQuery.
+func parseGPUs(out string) ([]dump.GPU, error) {
 	r := csv.NewReader(strings.NewReader(out))
 	r.TrimLeadingSpace = true
 	rows, err := r.ReadAll()
@@ -58,7 +59,7 @@ func ParseGPUs(out string) ([]dump.GPU, error) {
 		}
 		gpus = append(gpus, dump.GPU{
 			Name: row[0], Driver: row[1], SMClockMHz: row[2], MemClockMHz: row[3],
-			TemperatureC: row[4], PowerW: row[5], PowerLimitW: row[6], ThrottleReasons: ThrottleReasons(row[7]),
+			TemperatureC: row[4], PowerW: row[5], PowerLimitW: row[6], ThrottleReasons: throttleReasons(row[7]),
 		})
 	}
 	return gpus, nil
@@ -74,9 +75,9 @@ var throttleBits = []struct {
 	{0x80, "hw_power_brake_slowdown"}, {0x100, "display_clock_setting"},
 }
 
-// ThrottleReasons turns nvidia-smi's bit mask ("0x0000000000000004") into
+// throttleReasons turns nvidia-smi's bit mask ("0x0000000000000004") into
 // names ("sw_power_cap"); "none" for 0, the input for anything else.
-func ThrottleReasons(mask string) string {
+func throttleReasons(mask string) string {
 	v, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(mask), "0x"), 16, 64)
 	if err != nil {
 		return strings.TrimSpace(mask)

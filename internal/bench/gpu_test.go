@@ -17,7 +17,7 @@ const smiOutput = "NVIDIA H100 80GB HBM3, 550.90.07, 1980, 2619, 34, 71.20, 700.
 
 func TestParseGPUs(t *testing.T) {
 	t.Parallel()
-	got, err := ParseGPUs(smiOutput)
+	got, err := parseGPUs(smiOutput)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,15 +26,15 @@ func TestParseGPUs(t *testing.T) {
 		{Name: "NVIDIA H100 80GB HBM3", Driver: "550.90.07", SMClockMHz: "1755", MemClockMHz: "2619", TemperatureC: "61", PowerW: "402.10", PowerLimitW: "700.00", ThrottleReasons: "sw_power_cap,sw_thermal_slowdown"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("ParseGPUs (-want +got):\n%s", diff)
+		t.Errorf("parseGPUs (-want +got):\n%s", diff)
 	}
-	if _, err := ParseGPUs("only, three, fields\n"); err == nil {
+	if _, err := parseGPUs("only, three, fields\n"); err == nil {
 		t.Error("short rows accepted")
 	}
-	if got := ThrottleReasons("[N/A]"); got != "[N/A]" {
-		t.Errorf("ThrottleReasons([N/A]) = %q", got)
+	if got := throttleReasons("[N/A]"); got != "[N/A]" {
+		t.Errorf("throttleReasons([N/A]) = %q", got)
 	}
-	if got := ThrottleReasons("0x1000"); got != "0x1000" {
+	if got := throttleReasons("0x1000"); got != "0x1000" {
 		t.Errorf("unknown bit = %q", got)
 	}
 }

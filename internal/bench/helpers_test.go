@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -129,4 +133,22 @@ func session(ctx context.Context, s Spec, pairs int) (r *report.Result, err erro
 		}
 	}
 	return compare(nil), nil
+}
+
+var pidRE = regexp.MustCompile(`(?:pid|grandchild) (\d+)`)
+
+// gone waits for the kernel to end pid, for up to 10 s (a killed process
+// on a loaded machine may wait its turn to die), and reports whether it no
+// longer runs. A zombie counts as gone: it holds no GPU and no pipe.
+func gone(pid int) bool {
+	for i := 0; i < 500; i++ {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return true
+		}
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil && strings.Contains(string(b), ") Z ") {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
 }

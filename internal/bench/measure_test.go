@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/diffperf/diffperf/internal/dump"
+	"github.com/diffperf/diffperf/internal/git"
 	"github.com/diffperf/diffperf/internal/report"
 )
 
@@ -202,7 +203,7 @@ func TestMeasureUnknownRef(t *testing.T) {
 	t.Parallel()
 	repo, _, _ := newRepo(t, workload(), workload())
 	_, err := Open(context.Background(), spec(t, repo, "no-such-branch", "main"))
-	var re *RefError
+	var re *git.RefError
 	if !errors.As(err, &re) || re.Ref != "no-such-branch" {
 		t.Fatalf("err = %v, want a RefError naming no-such-branch", err)
 	}
@@ -233,7 +234,7 @@ func TestMeasureCanceledCleansUp(t *testing.T) {
 
 // cancelOnRun cancels the measurement when a run of side starts (Ctrl-C).
 type cancelOnRun struct {
-	NopProgress
+	nopProgress
 	cancel func()
 	side   string
 }

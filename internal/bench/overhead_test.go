@@ -10,17 +10,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/diffperf/diffperf/internal/proc"
 	"github.com/diffperf/diffperf/internal/report"
 )
 
 // elapsedSum adds up the time the benchmark processes themselves took.
 type elapsedSum struct {
-	NopProgress
+	nopProgress
 	mu  sync.Mutex
 	sum time.Duration
 }
 
-func (e *elapsedSum) RunEnd(n, total int, side string, run int, ms float64, res ProcResult, log, failure string) {
+func (e *elapsedSum) RunEnd(n, total int, side string, run int, ms float64, res proc.Result, log, failure string) {
 	e.mu.Lock()
 	e.sum += res.Elapsed
 	e.mu.Unlock()

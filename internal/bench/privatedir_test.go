@@ -76,7 +76,7 @@ func TestFreshWorktreeFolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := ss.tempRoot
+	root := ss.ws.tempRoot
 	fi, err := os.Stat(root)
 	if err != nil || fi.Mode().Perm() != 0o700 || !strings.HasPrefix(filepath.Base(root), "diffperf-worktrees-") {
 		t.Errorf("worktree folder %s: %v, %v; want a fresh folder with mode 0700", root, fi, err)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/diffperf/diffperf/internal/proc"
 )
 
 // Progress hears about each step of a measurement.
@@ -19,15 +21,15 @@ type Progress interface {
 	// RunStart and RunEnd bracket run n of total (both sides counted);
 	// side and run name it. failure is "" for a run that worked.
 	RunStart(n, total int, side string, run int)
-	RunEnd(n, total int, side string, run int, e2eMs float64, res ProcResult, log, failure string)
+	RunEnd(n, total int, side string, run int, e2eMs float64, res proc.Result, log, failure string)
 }
 
-// NopProgress reports nothing.
-type NopProgress struct{}
+// nopProgress reports nothing.
+type nopProgress struct{}
 
-func (NopProgress) Step(string)                                                       {}
-func (NopProgress) RunStart(int, int, string, int)                                    {}
-func (NopProgress) RunEnd(int, int, string, int, float64, ProcResult, string, string) {}
+func (nopProgress) Step(string)                                                        {}
+func (nopProgress) RunStart(int, int, string, int)                                     {}
+func (nopProgress) RunEnd(int, int, string, int, float64, proc.Result, string, string) {}
 
 // TextProgress prints a line when each run starts and one when it ends
 // (`run 3/10 head  7.01 s`), and, while a long run goes on, a heartbeat
@@ -41,7 +43,7 @@ type TextProgress struct {
 	W       io.Writer
 	Actions bool
 	// Heartbeat is the delay before the first heartbeat line of a run;
-	// 0 means DefaultHeartbeat.
+	// 0 means 30 s.
 	Heartbeat time.Duration
 
 	mu   sync.Mutex
@@ -49,9 +51,9 @@ type TextProgress struct {
 	done []time.Duration
 }
 
-// DefaultHeartbeat is how long a run goes quietly before the first
+// defaultHeartbeat is how long a run goes quietly before the first
 // heartbeat line.
-const DefaultHeartbeat = 30 * time.Second
+const defaultHeartbeat = 30 * time.Second
 
 // Step implements Progress.
 func (p *TextProgress) Step(msg string) {
@@ -76,14 +78,14 @@ func (p *TextProgress) RunStart(n, total int, side string, run int) {
 	})
 }
 
-// Waiter is a Progress that can also keep a long wait company: a server
+// waiter is a Progress that can also keep a long wait company: a server
 // that loads its model before it answers. Waiting prints heartbeats about
 // what until the returned function is called.
-type Waiter interface {
+type waiter interface {
 	Waiting(what string) (done func())
 }
 
-// Waiting implements Waiter.
+// Waiting implements waiter.
 func (p *TextProgress) Waiting(what string) (done func()) {
 	stop := make(chan struct{})
 	go p.heartbeat(stop, time.Now(), func(elapsed time.Duration) string {
@@ -97,7 +99,7 @@ func (p *TextProgress) Waiting(what string) (done func()) {
 func (p *TextProgress) heartbeat(stop chan struct{}, start time.Time, line func(elapsed time.Duration) string) {
 	wait := p.Heartbeat
 	if wait <= 0 {
-		wait = DefaultHeartbeat
+		wait = defaultHeartbeat
 	}
 	first := wait
 	t := time.NewTimer(wait)
@@ -148,7 +150,7 @@ func (p *TextProgress) stopHeartbeat() {
 }
 
 // RunEnd implements Progress.
-func (p *TextProgress) RunEnd(n, total int, side string, run int, e2eMs float64, res ProcResult, log, failure string) {
+func (p *TextProgress) RunEnd(n, total int, side string, run int, e2eMs float64, res proc.Result, log, failure string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stopHeartbeat()

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/diffperf/diffperf/internal/proc"
 )
 
 // syncBuffer is a bytes.Buffer that the heartbeat goroutine may write to
@@ -37,10 +39,10 @@ func TestProgressStartLineAndETA(t *testing.T) {
 	p := &TextProgress{W: &out, Heartbeat: time.Hour}
 	for n, d := range []time.Duration{10 * time.Second, 12 * time.Second, 9 * time.Second} {
 		p.RunStart(n+1, 10, "base", n+1)
-		p.RunEnd(n+1, 10, "base", n+1, 1000, ProcResult{Elapsed: d}, "base-01.log", "")
+		p.RunEnd(n+1, 10, "base", n+1, 1000, proc.Result{Elapsed: d}, "base-01.log", "")
 	}
 	p.RunStart(4, 10, "head", 2)
-	p.RunEnd(4, 10, "head", 2, 1000, ProcResult{Elapsed: time.Second}, "head-02.log", "")
+	p.RunEnd(4, 10, "head", 2, 1000, proc.Result{Elapsed: time.Second}, "head-02.log", "")
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if lines[0] != "run 1/10 base  started" {
 		t.Errorf("first line %q, want the start of run 1 with no estimate yet", lines[0])
@@ -77,7 +79,7 @@ func TestProgressHeartbeat(t *testing.T) {
 func TestHeartbeatWaits(t *testing.T) {
 	t.Parallel()
 	var got []time.Duration
-	for w := DefaultHeartbeat; len(got) < 6; w = nextHeartbeat(w, DefaultHeartbeat) {
+	for w := defaultHeartbeat; len(got) < 6; w = nextHeartbeat(w, defaultHeartbeat) {
 		got = append(got, w)
 	}
 	want := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 5 * time.Minute, 5 * time.Minute}

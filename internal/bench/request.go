@@ -15,13 +15,14 @@ import (
 	"time"
 
 	"github.com/diffperf/diffperf/internal/dump"
+	"github.com/diffperf/diffperf/internal/proc"
 )
 
 // Bounds on what a server's answers may cost diffperf.
 const (
-	// MaxAnswerBytes bounds one answer: an image as base64 JSON is a few
+	// maxAnswerBytes bounds one answer: an image as base64 JSON is a few
 	// MiB; what is past the first KiB is read and thrown away.
-	MaxAnswerBytes = 1 << 30
+	maxAnswerBytes = 1 << 30
 	// maxJobBytes bounds a video job's JSON, which diffperf parses.
 	maxJobBytes = 1 << 20
 )
@@ -72,13 +73,10 @@ func (m *runner) request(ctx context.Context, srv *server, measured bool) (*dump
 	n, sd := srv.sent, srv.sd
 	what := fmt.Sprintf("request %d of launch %d of %s", n, srv.launch, sd.name)
 	idx := len(sd.runs[srv.batch]) + 1
-	name := fmt.Sprintf("%s-%02d", sd.name, idx)
+	name := dump.RunName(srv.batch, sd.name, idx)
 	if !measured {
 		what += " (warm-up)"
-		name = fmt.Sprintf("%s-launch%d-warmup%d", sd.name, srv.launch, n)
-	}
-	if srv.batch != "" {
-		name = srv.batch + "-" + name
+		name = dump.WarmupName(srv.batch, sd.name, srv.launch, n)
 	}
 	dumpPath := filepath.Join(m.sideDir(sd), name+".json")
 	_ = os.Remove(dumpPath)
@@ -94,7 +92,7 @@ func (m *runner) request(ctx context.Context, srv *server, measured bool) (*dump
 		_ = m.stop(srv)
 		tail := srv.ended.Tail
 		if measured {
-			m.progress.RunEnd(m.order, m.total, sd.name, idx, 0, ProcResult{Tail: tail}, srv.log, reason)
+			m.progress.RunEnd(m.order, m.total, sd.name, idx, 0, proc.Result{Tail: tail}, srv.log, reason)
 		}
 		return &dump.Failure{Side: sd.name, Launch: srv.launch, Request: n, Reason: reason, LogTail: tail}
 	}
@@ -126,7 +124,7 @@ func (m *runner) request(ctx context.Context, srv *server, measured bool) (*dump
 	}
 	m.keep(dumpPath)
 	sd.runs[srv.batch] = append(sd.runs[srv.batch], dump.Run{Index: idx, Order: m.order, Dump: d, Launch: srv.launch, Request: n})
-	m.progress.RunEnd(m.order, m.total, sd.name, idx, d.TotalMs, ProcResult{}, srv.log, "")
+	m.progress.RunEnd(m.order, m.total, sd.name, idx, d.TotalMs, proc.Result{}, srv.log, "")
 	return d, nil
 }
 
@@ -210,7 +208,7 @@ func (e *answerError) Error() string { return e.msg }
 
 // do makes one request and returns its status and the first KiB of its
 // answer (all of it up to keep bytes, when keep is larger); the rest is
-// read, up to MaxAnswerBytes, and dropped.
+// read, up to maxAnswerBytes, and dropped.
 func (m *runner) do(ctx context.Context, method, u string, body []byte, keep int64) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
@@ -231,7 +229,7 @@ func (m *runner) do(ctx context.Context, method, u string, body []byte, keep int
 		return 0, nil, fmt.Errorf("%s %s: %v", method, strings.TrimPrefix(u, "http://"), err)
 	}
 	defer resp.Body.Close()
-	head, err := drain(resp.Body, keep, MaxAnswerBytes)
+	head, err := drain(resp.Body, keep, maxAnswerBytes)
 	if err != nil {
 		return resp.StatusCode, head, fmt.Errorf("%s %s: reading the answer: %v", method, strings.TrimPrefix(u, "http://"), err)
 	}

@@ -14,13 +14,15 @@ import (
 	"time"
 
 	"github.com/diffperf/diffperf/internal/dump"
+	"github.com/diffperf/diffperf/internal/git"
 	"github.com/diffperf/diffperf/internal/input"
+	"github.com/diffperf/diffperf/internal/proc"
 	"github.com/diffperf/diffperf/internal/sandbox"
 )
 
-// FallbackSigns are log lines that show sglang fell back to the diffusers
+// fallbackSigns are log lines that show sglang fell back to the diffusers
 // backend: the numbers are then not sglang's, so the evidence is invalid.
-var FallbackSigns = []string{"Falling back to diffusers backend", "Using diffusers backend", "Loaded diffusers pipeline"}
+var fallbackSigns = []string{"Falling back to diffusers backend", "Using diffusers backend", "Loaded diffusers pipeline"}
 
 // side is one side's code and runs, by batch ("" for the first, "confirm"
 // for the confirming one).
@@ -61,7 +63,7 @@ type runner struct {
 
 func newRunner(t *Template, model, prompt string, args []string, pythonPath string, timeout time.Duration, outDir string, env, secrets []string, p Progress) runner {
 	return runner{template: t, model: model, prompt: prompt, args: args, pythonPath: pythonPath, timeout: timeout,
-		outDir: outDir, env: FilterEnv(env, secrets), secrets: append(slices.Clone(secrets), SecretValues(env, nil)...), progress: p}
+		outDir: outDir, env: proc.FilterEnv(env, secrets), secrets: append(slices.Clone(secrets), SecretValues(env, nil)...), progress: p}
 }
 
 // env0 is the filtered environment, for helpers such as nvidia-smi.
@@ -69,10 +71,7 @@ func (m *runner) env0() []string { return m.env }
 
 func (m *runner) runOne(ctx context.Context, sd *side, batch string) *dump.Failure {
 	idx := len(sd.runs[batch]) + 1
-	name := fmt.Sprintf("%s-%02d", sd.name, idx)
-	if batch != "" {
-		name = batch + "-" + name
-	}
+	name := dump.RunName(batch, sd.name, idx)
 	dumpPath := filepath.Join(m.sideDir(sd), name+".json")
 	logPath := filepath.Join(m.outDir, name+".log")
 	_ = os.Remove(dumpPath)
@@ -107,7 +106,7 @@ func (m *runner) runOne(ctx context.Context, sd *side, batch string) *dump.Failu
 // and the head and tail kept for reports. The benchmark runs the PR's code,
 // which can read its parents' memory or environment in ways diffperf cannot
 // rule out, so nothing it printed is published unredacted.
-func (m *runner) redact(res ProcResult, logPath string) ProcResult {
+func (m *runner) redact(res proc.Result, logPath string) proc.Result {
 	res.Tail = Redact(res.Tail, m.secrets)
 	res.Head = []byte(Redact(string(res.Head), m.secrets))
 	if err := redactFile(logPath, m.secrets); err != nil {
@@ -145,13 +144,13 @@ func redactFile(path string, secrets []string) error {
 	return os.WriteFile(path, []byte(clean), 0o600)
 }
 
-// MaxDumpBytes bounds what is read of one dump: sglang's are a few KiB, and
+// maxDumpBytes bounds what is read of one dump: sglang's are a few KiB, and
 // a runaway benchmark must not make diffperf read gigabytes.
-const MaxDumpBytes = 64 << 20
+const maxDumpBytes = 64 << 20
 
 // ReadDump reads and parses one dump file. It reads only a regular file
 // (not a FIFO, a device or a symbolic link, which could block or point
-// anywhere), and at most MaxDumpBytes of it. A dump that cannot be parsed
+// anywhere), and at most 64 MiB of it. A dump that cannot be parsed
 // is an *input.Error named "dump PATH".
 func ReadDump(path string) (*dump.Dump, error) {
 	// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
@@ -168,12 +167,12 @@ func ReadDump(path string) (*dump.Dump, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, input.Errorf("dump "+path, "not a regular file (%s)", fi.Mode().Type())
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxDumpBytes+1))
+	data, err := io.ReadAll(io.LimitReader(f, maxDumpBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("dump %s: %w", path, err)
 	}
-	if len(data) > MaxDumpBytes {
-		return nil, input.Errorf("dump "+path, "larger than %d MiB; not a perf dump", MaxDumpBytes>>20)
+	if len(data) > maxDumpBytes {
+		return nil, input.Errorf("dump "+path, "larger than %d MiB; not a perf dump", maxDumpBytes>>20)
 	}
 	return dump.ParseDump(path, data)
 }
@@ -202,10 +201,11 @@ func isSymlinkErr(err error) bool {
 }
 
 // fallbackSign is the sign of the diffusers fallback in the run's output,
-// or "". Proc scans the whole output as it is written, not just the part
-// the log keeps.
-func fallbackSign(res ProcResult) string {
-	return res.FallbackSign
+// or "". Every process of the PR's code is a proc.Cmd with fallbackSigns
+// as its Signs (see runner.proc), which are looked for in the whole output
+// as it is written, not just the part the log keeps.
+func fallbackSign(res proc.Result) string {
+	return res.Sign
 }
 
 func (m *runner) argv(sd *side, dumpPath string, idx int) []string {
@@ -213,7 +213,7 @@ func (m *runner) argv(sd *side, dumpPath string, idx int) []string {
 	if t == nil {
 		t = m.template
 	}
-	return t.Expand(Vars{Model: m.model, Prompt: m.prompt, Dump: dumpPath, Side: sd.name, Run: strconv.Itoa(idx), Worktree: sd.worktree, Args: m.args})
+	return t.expand(vars{Model: m.model, Prompt: m.prompt, Dump: dumpPath, Side: sd.name, Run: strconv.Itoa(idx), Worktree: sd.worktree, Args: m.args})
 }
 
 // childEnv is the filtered environment plus what docs/protocol.md promises the
@@ -250,15 +250,16 @@ func (m *runner) childEnv(sd *side, dumpPath string, idx int) []string {
 }
 
 // setup runs the setup command once in the side's worktree.
-func (s *Session) setup(ctx context.Context, sd *side) *dump.Failure {
+func (s *Workspace) setup(ctx context.Context, sd *side) *dump.Failure {
 	if s.setupCmd == "" {
 		return nil
 	}
-	s.progress.Step("setup of " + sd.name)
-	logPath := filepath.Join(s.outDir, "setup-"+sd.name+".log")
-	res := s.redact(s.proc(sd, []string{"/bin/sh", "-c", s.setupCmd}, s.childEnv(sd, "", 0), logPath, 2*s.timeout).Run(ctx), logPath)
+	m := s.r
+	m.progress.Step("setup of " + sd.name)
+	logPath := filepath.Join(m.outDir, "setup-"+sd.name+".log")
+	res := m.redact(m.proc(sd, []string{"/bin/sh", "-c", s.setupCmd}, m.childEnv(sd, "", 0), logPath, 2*m.timeout).Run(ctx), logPath)
 	if res.Failed() {
-		return &dump.Failure{Side: sd.name, Reason: fmt.Sprintf("setup of %s: %s (log: %s)", sd.name, res.Describe(2*s.timeout), filepath.Base(logPath)), LogTail: res.Tail}
+		return &dump.Failure{Side: sd.name, Reason: fmt.Sprintf("setup of %s: %s (log: %s)", sd.name, res.Describe(2*m.timeout), filepath.Base(logPath)), LogTail: res.Tail}
 	}
 	return nil
 }
@@ -269,7 +270,7 @@ func (s *Session) setup(ctx context.Context, sd *side) *dump.Failure {
 // rewritten, never a placeholder's value (a prompt "--warmup" stays). A
 // probe that fails changes nothing.
 func (m *runner) probeWarmup(ctx context.Context, sd *side) {
-	if !m.template.Has("--warmup") {
+	if !m.template.has("--warmup") {
 		return
 	}
 	argv := m.argv(sd, filepath.Join(m.sideDir(sd), "probe.json"), 0)
@@ -284,37 +285,10 @@ func (m *runner) probeWarmup(ctx context.Context, sd *side) {
 	logPath := filepath.Join(m.outDir, "probe-"+sd.name+".log")
 	res := m.proc(sd, probe, m.childEnv(sd, "", 0), logPath, 2*time.Minute).Run(ctx)
 	if !res.Failed() && strings.Contains(string(res.Head), "--warmup-mode") {
-		sd.template = m.template.Replace("--warmup", "--warmup-mode", "request")
+		sd.template = m.template.replace("--warmup", "--warmup-mode", "request")
 		m.progress.Step(sd.name + ": this sglang has --warmup-mode; using --warmup-mode request")
 	}
 	_ = os.Remove(logPath)
-}
-
-// FilterEnv returns env without the GitHub token, the Action's inputs, the
-// runner's command files and tokens, diffperf's own variables, and any
-// variable whose value contains one of secrets.
-func FilterEnv(env, secrets []string) []string {
-	drop := map[string]bool{
-		"GITHUB_TOKEN": true, "GH_TOKEN": true, "GITHUB_ENV": true, "GITHUB_OUTPUT": true, "GITHUB_PATH": true,
-		"GITHUB_STATE": true, "GITHUB_STEP_SUMMARY": true, "ACTIONS_RUNTIME_TOKEN": true, "ACTIONS_RUNTIME_URL": true,
-		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": true, "ACTIONS_ID_TOKEN_REQUEST_URL": true, "ACTIONS_CACHE_URL": true,
-		"ACTIONS_RESULTS_URL": true,
-	}
-	var out []string
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		if drop[k] || strings.HasPrefix(k, "INPUT_") || strings.HasPrefix(k, "DIFFPERF_") {
-			continue
-		}
-		secret := false
-		for _, s := range secrets {
-			secret = secret || (s != "" && strings.Contains(v, s))
-		}
-		if !secret {
-			out = append(out, kv)
-		}
-	}
-	return out
 }
 
 // environment is the state the runs start from: the GPUs, the runner's
@@ -360,14 +334,14 @@ func Repeat(ctx context.Context, s RepeatSpec) ([]dump.Run, *dump.Failure, error
 		return nil, nil, input.Errorf("runs", "%d is not a positive count", s.Runs)
 	}
 	if s.Progress == nil {
-		s.Progress = NopProgress{}
+		s.Progress = nopProgress{}
 	}
 	m := newRunner(s.Template, s.Model, s.Prompt, s.Args, "", s.Timeout, s.OutDir, s.Env, s.Secrets, s.Progress)
 	sd := &side{name: "bench", worktree: s.Dir, runs: map[string][]dump.Run{}}
-	if sha, err := (Git{Dir: s.Dir, Env: m.env}).run(ctx, "rev-parse", "HEAD"); err == nil {
+	if sha, err := (git.Repo{Dir: s.Dir, Env: m.env}).Run(ctx, "rev-parse", "HEAD"); err == nil {
 		sd.sha = sha
 	}
-	if err := m.useSandbox(ctx, s.Sandbox, s.SandboxRW, Git{Dir: s.Dir, Env: m.env}); err != nil {
+	if err := m.useSandbox(ctx, s.Sandbox, s.SandboxRW, git.Repo{Dir: s.Dir, Env: m.env}); err != nil {
 		return nil, nil, err
 	}
 	if s.Serve != nil {

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/diffperf/diffperf/internal/report"
 	"github.com/diffperf/diffperf/internal/sandbox"
@@ -244,37 +243,5 @@ func TestSandboxRWRefusesRunnerFolders(t *testing.T) {
 		if tt.want == "" || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("sandbox-rw %s: %v; want %q", tt.rw, err, tt.want)
 		}
-	}
-}
-
-// TestStopSendsSIGTERMInsideTheSandbox: a run stopped (as a timeout
-// stops it) gets SIGTERM and its grace, under bubblewrap as without a
-// sandbox: the fake traps it and writes a file before it exits.
-func TestStopSendsSIGTERMInsideTheSandbox(t *testing.T) {
-	t.Parallel()
-	bwrap := needBwrap(t)
-	for _, mode := range []string{"bwrap", "none"} {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			p, _ := fakeProc(t, "trap-term", time.Minute, 30*time.Second)
-			if mode == "bwrap" {
-				p.Sandbox, p.Policy = bwrap, sandbox.Policy{ReadWrite: []string{p.Dir}}
-			}
-			r, err := p.Start(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			for !strings.Contains(r.Tail(), "trapping SIGTERM") {
-				select {
-				case <-r.Done():
-					t.Fatalf("the fake exited before it trapped SIGTERM:\n%s", r.Tail())
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-			res := r.Stop()
-			if _, err := os.Stat(filepath.Join(p.Dir, "got-sigterm")); err != nil {
-				t.Errorf("sandbox %s: the benchmark never got SIGTERM (%v); it ended %s", mode, err, res.Describe(p.Timeout))
-			}
-		})
 	}
 }

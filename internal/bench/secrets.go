@@ -7,9 +7,9 @@ import (
 	"strings"
 )
 
-// MinSecretLen is the shortest value SecretValues redacts: a KEY=1 must
+// minSecretLen is the shortest value SecretValues redacts: a KEY=1 must
 // not turn every 1 of a report into ***.
-const MinSecretLen = 8
+const minSecretLen = 8
 
 // secretWords are the parts of a variable's name that mark its value as a
 // secret (HF_TOKEN, AWS_SECRET_ACCESS_KEY, WANDB_API_KEY, DB_PASSWORD).
@@ -19,14 +19,14 @@ var secretWords = []string{"TOKEN", "SECRET", "KEY", "PASSWORD"}
 // TOKEN, SECRET, KEY or PASSWORD (in any case; the action's INPUT_
 // variables aside), or that names lists
 // (input redact), and the Hugging Face token that env's token files hold
-// (HFTokenFiles), MinSecretLen characters or longer. They still reach the
+// (hfTokenFiles), 8 characters (minSecretLen) or longer. They still reach the
 // benchmark (a model download needs HF_TOKEN); diffperf redacts them from
 // everything it writes or publishes.
 func SecretValues(env, names []string) []string {
 	var out []string
 	for _, kv := range env {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok || len(v) < MinSecretLen || slices.Contains(out, v) {
+		if !ok || len(v) < minSecretLen || slices.Contains(out, v) {
 			continue
 		}
 		upper := strings.ToUpper(k)
@@ -38,9 +38,9 @@ func SecretValues(env, names []string) []string {
 			out = append(out, v)
 		}
 	}
-	for _, f := range HFTokenFiles(env) {
+	for _, f := range hfTokenFiles(env) {
 		b, err := os.ReadFile(f)
-		if v := strings.TrimSpace(string(b)); err == nil && len(v) >= MinSecretLen && !slices.Contains(out, v) {
+		if v := strings.TrimSpace(string(b)); err == nil && len(v) >= minSecretLen && !slices.Contains(out, v) {
 			out = append(out, v)
 		}
 	}
@@ -49,9 +49,9 @@ func SecretValues(env, names []string) []string {
 	return out
 }
 
-// HFModelCache is the Hugging Face cache of env: HF_HOME, else
+// hfModelCache is the Hugging Face cache of env: HF_HOME, else
 // ~/.cache/huggingface; "" when neither is set.
-func HFModelCache(env []string) string {
+func hfModelCache(env []string) string {
 	if h := lookup(env, "HF_HOME"); h != "" {
 		return h
 	}
@@ -61,14 +61,14 @@ func HFModelCache(env []string) string {
 	return ""
 }
 
-// HFTokenFiles are the files where huggingface_hub keeps the token of env:
-// HF_TOKEN_PATH, and token and stored_tokens in the cache (HFModelCache).
-func HFTokenFiles(env []string) []string {
+// hfTokenFiles are the files where huggingface_hub keeps the token of env:
+// HF_TOKEN_PATH, and token and stored_tokens in the cache (hfModelCache).
+func hfTokenFiles(env []string) []string {
 	var out []string
 	if p := lookup(env, "HF_TOKEN_PATH"); p != "" {
 		out = append(out, p)
 	}
-	if c := HFModelCache(env); c != "" {
+	if c := hfModelCache(env); c != "" {
 		out = append(out, filepath.Join(c, "token"), filepath.Join(c, "stored_tokens"))
 	}
 	return out

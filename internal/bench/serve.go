@@ -35,10 +35,10 @@ const (
 	TogetherNo  = "no"
 )
 
-// DefaultDumpWait is how long a request's dump may take to appear after
+// defaultDumpWait is how long a request's dump may take to appear after
 // the server answered: sglang writes it just after the response, and its
 // own nightly runner waits up to 10 s.
-const DefaultDumpWait = 10 * time.Second
+const defaultDumpWait = 10 * time.Second
 
 // Serve is what mode serve adds to a Spec: per side, a server started from
 // the side's worktree with the serve command, and requests sent to it over
@@ -59,7 +59,7 @@ type Serve struct {
 	// Together is TogetherAuto ("" too), TogetherYes or TogetherNo.
 	Together string
 	// DumpWait bounds the wait for a request's dump after the answer; 0
-	// means DefaultDumpWait.
+	// means 10 s (defaultDumpWait).
 	DumpWait time.Duration
 }
 
@@ -123,7 +123,7 @@ func newServing(s *Serve) *serving {
 		s.Endpoint = EndpointImages
 	}
 	if s.DumpWait == 0 {
-		s.DumpWait = DefaultDumpWait
+		s.DumpWait = defaultDumpWait
 	}
 	return &serving{Serve: s, client: localClient(), launched: map[string]int{}}
 }
@@ -302,7 +302,7 @@ func fitsTwice(before, after []gpuMemory) (bool, string) {
 
 // serveCommand is the head's serve command and request, for the report.
 func (m *runner) serveCommand(sd *side) string {
-	argv := m.serve.Template.Expand(Vars{Model: m.model, Side: sd.name, Run: "1", Worktree: sd.worktree, Port: "{port}", Args: m.args})
+	argv := m.serve.Template.expand(vars{Model: m.model, Side: sd.name, Run: "1", Worktree: sd.worktree, Port: "{port}", Args: m.args})
 	body, _ := m.requestBody(sd.name + "-01.json") // relative to the out folder, as the report names files
 	return QuoteWords(argv) + "\n" + m.endpointPath() + " " + string(body)
 }

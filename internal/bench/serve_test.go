@@ -201,7 +201,7 @@ func TestServeTogetherAuto(t *testing.T) {
 }
 
 type stepRecorder struct {
-	NopProgress
+	nopProgress
 	steps []string
 }
 

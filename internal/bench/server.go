@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/diffperf/diffperf/internal/dump"
+	"github.com/diffperf/diffperf/internal/proc"
 )
 
 // server is one launch of one side's server.
@@ -23,13 +24,13 @@ type server struct {
 	launch int
 	port   int
 	url    string // http://127.0.0.1:PORT
-	proc   *Running
+	proc   *proc.Running
 	log    string
 	// sent counts the requests sent, warm-ups included: request n of a
 	// launch is the server's n-th.
 	sent    int
 	stopped bool
-	ended   ProcResult // how the server ended, once stopped
+	ended   proc.Result // how the server ended, once stopped
 }
 
 // launchError is a launch that failed; exitedStarting says the server
@@ -50,10 +51,7 @@ const portTries = 3
 func (m *runner) launch(ctx context.Context, sd *side, batch string) (*server, *launchError) {
 	m.serve.launched[key(sd, batch)]++
 	n := m.serve.launched[key(sd, batch)]
-	name := fmt.Sprintf("%s-launch%d", sd.name, n)
-	if batch != "" {
-		name = batch + "-" + name
-	}
+	name := dump.LaunchName(batch, sd.name, n)
 	logPath := filepath.Join(m.outDir, name+".log")
 	fail := func(reason, tail string, exited bool) *launchError {
 		return &launchError{&dump.Failure{Side: sd.name, Launch: n, Reason: reason, LogTail: Redact(tail, m.secrets)}, exited}
@@ -63,7 +61,7 @@ func (m *runner) launch(ctx context.Context, sd *side, batch string) (*server, *
 		if err != nil {
 			return nil, fail(fmt.Sprintf("launch %d of %s: no free port on 127.0.0.1: %v", n, sd.name, err), "", false)
 		}
-		argv := m.serve.Template.Expand(Vars{Model: m.model, Side: sd.name, Run: strconv.Itoa(n), Worktree: sd.worktree, Port: strconv.Itoa(port), Args: m.args})
+		argv := m.serve.Template.expand(vars{Model: m.model, Side: sd.name, Run: strconv.Itoa(n), Worktree: sd.worktree, Port: strconv.Itoa(port), Args: m.args})
 		env := append(m.childEnv(sd, "", n), "DIFFPERF_LAUNCH="+name)
 		m.progress.Step(fmt.Sprintf("launch %d of %s: starting the server on port %d", n, sd.name, port))
 		start := time.Now()
@@ -73,7 +71,7 @@ func (m *runner) launch(ctx context.Context, sd *side, batch string) (*server, *
 		}
 		srv := &server{sd: sd, batch: batch, launch: n, port: port, url: "http://127.0.0.1:" + strconv.Itoa(port), proc: proc, log: logPath}
 		done := func() {}
-		if w, ok := m.progress.(Waiter); ok {
+		if w, ok := m.progress.(waiter); ok {
 			done = w.Waiting(fmt.Sprintf("launch %d of %s", n, sd.name)) // a model load takes minutes
 		}
 		why, exited := m.waitHealthy(ctx, srv)
@@ -180,7 +178,7 @@ func freePort() (int, error) {
 
 // portTaken reports whether a server's output says it could not bind its
 // port (uvicorn: "[Errno 98] ... address already in use").
-func portTaken(res ProcResult) bool {
+func portTaken(res proc.Result) bool {
 	out := strings.ToLower(string(res.Head) + res.Tail)
 	return strings.Contains(out, "address already in use") || strings.Contains(out, "errno 98") || strings.Contains(out, "eaddrinuse")
 }
@@ -188,7 +186,7 @@ func portTaken(res ProcResult) bool {
 // nvidiaSMI runs nvidia-smi, found on env's PATH, with args; a note
 // instead of its output when it is absent or fails.
 func nvidiaSMI(ctx context.Context, env []string, args ...string) (string, string) {
-	path, err := lookPath("nvidia-smi", env, "/")
+	path, err := proc.LookPath("nvidia-smi", env, "/")
 	if err != nil {
 		return "", "nvidia-smi is not on the PATH"
 	}

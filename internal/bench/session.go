@@ -4,18 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/diffperf/diffperf/internal/dump"
+	"github.com/diffperf/diffperf/internal/git"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/sandbox"
 )
 
-// Spec describes the code and the command of one A/B measurement. How many
-// runs to take, and what they mean, is the protocol's business.
+// Spec describes the code and the command of one A/B measurement (Open),
+// or of any number of Checkouts (NewWorkspace, which ignores BaseRef and
+// HeadRef). How many runs to take, and what they mean, is the protocol's
+// business.
 type Spec struct {
 	// Repo is a directory inside the git checkout.
 	Repo string
@@ -76,147 +76,57 @@ func (s *Spec) validate() error {
 	return nil
 }
 
-// Session is one A/B measurement in progress: both sides checked out in
-// worktrees, ready for balanced pairs of runs. It measures; it does not
-// decide how many runs a verdict needs (package protocol does).
+// Session is one A/B measurement in progress: the Pair of the base and
+// head Checkouts of one Workspace, ready for balanced pairs of runs. It
+// measures; it does not decide how many runs a verdict needs (package
+// protocol does).
 type Session struct {
-	runner
-	setupCmd string
-	git      Git
-	tempRoot string // the worktrees' folder when Open made it
-	sides    [2]*side
+	ws         *Workspace
+	base, head *Checkout
+	pair       *Pair
 	// mergeBase is true when the base side is the merge base of the refs
 	// rather than the base ref itself.
 	mergeBase bool
-	env       *dump.Environment
 }
 
 // Open resolves the refs and the merge base and checks both sides out in
-// worktrees of their own. The caller must Close the session.
+// worktrees of their own: Checkouts "base" and "head" of a new Workspace.
+// The caller must Close the session.
 func Open(ctx context.Context, s Spec) (*Session, error) {
-	if err := s.validate(); err != nil {
-		return nil, err
-	}
-	if s.Progress == nil {
-		s.Progress = NopProgress{}
-	}
-	ss := &Session{runner: newRunner(s.Template, s.Model, s.Prompt, s.Args, s.PythonPath, s.Timeout, s.OutDir, s.Env, s.Secrets, s.Progress),
-		setupCmd: s.Setup, git: Git{Dir: s.Repo, Env: FilterEnv(s.Env, s.Secrets)}}
-	if s.Serve != nil {
-		ss.serve = newServing(s.Serve)
-	}
-	if fi, err := os.Stat(s.Repo); err != nil || !fi.IsDir() {
-		return nil, input.Errorf("repo", "%s is not a folder: give the path of a git checkout", s.Repo)
-	}
-	if _, err := ss.git.Toplevel(ctx); err != nil {
-		return nil, input.Errorf("repo", "%s is not a git checkout: %v", s.Repo, err)
-	}
-	ss.runnerName = s.RunnerName
-	ss.secrets = append(ss.secrets, SecretValues(s.Env, s.RedactNames)...)
-	if err := ss.useSandbox(ctx, s.Sandbox, s.SandboxRW, ss.git); err != nil {
-		return nil, err
-	}
-	headSHA, err := ss.git.ResolveCommit(ctx, s.HeadRef)
+	ws, err := NewWorkspace(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	baseSHA, err := ss.git.ResolveCommit(ctx, s.BaseRef)
+	headSHA, err := ws.Resolve(ctx, s.HeadRef)
 	if err != nil {
 		return nil, err
 	}
-	mb, err := ss.git.MergeBase(ctx, baseSHA, headSHA)
+	baseSHA, err := ws.Resolve(ctx, s.BaseRef)
 	if err != nil {
 		return nil, err
 	}
-	if mb != baseSHA {
-		ss.mergeBase = true
-	}
-	ss.sides = [2]*side{
-		{name: "base", ref: s.BaseRef, sha: mb, runs: map[string][]dump.Run{}},
-		{name: "head", ref: s.HeadRef, sha: headSHA, runs: map[string][]dump.Run{}},
-	}
-	ss.progress.Step(fmt.Sprintf("base %s (%s), head %s (%s)", short(mb), s.BaseRef, short(headSHA), s.HeadRef))
-
-	root := s.WorktreeRoot
-	if root == "" {
-		if root, err = os.MkdirTemp("", "diffperf-worktrees-"); err != nil {
-			return nil, fmt.Errorf("worktree folder: %w", err)
-		}
-		ss.tempRoot = root
-	} else if err := PrivateDir("worktrees", root); err != nil {
+	mb, err := ws.git.MergeBase(ctx, baseSHA, headSHA)
+	if err != nil {
 		return nil, err
 	}
-	if err := ss.git.PruneStale(ctx, root); err != nil {
-		ss.progress.Step("could not prune stale worktrees: " + err.Error())
+	ws.r.progress.Step(fmt.Sprintf("base %s (%s), head %s (%s)", git.Short(mb), s.BaseRef, git.Short(headSHA), s.HeadRef))
+	cs, err := ws.CheckOut(ctx, Commit{Name: "base", Ref: s.BaseRef, SHA: mb}, Commit{Name: "head", Ref: s.HeadRef, SHA: headSHA})
+	if err != nil {
+		return nil, errors.Join(err, ws.Close())
 	}
-	if err := ss.addWorktrees(ctx, root); err != nil {
-		return nil, errors.Join(err, ss.Close())
-	}
-	return ss, nil
+	return &Session{ws: ws, base: cs[0], head: cs[1], pair: NewPair(cs[0], cs[1]), mergeBase: mb != baseSHA}, nil
 }
 
 // Close removes the worktrees, also when ctx was canceled (Ctrl-C).
-func (s *Session) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var err error
-	for _, sd := range s.sides {
-		if sd != nil && sd.worktree != "" {
-			if rerr := s.git.RemoveWorktree(ctx, sd.worktree); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("remove worktree %s: %w", sd.worktree, rerr))
-			}
-			sd.worktree = ""
-		}
-	}
-	if s.tempRoot != "" {
-		if rerr := os.RemoveAll(s.tempRoot); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("remove the worktrees' folder: %w", rerr))
-		}
-		s.tempRoot = ""
-	}
-	return err
-}
-
-// addWorktrees registers both worktrees one after the other (git cannot
-// add two at once), then checks both out at once: the checkout of a large
-// tree is most of diffperf's own time.
-func (s *Session) addWorktrees(ctx context.Context, root string) error {
-	for _, sd := range s.sides {
-		dir := filepath.Join(root, WorktreeName(os.Getpid(), sd.name))
-		if _, statErr := os.Stat(dir); statErr == nil {
-			_ = s.git.RemoveWorktree(ctx, dir) // ours by name: a PID reused from a killed run
-		}
-		if err := s.git.AddEmptyWorktree(ctx, dir, sd.sha); err != nil {
-			return fmt.Errorf("worktree for %s: %w", sd.name, err)
-		}
-		sd.worktree = dir // removed by Close from here on, even if checkout fails
-	}
-	errs := make([]error, len(s.sides))
-	var wg sync.WaitGroup
-	for i, sd := range s.sides {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := (Git{Dir: sd.worktree, Env: s.git.Env}).Populate(ctx); err != nil {
-				errs[i] = fmt.Errorf("check out %s: %w", sd.name, err)
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
+func (s *Session) Close() error { return s.ws.Close() }
 
 // Prepare reads the GPU state, then runs setup and the warm-up probe on
 // each side. A setup that fails is a Failure: nothing can be measured.
 func (s *Session) Prepare(ctx context.Context) *dump.Failure {
-	before, note := ReadGPUs(ctx, s.env0())
-	s.env = s.environment(before, note)
-	for _, sd := range s.sides {
-		if f := s.setup(ctx, sd); f != nil {
+	s.ws.Begin(ctx)
+	for _, c := range []*Checkout{s.base, s.head} {
+		if f := c.Prepare(ctx); f != nil {
 			return f
-		}
-		if s.serve == nil {
-			s.probeWarmup(ctx, sd)
 		}
 	}
 	return nil
@@ -224,63 +134,28 @@ func (s *Session) Prepare(ctx context.Context) *dump.Failure {
 
 // Expect adds runs to the total that progress lines count towards: in
 // mode serve, launches, each of Serve.Requests samples.
-func (s *Session) Expect(runs int) {
-	if s.serve != nil {
-		runs *= s.serve.Requests
-	}
-	s.total += runs
-}
+func (s *Session) Expect(runs int) { s.pair.Expect(runs) }
 
 // Step reports a phase or a decision, in words.
-func (s *Session) Step(msg string) { s.progress.Step(msg) }
+func (s *Session) Step(msg string) { s.pair.Step(msg) }
 
-// Pair runs one balanced pair of batch: base then head when the batch has
-// an even number of pairs so far, head then base otherwise, so the sequence
-// is base head head base base head ... A failed run ends the pair.
-//
-// In mode serve a pair is one launch of each side's server, in the same
-// balanced order, each giving Serve.Requests samples.
+// Pair runs one balanced pair of batch (see Pair.Pair): base then head,
+// then head then base, and so on.
 func (s *Session) Pair(ctx context.Context, batch string) *dump.Failure {
-	if s.serve != nil {
-		return s.servePair(ctx, s.sides, batch)
-	}
-	first, second := s.sides[0], s.sides[1]
-	if len(first.runs[batch])%2 == 1 {
-		first, second = second, first
-	}
-	for _, sd := range []*side{first, second} {
-		if f := s.runOne(ctx, sd, batch); f != nil {
-			return f
-		}
-	}
-	return nil
+	return s.pair.Pair(ctx, batch)
 }
 
 // Sides returns what each side measured in batch so far, labelled as
 // compare_perf labels them.
-func (s *Session) Sides(batch string) (base, head dump.Side) {
-	b, h := s.sides[0], s.sides[1]
-	return dump.Side{Label: "Baseline", Ref: b.ref, SHA: b.sha, Runs: b.runs[batch]},
-		dump.Side{Label: "New", Ref: h.ref, SHA: h.sha, Runs: h.runs[batch]}
-}
+func (s *Session) Sides(batch string) (base, head dump.Side) { return s.pair.Sides(batch) }
 
 // Command is the command line of run (1-based) of side ("base" or
-// "head"), shell-quoted for the report, as it runs in the side's worktree:
-// the dump is named relative to the out folder and the worktree is ".", so
-// that no path of the machine that ran it shows. In mode serve it is the
-// side's serve command and the request it gets.
+// "head"), as Checkout.Command gives it.
 func (s *Session) Command(name string, run int) string {
-	sd := s.sides[1]
 	if name == "base" {
-		sd = s.sides[0]
+		return s.base.Command(run)
 	}
-	run = max(run, 1)
-	here := &side{name: sd.name, sha: sd.sha, worktree: ".", template: sd.template}
-	if s.serve != nil {
-		return s.serveCommand(here)
-	}
-	dump := fmt.Sprintf("%s-%02d.json", sd.name, run)
-	return QuoteWords(s.argv(here, dump, run))
+	return s.head.Command(run)
 }
 
 // MergeBase reports whether the base side is the merge base of the base
@@ -289,9 +164,4 @@ func (s *Session) MergeBase() bool { return s.mergeBase }
 
 // Environment reads the GPU state after the runs and returns it with the
 // state before; nil before Prepare.
-func (s *Session) Environment(ctx context.Context) *dump.Environment {
-	if s.env != nil {
-		s.env.After, _ = ReadGPUs(ctx, s.env0())
-	}
-	return s.env
-}
+func (s *Session) Environment(ctx context.Context) *dump.Environment { return s.ws.Environment(ctx) }

@@ -1,7 +1,23 @@
-// Package bench takes the measurements: it prepares the base and head of a
-// change in git worktrees, runs the benchmark command for each side in
-// balanced, interleaved order under process control, reads the GPU state, and
-// hands the dumps to package report.
+// Package bench takes the measurements of sglang's code. A Workspace makes
+// Checkouts, each one commit in a git worktree of its own (package git),
+// set up once; a Pair of any two Checkouts runs the benchmark command, or
+// sends requests to warm servers, in balanced interleaved order, each
+// process under control (package proc) and in the sandbox, and records the
+// dumps (package dump). Session is the Pair of a change's merge base and
+// head. It reads the GPU state too; what the numbers mean is package
+// report's business.
+//
+// A bisect opens one Checkout per commit it measures, all at once if it
+// likes, and pairs them as it goes:
+//
+//	ws, err := bench.NewWorkspace(ctx, spec) // spec.BaseRef, HeadRef unused
+//	defer ws.Close()                         // removes every worktree left
+//	good, err := ws.Resolve(ctx, "v1.0")
+//	cs, err := ws.CheckOut(ctx, bench.Commit{Name: "good", SHA: good}, ...)
+//	ws.Begin(ctx)                            // the GPU state before
+//	f := cs[0].Prepare(ctx)                  // setup, once per Checkout
+//	p := bench.NewPair(cs[0], cs[2])         // a protocol.Sampler
+//	protocol.Decide(ctx, p, plan)            // a batch per step: see Pair
 package bench
 
 import (
@@ -98,9 +114,9 @@ func parseTemplate(name, s string, known map[string]bool) (*Template, error) {
 	return &Template{words: words}, nil
 }
 
-// Vars are the values of the placeholders for one run. Args is already
+// vars are the values of the placeholders for one run. Args is already
 // split into words.
-type Vars struct {
+type vars struct {
 	Model, Prompt, Dump, Side, Run, Worktree string
 	// Port is the server's port, in mode serve.
 	Port string
@@ -110,7 +126,7 @@ type Vars struct {
 // Expand returns the argument vector for one run. Values are inserted as
 // they are: a prompt with quotes, $(...) or ; stays one argument, and a
 // value that itself contains "{dump}" is not expanded again.
-func (t *Template) Expand(v Vars) []string {
+func (t *Template) expand(v vars) []string {
 	vals := map[string]string{"model": v.Model, "prompt": v.Prompt, "dump": v.Dump, "side": v.Side, "run": v.Run, "worktree": v.Worktree, "port": v.Port}
 	var argv []string
 	for _, w := range t.words {
@@ -126,12 +142,12 @@ func (t *Template) Expand(v Vars) []string {
 }
 
 // Has reports whether word is one of the template's own words.
-func (t *Template) Has(word string) bool { return slices.Contains(t.words, word) }
+func (t *Template) has(word string) bool { return slices.Contains(t.words, word) }
 
 // Replace returns a copy of t with each of its own words equal to old
 // replaced by the words with. A placeholder's value is not a word of the
 // template, so a prompt that reads "--warmup" is left alone.
-func (t *Template) Replace(old string, with ...string) *Template {
+func (t *Template) replace(old string, with ...string) *Template {
 	words := make([]string, 0, len(t.words))
 	for _, w := range t.words {
 		if w == old {

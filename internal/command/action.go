@@ -19,6 +19,7 @@ import (
 	"github.com/diffperf/diffperf/internal/ghcomment"
 	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 	"github.com/diffperf/diffperf/internal/input"
+	"github.com/diffperf/diffperf/internal/proc"
 	"github.com/diffperf/diffperf/internal/protocol"
 	"github.com/diffperf/diffperf/internal/report"
 	"github.com/diffperf/diffperf/internal/sandbox"
@@ -78,7 +79,7 @@ func (j *actionJob) failedBeforeResult(ctx context.Context, err error) error {
 // and the GPU.
 func (j *actionJob) deriveKey(ctx context.Context) {
 	j.key = j.cfg.CommentKey
-	gpus, _ := bench.ReadGPUs(ctx, bench.FilterEnv(j.e.Environ(), j.secrets()))
+	gpus, _ := bench.ReadGPUs(ctx, proc.FilterEnv(j.e.Environ(), j.secrets()))
 	if len(gpus) > 0 {
 		j.gpu = gpus[0].Name
 	}

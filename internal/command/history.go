@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/git"
 	"github.com/diffperf/diffperf/internal/history"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
@@ -126,13 +126,13 @@ func cmdHistoryAdd(ctx context.Context, args []string, e Env) error {
 // clone at dir; a commit the clone lacks gets none, with a warning.
 func commitTimes(ctx context.Context, dir string, r *report.Result, stderr io.Writer) map[string]time.Time {
 	out := map[string]time.Time{}
-	g := bench.Git{Dir: dir}
+	g := git.Repo{Dir: dir}
 	for res := r; res != nil; res = res.Confirmation {
 		for _, sha := range []string{res.Base.SHA, res.Head.SHA} {
 			if _, done := out[sha]; done || sha == "" {
 				continue
 			}
-			if bench.ValidateRef(sha) != nil {
+			if git.ValidateRef(sha) != nil {
 				fmt.Fprintf(stderr, "diffperf: warning: --repo: %q is not a commit name; no commit time\n", sha)
 				continue
 			}

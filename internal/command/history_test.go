@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/dump"
+	"github.com/diffperf/diffperf/internal/git"
 	"github.com/diffperf/diffperf/internal/history"
 	"github.com/diffperf/diffperf/internal/report"
 )
@@ -115,7 +115,7 @@ func TestHistoryAddCommitTimesFromRepo(t *testing.T) {
 	repo := t.TempDir()
 	ctx := context.Background()
 	run := func(env []string, args ...string) string {
-		out, err := bench.Git{Dir: repo, Env: append(os.Environ(), env...)}.Run(ctx, args...)
+		out, err := git.Repo{Dir: repo, Env: append(os.Environ(), env...)}.Run(ctx, args...)
 		if err != nil {
 			t.Fatal(err)
 		}

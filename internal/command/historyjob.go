@@ -14,12 +14,13 @@ import (
 
 	"github.com/google/go-github/v62/github"
 
-	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/changepoint"
 	"github.com/diffperf/diffperf/internal/dashboard"
 	"github.com/diffperf/diffperf/internal/ghcomment"
+	"github.com/diffperf/diffperf/internal/git"
 	"github.com/diffperf/diffperf/internal/history"
 	"github.com/diffperf/diffperf/internal/input"
+	"github.com/diffperf/diffperf/internal/proc"
 	"github.com/diffperf/diffperf/internal/protocol"
 	"github.com/diffperf/diffperf/internal/report"
 )
@@ -52,7 +53,7 @@ func (j *actionJob) history(ctx context.Context) (err error) {
 	if err := os.Mkdir(dataDir, 0o700); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	pub := history.Publisher{Repo: repoDir, Branch: j.cfg.HistoryBranch, WorkDir: dataDir, Env: bench.FilterEnv(j.e.Environ(), j.secrets())}
+	pub := history.Publisher{Repo: repoDir, Branch: j.cfg.HistoryBranch, WorkDir: dataDir, Env: proc.FilterEnv(j.e.Environ(), j.secrets())}
 	j.deriveKey(ctx)
 	if j.tgt.Base == "" { // schedule: against the last stored commit
 		var lines []history.Line
@@ -65,7 +66,7 @@ func (j *actionJob) history(ctx context.Context) (err error) {
 			return input.Errorf("base-ref", "%s: the data branch %s holds no commit of case %s yet; give base-ref, or let a push fill it first", j.tgt.Event, j.cfg.HistoryBranch, j.key)
 		}
 		j.tgt.Base = pts[len(pts)-1].Commit
-		if head, err := (bench.Git{Dir: repoDir}).ResolveCommit(ctx, j.tgt.Head); err == nil && head == j.tgt.Base {
+		if head, err := (git.Repo{Dir: repoDir}).ResolveCommit(ctx, j.tgt.Head); err == nil && head == j.tgt.Base {
 			j.gha.Noticef("diffperf: %s is the last stored commit already: nothing new to measure", j.tgt.Base)
 			return nil
 		}

@@ -6,16 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 
 	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/report"
 )
-
-// outRun is one run's dump in a --out folder, as its file name tells it.
-var outRun = regexp.MustCompile(`^(?:(confirm)-)?(base|head|bench)-(\d+)\.json$`)
 
 // outFolder is the --out folder of a run or bench: its dumps by batch (""
 // or "confirm") and side ("base", "head" or "bench").
@@ -33,8 +28,8 @@ func readOutFolder(dir string) (out outFolder, ok bool, err error) {
 	}
 	out = outFolder{}
 	for _, e := range entries { // in name order
-		m := outRun.FindStringSubmatch(e.Name())
-		if m == nil {
+		batch, side, idx, ok := dump.ParseRunFile(e.Name())
+		if !ok {
 			continue
 		}
 		d, err := readDump(filepath.Join(dir, e.Name()))
@@ -42,8 +37,6 @@ func readOutFolder(dir string) (out outFolder, ok bool, err error) {
 			return nil, true, err
 		}
 		d.Name = e.Name()
-		batch, side := m[1], m[2]
-		idx, _ := strconv.Atoi(m[3])
 		if out[batch] == nil {
 			out[batch] = map[string][]dump.Run{}
 		}

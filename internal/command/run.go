@@ -13,7 +13,9 @@ import (
 
 	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/dump"
+	"github.com/diffperf/diffperf/internal/git"
 	"github.com/diffperf/diffperf/internal/input"
+	"github.com/diffperf/diffperf/internal/proc"
 	"github.com/diffperf/diffperf/internal/protocol"
 	"github.com/diffperf/diffperf/internal/report"
 )
@@ -152,7 +154,7 @@ func checkCheckout(ctx context.Context, repo, base, head string, e Env) error {
 	if fi, err := os.Stat(repo); err != nil || !fi.IsDir() {
 		return input.Errorf("--repo", "%s is not a folder: give the path of a git checkout", repo)
 	}
-	g := bench.Git{Dir: repo, Env: bench.FilterEnv(e.Environ(), nil)}
+	g := git.Repo{Dir: repo, Env: proc.FilterEnv(e.Environ(), nil)}
 	if _, err := g.Toplevel(ctx); err != nil {
 		return input.Errorf("--repo", "%s is not a git checkout: %v", repo, err)
 	}

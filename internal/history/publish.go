@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/diffperf/diffperf/internal/bench"
+	gitrepo "github.com/diffperf/diffperf/internal/git"
 )
 
 // DefaultBranch is the data branch when the workflow names none (input
@@ -42,7 +43,7 @@ const DefaultTries = 5
 // not added again, so a push that landed although its answer was lost
 // adds nothing on the next try.
 //
-// git runs with bench.Git's filtered environment: no token reaches it.
+// git runs with gitrepo.Repo's filtered environment: no token reaches it.
 // Credentials for the push are the caller's concern: a remote URL or a
 // credential helper configured in Repo (actions/checkout's persisted
 // credentials do this).
@@ -85,14 +86,14 @@ type Published struct {
 // commit message (see CommitMessage).
 func (p *Publisher) Publish(ctx context.Context, lines []Line, message string) (res Published, err error) {
 	remote, branch := cmp.Or(p.Remote, "origin"), cmp.Or(p.Branch, DefaultBranch)
-	if err := bench.ValidateRef(branch); err != nil {
+	if err := gitrepo.ValidateRef(branch); err != nil {
 		return res, err
 	}
 	if err := bench.PrivateDir("history worktree", p.WorkDir); err != nil {
 		return res, err
 	}
-	repo := bench.Git{Dir: p.Repo, Env: p.Env}
-	dir, err := os.MkdirTemp(p.WorkDir, bench.WorktreeName(os.Getpid(), "history-"))
+	repo := gitrepo.Repo{Dir: p.Repo, Env: p.Env}
+	dir, err := os.MkdirTemp(p.WorkDir, gitrepo.WorktreeName(os.Getpid(), "history-"))
 	if err != nil {
 		return res, fmt.Errorf("history worktree: %w", err)
 	}
@@ -110,7 +111,7 @@ func (p *Publisher) Publish(ctx context.Context, lines []Line, message string) (
 			err = errors.Join(err, fmt.Errorf("remove the history worktree: %w", rerr))
 		}
 	}()
-	wt := bench.Git{Dir: dir, Env: p.Env}
+	wt := gitrepo.Repo{Dir: dir, Env: p.Env}
 	tries, wait := cmp.Or(p.Tries, DefaultTries), cmp.Or(p.Backoff, time.Second)
 	local := "refs/diffperf/history/" + branch
 	var last error
@@ -149,7 +150,7 @@ func (p *Publisher) Publish(ctx context.Context, lines []Line, message string) (
 // prepare fetches the branch, puts the worktree at its tip (or at no
 // commit), appends lines and commits them; it returns the lines added and
 // the commit, "" when none were new.
-func (p *Publisher) prepare(ctx context.Context, wt bench.Git, dir, remote, branch, local string, lines []Line, message string) (int, string, error) {
+func (p *Publisher) prepare(ctx context.Context, wt gitrepo.Repo, dir, remote, branch, local string, lines []Line, message string) (int, string, error) {
 	heads, err := wt.Run(ctx, "ls-remote", "--heads", remote, "refs/heads/"+branch)
 	if err != nil {
 		return 0, "", fmt.Errorf("look for %s on %s: %w", branch, remote, err)

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/diffperf/diffperf/internal/bench"
+	gitrepo "github.com/diffperf/diffperf/internal/git"
 	"github.com/google/go-cmp/cmp"
 )
 
 func git(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	out, err := bench.Git{Dir: dir}.Run(context.Background(), args...)
+	out, err := gitrepo.Repo{Dir: dir}.Run(context.Background(), args...)
 	if err != nil {
 		t.Fatal(err)
 	}

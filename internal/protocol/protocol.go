@@ -25,7 +25,7 @@ const (
 )
 
 // Sampler takes balanced pairs of samples of base and head.
-// *bench.Session is one.
+// *bench.Pair (over any two Checkouts) and *bench.Session are.
 type Sampler interface {
 	// Pair takes one balanced pair of batch; a Failure ends the
 	// measurement.

@@ -1,4 +1,4 @@
-package bench
+package proc
 
 import (
 	"context"
@@ -15,14 +15,14 @@ import (
 
 // fakeProc runs this test binary as the fake sglang in a folder whose
 // workload file says how to behave.
-func fakeProc(t *testing.T, behavior string, timeout, grace time.Duration) (Proc, string) {
+func fakeProc(t *testing.T, behavior string, timeout, grace time.Duration) (Cmd, string) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "fake_workload.txt"), []byte(workload("step_ms", "1", "behavior", behavior)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	dump := filepath.Join(dir, "dump.json")
-	return Proc{
+	return Cmd{
 		Argv: []string{fakeBin, "generate", "--model-path", "m", "--perf-dump-path", dump, "--warmup"},
 		Dir:  dir, Env: withFake(), Log: filepath.Join(dir, "run.log"),
 		Timeout: timeout, Grace: grace,
@@ -143,7 +143,7 @@ func TestProcCanceled(t *testing.T) {
 func TestProcNotFound(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	res := Proc{Argv: []string{"definitely-not-a-command"}, Dir: dir, Env: []string{"PATH=/usr/bin:/bin"}, Log: filepath.Join(dir, "log")}.Run(context.Background())
+	res := Cmd{Argv: []string{"definitely-not-a-command"}, Dir: dir, Env: []string{"PATH=/usr/bin:/bin"}, Log: filepath.Join(dir, "log")}.Run(context.Background())
 	if res.Err == nil || !strings.Contains(res.Err.Error(), `"definitely-not-a-command" not found on PATH`) {
 		t.Errorf("err = %v", res.Err)
 	}
@@ -186,7 +186,7 @@ func TestCappedLog(t *testing.T) {
 // no more than the longest sign between writes.
 func TestSignScannerAcrossWrites(t *testing.T) {
 	t.Parallel()
-	sign := FallbackSigns[0]
+	sign := signs[0]
 	filler := []byte(strings.Repeat("x", 1023) + "\n")
 	for _, tt := range []struct {
 		name   string
@@ -218,7 +218,7 @@ func TestSignScannerAcrossWrites(t *testing.T) {
 			return w
 		}()},
 	} {
-		s := newSignScanner(FallbackSigns)
+		s := newSignScanner(signs)
 		for _, w := range tt.writes {
 			s.Write(w)
 			if len(s.carry) > s.keep || cap(s.joint) > 4*s.keep {
@@ -230,7 +230,7 @@ func TestSignScannerAcrossWrites(t *testing.T) {
 		}
 	}
 	// No sign, no finding: a near miss split the same way.
-	s := newSignScanner(FallbackSigns)
+	s := newSignScanner(signs)
 	s.Write([]byte("Falling back to diff"))
 	s.Write([]byte("erent backend"))
 	if s.found != "" {

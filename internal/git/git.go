@@ -1,4 +1,9 @@
-package bench
+// Package git runs git for diffperf: refs resolved and validated before git
+// sees them, merge bases found in shallow clones by deepening them, detached
+// worktrees added, checked out and removed, and stale ones pruned. Every call
+// runs under a context with git's stderr in its error, and with an
+// environment that holds no token and reads no user or system config.
+package git
 
 import (
 	"bytes"
@@ -17,13 +22,14 @@ import (
 	"time"
 
 	"github.com/diffperf/diffperf/internal/input"
+	"github.com/diffperf/diffperf/internal/proc"
 )
 
-// Git runs git in one repository. Every call runs under a context, and its
-// errors carry git's stderr.
-type Git struct {
+// Repo runs git in one repository (or one of its worktrees). Every call
+// runs under a context, and its errors carry git's stderr.
+type Repo struct {
 	Dir string
-	Env []string // environment of git; nil means ours (see environ)
+	Env []string // environment of git; nil means ours (see Environ)
 }
 
 // RefError says a ref is unusable input: malformed (Invalid), or not a
@@ -47,14 +53,14 @@ func (e *RefError) Unwrap() error {
 	return &input.Error{Name: "ref " + strconv.Quote(e.Ref), Err: e.Err}
 }
 
-// GitError is a failed git command with its stderr.
-type GitError struct {
+// Error is a failed git command with its stderr.
+type Error struct {
 	Args   []string
 	Stderr string
 	Err    error
 }
 
-func (e *GitError) Error() string {
+func (e *Error) Error() string {
 	msg := strings.TrimSpace(e.Stderr)
 	if msg == "" {
 		msg = e.Err.Error()
@@ -62,21 +68,21 @@ func (e *GitError) Error() string {
 	return fmt.Sprintf("git %s: %s", strings.Join(e.Args, " "), msg)
 }
 
-func (e *GitError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }
 
-// environ is git's environment: Env, or ours, never with the token or the
+// Environ is git's environment: Env, or ours, never with the token or the
 // Action's inputs (git may run hooks or config that the benchmarked code
 // wrote into the checkout), never prompting for credentials, and reading
 // neither the user's ~/.gitconfig nor the system's config (a hooks path,
 // an fsmonitor or a credential helper there would run under diffperf).
 // Dir stays a safe directory, as actions/checkout makes it in the global
 // config of a container job whose checkout another user owns.
-func (g Git) environ() []string {
+func (g Repo) Environ() []string {
 	env := g.Env
 	if env == nil {
 		env = os.Environ()
 	}
-	env = append(FilterEnv(env, nil), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	env = append(proc.FilterEnv(env, nil), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
 	if filepath.IsAbs(g.Dir) && !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "GIT_CONFIG_COUNT=") }) {
 		env = append(env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=safe.directory", "GIT_CONFIG_VALUE_0="+g.Dir)
 	}
@@ -84,41 +90,41 @@ func (g Git) environ() []string {
 }
 
 // Run runs git with args in Dir under ctx, with the filtered environment
-// of environ, and returns its stdout without surrounding space. A failure
-// is a *GitError that carries git's stderr.
-func (g Git) Run(ctx context.Context, args ...string) (string, error) {
+// of Environ, and returns its stdout without surrounding space. A failure
+// is a *Error that carries git's stderr.
+func (g Repo) Run(ctx context.Context, args ...string) (string, error) {
 	return g.run(ctx, args...)
 }
 
-func (g Git) run(ctx context.Context, args ...string) (string, error) {
+func (g Repo) run(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = g.Dir
-	cmd.Env = g.environ()
+	cmd.Env = g.Environ()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
-		return "", &GitError{Args: args, Stderr: stderr.String(), Err: err}
+		return "", &Error{Args: args, Stderr: stderr.String(), Err: err}
 	}
 	return strings.TrimSpace(stdout.String()), nil
 }
 
 // Toplevel returns the repository's top directory, or an error when Dir is
 // not inside a git work tree.
-func (g Git) Toplevel(ctx context.Context) (string, error) {
+func (g Repo) Toplevel(ctx context.Context) (string, error) {
 	return g.run(ctx, "rev-parse", "--show-toplevel")
 }
 
 // Dirty reports whether the work tree or the index differs from HEAD in a
 // tracked file (untracked files, such as an out folder, do not count).
-func (g Git) Dirty(ctx context.Context) (bool, error) {
+func (g Repo) Dirty(ctx context.Context) (bool, error) {
 	out, err := g.run(ctx, "status", "--porcelain", "--untracked-files=no")
 	return out != "", err
 }
 
 // hasCommit reports whether sha names a commit present locally.
-func (g Git) hasCommit(ctx context.Context, rev string) (string, bool) {
+func (g Repo) hasCommit(ctx context.Context, rev string) (string, bool) {
 	sha, err := g.run(ctx, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
 	return sha, err == nil && sha != ""
 }
@@ -130,7 +136,7 @@ func (g Git) hasCommit(ctx context.Context, rev string) (string, bool) {
 // input); a fetch that fails for another reason (origin unreachable, a
 // stale lock) or a git that is too old is a plain error (a runtime
 // failure).
-func (g Git) ResolveCommit(ctx context.Context, ref string) (string, error) {
+func (g Repo) ResolveCommit(ctx context.Context, ref string) (string, error) {
 	if err := ValidateRef(ref); err != nil {
 		return "", err
 	}
@@ -173,7 +179,7 @@ func (g Git) ResolveCommit(ctx context.Context, ref string) (string, error) {
 // not run (no network, no such remote repository, a lock left behind).
 // These are git's messages, unchanged since before 2.30.
 func fetchFoundNoRef(err error) bool {
-	var ge *GitError
+	var ge *Error
 	if !errors.As(err, &ge) {
 		return false
 	}
@@ -245,7 +251,7 @@ var gitVersion struct {
 }
 
 // checkGitVersion asks git for its version once per process (the git on
-// our PATH is the one every Git runs) and fails, naming the minimum, when
+// our PATH is the one every Repo runs) and fails, naming the minimum, when
 // it is older than MinGitVersion.
 func checkGitVersion(ctx context.Context) error {
 	gitVersion.Lock()
@@ -253,7 +259,7 @@ func checkGitVersion(ctx context.Context) error {
 	if gitVersion.ok {
 		return nil
 	}
-	out, err := Git{}.run(ctx, "version")
+	out, err := Repo{}.run(ctx, "version")
 	if err != nil {
 		return fmt.Errorf("git: %w", err)
 	}
@@ -304,13 +310,13 @@ func parseGitVersion(out string) ([3]int, error) {
 	return v, nil
 }
 
-func (g Git) hasRemote(ctx context.Context, name string) bool {
+func (g Repo) hasRemote(ctx context.Context, name string) bool {
 	_, err := g.run(ctx, "remote", "get-url", name)
 	return err == nil
 }
 
 // IsShallow reports whether the repository is a shallow clone.
-func (g Git) IsShallow(ctx context.Context) bool {
+func (g Repo) IsShallow(ctx context.Context) bool {
 	out, err := g.run(ctx, "rev-parse", "--is-shallow-repository")
 	return err == nil && out == "true"
 }
@@ -318,7 +324,7 @@ func (g Git) IsShallow(ctx context.Context) bool {
 // MergeBase returns the best common ancestor of a and b. In a shallow
 // clone it deepens the history from origin, doubling the depth, until the
 // merge base appears or the clone is complete.
-func (g Git) MergeBase(ctx context.Context, a, b string) (string, error) {
+func (g Repo) MergeBase(ctx context.Context, a, b string) (string, error) {
 	depth := 32
 	for {
 		mb, err := g.run(ctx, "merge-base", a, b)
@@ -326,7 +332,7 @@ func (g Git) MergeBase(ctx context.Context, a, b string) (string, error) {
 			return mb, nil
 		}
 		if !g.IsShallow(ctx) || !g.hasRemote(ctx, "origin") {
-			return "", fmt.Errorf("merge base of %s and %s: %w", short(a), short(b), err)
+			return "", fmt.Errorf("merge base of %s and %s: %w", Short(a), Short(b), err)
 		}
 		args := []string{"fetch", "--no-tags", "--deepen=" + strconv.Itoa(depth), "origin", a, b}
 		if depth > 4096 {
@@ -346,7 +352,7 @@ func (g Git) MergeBase(ctx context.Context, a, b string) (string, error) {
 // AddEmptyWorktree registers a detached worktree at dir without checking
 // files out. Two of these must not run at once in one repository: git
 // reads the other worktrees' metadata while it writes this one's.
-func (g Git) AddEmptyWorktree(ctx context.Context, dir, sha string) error {
+func (g Repo) AddEmptyWorktree(ctx context.Context, dir, sha string) error {
 	_, err := g.run(ctx, "worktree", "add", "--detach", "--force", "--no-checkout", dir, sha)
 	return err
 }
@@ -355,13 +361,13 @@ func (g Git) AddEmptyWorktree(ctx context.Context, dir, sha string) error {
 // that worktree's index and files, so several may run at once. Parallel
 // checkout (git 2.32+, one worker per core; older git ignores the key)
 // helps with sglang's thousands of files.
-func (g Git) Populate(ctx context.Context) error {
+func (g Repo) Populate(ctx context.Context) error {
 	_, err := g.run(ctx, "-c", "checkout.workers=0", "reset", "--hard", "--quiet")
 	return err
 }
 
 // RemoveWorktree removes the worktree at dir, its files included.
-func (g Git) RemoveWorktree(ctx context.Context, dir string) error {
+func (g Repo) RemoveWorktree(ctx context.Context, dir string) error {
 	_, err := g.run(ctx, "worktree", "remove", "--force", "--force", dir)
 	if err != nil {
 		// Already gone from git's list: remove the files, forget the entry.
@@ -375,7 +381,7 @@ func (g Git) RemoveWorktree(ctx context.Context, dir string) error {
 
 // PruneStale removes worktrees under root left by diffperf processes that
 // no longer run (a killed run), then lets git forget missing ones.
-func (g Git) PruneStale(ctx context.Context, root string) error {
+func (g Repo) PruneStale(ctx context.Context, root string) error {
 	if _, err := g.run(ctx, "worktree", "prune"); err != nil {
 		return err
 	}
@@ -436,7 +442,9 @@ func isHex(s string) bool {
 	return true
 }
 
-func short(sha string) string {
+// Short is the first 12 digits of a SHA, for progress lines and errors;
+// anything else as it is.
+func Short(sha string) string {
 	if len(sha) > 12 && isHex(sha) {
 		return sha[:12]
 	}

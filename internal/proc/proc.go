@@ -1,4 +1,11 @@
-package bench
+// Package proc runs one process under control: in a process group of its
+// own (or under a sandbox), its output in a capped log file with its head
+// and tail kept, a timeout after which the whole group gets SIGTERM and,
+// after a grace, SIGKILL, WaitDelay for descendants that hold the output
+// open, and descendants that left the group (setsid, a double fork) found
+// by a tag in their environment and ended. It knows nothing of what the
+// process is: the signs it looks for in the output are the caller's.
+package proc
 
 import (
 	"bytes"
@@ -33,8 +40,8 @@ const (
 	TailBytes   = 64 << 10
 )
 
-// Proc is one process to run.
-type Proc struct {
+// Cmd is one process to run.
+type Cmd struct {
 	Argv    []string
 	Dir     string
 	Env     []string // complete environment of the child
@@ -46,10 +53,14 @@ type Proc struct {
 	// read-only paths. nil or none runs it as it is.
 	Sandbox *sandbox.Sandbox
 	Policy  sandbox.Policy
+	// Signs are texts looked for in the whole output, however long, as it
+	// is written (not only in the part the log keeps); Result.Sign is the
+	// first found.
+	Signs []string
 }
 
-// ProcResult is what became of a Proc.
-type ProcResult struct {
+// Result is what became of a Cmd.
+type Result struct {
 	Err      error // nil, *exec.ExitError, or the start error
 	TimedOut bool
 	Canceled bool
@@ -59,16 +70,15 @@ type ProcResult struct {
 	Elapsed time.Duration
 	Tail    string // the end of the output, for reports
 	Head    []byte // the start of the output (up to 1 MiB), for --help probes
-	// FallbackSign is the first of FallbackSigns found anywhere in the
-	// output, however long, or "".
-	FallbackSign string
+	// Sign is the first of Cmd.Signs found anywhere in the output, or "".
+	Sign string
 }
 
 // Failed reports whether the process did not exit 0 in time.
-func (r ProcResult) Failed() bool { return r.Err != nil || r.TimedOut || r.Canceled }
+func (r Result) Failed() bool { return r.Err != nil || r.TimedOut || r.Canceled }
 
 // Describe says in words how the process ended.
-func (r ProcResult) Describe(timeout time.Duration) string {
+func (r Result) Describe(timeout time.Duration) string {
 	var ee *exec.ExitError
 	switch {
 	case r.Canceled:
@@ -92,15 +102,15 @@ func (r ProcResult) Describe(timeout time.Duration) string {
 // or when ctx ends, the whole group gets SIGTERM, then SIGKILL after the
 // grace; when the process exits, whatever it left in its group is killed too.
 // Output goes to the log file, never to our stdout.
-func (p Proc) Run(ctx context.Context) ProcResult {
+func (p Cmd) Run(ctx context.Context) Result {
 	r, err := p.Start(ctx)
 	if err != nil {
-		return ProcResult{Err: err}
+		return Result{Err: err}
 	}
 	return r.Wait()
 }
 
-// Running is a process that Proc.Start started: a benchmark run that Wait
+// Running is a process that Cmd.Start started: a benchmark run that Wait
 // waits for, or a server that runs in the background until Stop.
 type Running struct {
 	ctx       context.Context // the caller's: its end is a cancellation
@@ -117,13 +127,13 @@ type Running struct {
 	stopped   bool
 	timer     *time.Timer // the Timeout
 	killTimer *time.Timer // SIGKILL after the grace
-	res       ProcResult  // set before done is closed
+	res       Result      // set before done is closed
 }
 
 // Start starts the process in a new process group, with the process
 // control of Run, and returns without waiting: Wait waits for it to exit,
 // Stop ends it. The error is that of creating its log or starting it.
-func (p Proc) Start(ctx context.Context) (*Running, error) {
+func (p Cmd) Start(ctx context.Context) (*Running, error) {
 	grace := p.Grace
 	if grace == 0 {
 		grace = Grace
@@ -132,7 +142,7 @@ func (p Proc) Start(ctx context.Context) (*Running, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create log: %w", err)
 	}
-	path, err := lookPath(p.Argv[0], p.Env, p.Dir)
+	path, err := LookPath(p.Argv[0], p.Env, p.Dir)
 	if err != nil {
 		logf.Close()
 		return nil, err
@@ -150,7 +160,11 @@ func (p Proc) Start(ctx context.Context) (*Running, error) {
 		path = argv[0]
 	}
 	runCtx, cancel := context.WithCancel(ctx)
-	r := &Running{ctx: ctx, cancel: cancel, out: &cappedLog{f: logf, signs: newSignScanner(FallbackSigns)}, logf: logf, tag: newTag(), done: make(chan struct{})}
+	out := &cappedLog{f: logf}
+	if len(p.Signs) > 0 {
+		out.signs = newSignScanner(p.Signs)
+	}
+	r := &Running{ctx: ctx, cancel: cancel, out: out, logf: logf, tag: newTag(), done: make(chan struct{})}
 	if p.Timeout > 0 {
 		r.timer = time.AfterFunc(p.Timeout, func() {
 			r.mu.Lock()
@@ -236,7 +250,7 @@ func (r *Running) wait() {
 	if r.timer != nil {
 		r.timer.Stop()
 	}
-	res := ProcResult{Err: err, TimedOut: r.timedOut, Stopped: r.stopped, Elapsed: elapsed}
+	res := Result{Err: err, TimedOut: r.timedOut, Stopped: r.stopped, Elapsed: elapsed}
 	r.mu.Unlock()
 	if !res.TimedOut && !res.Stopped && r.ctx.Err() != nil {
 		res.Canceled = true
@@ -247,7 +261,7 @@ func (r *Running) wait() {
 	}
 	r.out.finish()
 	res.Tail, res.Head = r.out.tail(), r.out.headBytes()
-	res.FallbackSign = r.out.sign()
+	res.Sign = r.out.sign()
 	r.logf.Close()
 	r.cancel()
 	r.res = res
@@ -255,7 +269,7 @@ func (r *Running) wait() {
 }
 
 // Wait waits for the process to exit and returns how it ended.
-func (r *Running) Wait() ProcResult {
+func (r *Running) Wait() Result {
 	<-r.done
 	return r.res
 }
@@ -267,7 +281,7 @@ func (r *Running) Done() <-chan struct{} { return r.done }
 // Stop ends the process as a timeout would (SIGTERM to its group, SIGKILL
 // after the grace, then its tagged descendants) and waits for it. Stopping
 // a process that already exited only returns its result.
-func (r *Running) Stop() ProcResult {
+func (r *Running) Stop() Result {
 	r.mu.Lock()
 	select {
 	case <-r.done:
@@ -282,9 +296,9 @@ func (r *Running) Stop() ProcResult {
 // Tail is the end of what the process printed so far.
 func (r *Running) Tail() string { return r.out.tail() }
 
-// lookPath finds argv[0] on the PATH of the child's environment (not ours),
-// relative to dir when it has a slash.
-func lookPath(name string, env []string, dir string) (string, error) {
+// LookPath finds the program name on the PATH of env, the child's
+// environment (not ours), relative to dir when it has a slash.
+func LookPath(name string, env []string, dir string) (string, error) {
 	if strings.Contains(name, "/") {
 		p := name
 		if !filepath.IsAbs(p) {

@@ -88,9 +88,9 @@ func profileResult(ctx context.Context, s *bench.Session, r *report.Result, when
 	d := profile.Compare(profs[0], profs[1], profile.KernelTable, ProfileRows)
 	p := &report.Profile{
 		Stage: stage, AllStages: allStages, Serve: serve,
-		Base:  report.ProfileSide{Trace: rel(outDir, runs[0].Trace), Steps: d.BaseSteps, Seconds: runs[0].Seconds},
-		Head:  report.ProfileSide{Trace: rel(outDir, runs[1].Trace), Steps: d.HeadSteps, Seconds: runs[1].Seconds},
-		Rows:  rows(d.Rows), Added: rows(d.Added), Gone: rows(d.Gone), Counts: map[string]int{},
+		Base: report.ProfileSide{Trace: rel(outDir, runs[0].Trace), Steps: d.BaseSteps, Seconds: runs[0].Seconds},
+		Head: report.ProfileSide{Trace: rel(outDir, runs[1].Trace), Steps: d.HeadSteps, Seconds: runs[1].Seconds},
+		Rows: rows(d.Rows), Added: rows(d.Added), Gone: rows(d.Gone), Counts: map[string]int{},
 		BaseUs: d.BaseUs, HeadUs: d.HeadUs, ChangeUs: d.ChangeUs, Notes: d.Notes,
 	}
 	for c, n := range d.Count {

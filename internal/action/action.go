@@ -18,6 +18,7 @@ import (
 	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 	"github.com/diffperf/diffperf/internal/input"
+	"github.com/diffperf/diffperf/internal/protocol"
 	"github.com/diffperf/diffperf/internal/report"
 	"github.com/diffperf/diffperf/internal/sandbox"
 )
@@ -80,6 +81,9 @@ type Config struct {
 	Redact     []string
 	// HistoryBranch is mode history's data branch (input history-branch).
 	HistoryBranch string
+	// Profile is input profile: protocol.ProfileAuto, ProfileAlways or
+	// ProfileOff.
+	Profile string
 }
 
 // Inputs with their defaults, as action.yml declares them.
@@ -92,6 +96,7 @@ var Defaults = map[string]string{
 	"mode": "generate", "perf-users": "", "perf-workflow": "perf-dispatch.yml", "request-comment": "",
 	"cases": "", "results": "", "expect-cases": "", "status": "true", "status-context": "diffperf",
 	"sandbox": "auto", "sandbox-rw": "", "runner-name": "", "redact": "", "history-branch": "diffperf-data",
+	"profile": "auto",
 }
 
 // ParseInputs reads every input through get, which says whether the input
@@ -205,6 +210,9 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 		return nil, input.Errorf("runner-name", "is more than one line")
 	}
 	if c.HistoryBranch, err = parseHistoryBranch(in("history-branch")); err != nil {
+		return nil, err
+	}
+	if c.Profile, err = protocol.ParseProfile("profile", in("profile")); err != nil {
 		return nil, err
 	}
 	for _, f := range strings.FieldsFunc(in("redact"), func(r rune) bool { return r == ',' || r == '\n' || r == ' ' }) {

@@ -33,6 +33,8 @@ type side struct {
 	// --warmup-mode request where this side's sglang wants that.
 	template *Template
 	runs     map[string][]dump.Run
+	// profileDir, set for a profiled run only, is the profiler's folder.
+	profileDir string
 }
 
 // runner runs the benchmark command for one side at a time: one fresh
@@ -238,6 +240,9 @@ func (m *runner) childEnv(sd *side, dumpPath string, idx int) []string {
 	}
 	if pp != "" {
 		env = append(env, "PYTHONPATH="+pp)
+	}
+	if sd.profileDir != "" {
+		env = append(env, "SGLANG_DIFFUSION_TORCH_PROFILER_DIR="+sd.profileDir, "SGLANG_TORCH_PROFILER_DIR="+sd.profileDir)
 	}
 	return append(env,
 		"DIFFPERF_SIDE="+sd.name,

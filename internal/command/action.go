@@ -236,6 +236,7 @@ func (j *actionJob) benchSpec(tmp string, secrets []string) (bench.Spec, protoco
 	if cfg.Serve != nil {
 		plan = protocol.ServePlan(cfg.Launches, cfg.MaxLaunches, cfg.Confirm, cfg.Options)
 	}
+	plan.Profile = cfg.Profile
 	return spec, plan
 }
 

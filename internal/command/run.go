@@ -82,6 +82,7 @@ func cmdRun(ctx context.Context, args []string, e Env) (err error) {
 	var base, head, repo, setup, pythonPath, worktrees string
 	var maxRuns int
 	var confirm bool
+	var profileWhen string
 	fs.StringVar(&base, "base", "", "base ref or SHA (its merge base with head is measured)")
 	fs.StringVar(&head, "head", "", "head ref or SHA")
 	fs.StringVar(&repo, "repo", ".", "the git checkout")
@@ -92,6 +93,7 @@ func cmdRun(ctx context.Context, args []string, e Env) (err error) {
 	fs.StringVar(&worktrees, "worktrees", "", "folder for the worktrees, outside the checkout, yours alone (default: a fresh temporary folder)")
 	fs.IntVar(&maxRuns, "max-runs", 0, "runs per side at most when an unclear result earns extra pairs (default: --runs)")
 	fs.BoolVar(&confirm, "confirm", true, "re-measure an apparent regression with an independent batch before it counts")
+	fs.StringVar(&profileWhen, "profile", protocol.ProfileAuto, "auto (after a confirmed regression), always or off: one profiled run a side, never timed (docs/profile.md)")
 	fs.StringVar(&mf.cases, "cases", "", "YAML or JSON list of cases, run one after the other on the same worktrees (each field defaults to its flag)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -104,6 +106,9 @@ func cmdRun(ctx context.Context, args []string, e Env) (err error) {
 		return input.Errorf("run", "--base and --head are required")
 	}
 	if err := vf.check(); err != nil {
+		return err
+	}
+	if profileWhen, err = protocol.ParseProfile("--profile", profileWhen); err != nil {
 		return err
 	}
 	t, gargs, err := mf.template()
@@ -137,6 +142,7 @@ func cmdRun(ctx context.Context, args []string, e Env) (err error) {
 		Sandbox: sb, SandboxRW: rw, RunnerName: mf.runnerName,
 	}
 	plan := mf.serve.plan(mf.runs, maxRuns, confirm, vf.opt)
+	plan.Profile = profileWhen
 	if mf.cases != "" {
 		if mf.serve.serving() {
 			return input.Errorf("--cases", "not with --mode serve yet: give each case's mode in the file (only generate for now)")

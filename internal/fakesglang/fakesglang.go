@@ -102,6 +102,9 @@ type Behavior struct {
 	// before it runs: status other than 0 answers it with that HTTP
 	// status; exit ends the server with exit status code, unanswered.
 	Request func(n int, stderr io.Writer) (status int, exit bool, code int)
+	// Trace, in `sglang generate --profile`, may spoil the trace just
+	// written at path.
+	Trace func(path string) error
 }
 
 type workload struct {
@@ -288,6 +291,9 @@ func Run(args []string, stdout, stderr io.Writer, hook Hook) int {
 	d.Timestamp = time.Now().UTC().Format("2006-01-02T15:04:05.000000+00:00")
 	if prof.on {
 		path, err := writeTrace(profileDir(os.Getenv), d.RequestID, w, d, *prof)
+		if err == nil && b.Trace != nil {
+			err = b.Trace(path)
+		}
 		if err != nil {
 			fmt.Fprintln(stderr, "fake sglang: profiler:", err)
 			return 1

@@ -60,6 +60,7 @@ func MeasureCases(ctx context.Context, spec bench.Spec, p Plan, cases []Case, do
 			}
 			s.Step("case " + c.Name)
 			r = Decide(ctx, s, p)
+			profileResult(ctx, s, r, p.Profile, p.Serve, c.Bench.OutDir)
 			describe(ctx, s, r, c.Bench.Model, c.Bench.Prompt)
 		}
 		r.Case = c.Name

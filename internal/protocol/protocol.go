@@ -50,6 +50,9 @@ type Plan struct {
 	// Serve is true in mode serve, where a pair is one launch of each
 	// side's server (see ServePlan): Runs and MaxRuns count launches.
 	Serve bool
+	// Profile is when to profile one run a side after the verdict
+	// (ProfileAuto, ProfileAlways, ProfileOff; "" is ProfileAuto).
+	Profile string
 }
 
 // unit names what a pair adds to each side, and the inputs that set Runs
@@ -70,6 +73,9 @@ func (p Plan) Validate() error {
 		return input.Errorf(runs, "%d is not a positive count", p.Runs)
 	case p.MaxRuns < p.Runs:
 		return input.Errorf(maxRuns, "%d is less than %s (%d)", p.MaxRuns, runs, p.Runs)
+	}
+	if _, err := ParseProfile("profile", p.Profile); err != nil {
+		return err
 	}
 	return p.Options.Validate()
 }
@@ -157,6 +163,7 @@ func Measure(ctx context.Context, spec bench.Spec, p Plan) (res *report.Result, 
 		res.Fail(*f)
 	} else {
 		res = Decide(ctx, s, p)
+		profileResult(ctx, s, res, p.Profile, p.Serve, spec.OutDir)
 	}
 	describe(ctx, s, res, spec.Model, spec.Prompt)
 	return res, ctx.Err()

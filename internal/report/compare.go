@@ -184,6 +184,9 @@ type Result struct {
 	// Launches summarise each warm server's launch; empty when every run
 	// was a process of its own.
 	Launches []Launch
+	// Profile is one profiled run a side after a confirmed regression
+	// (input profile); nil when none was made.
+	Profile *Profile
 
 	metricIndex map[string]int // ID -> position in Metrics, set by Compare
 }

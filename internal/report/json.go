@@ -38,6 +38,8 @@ type JSON struct {
 	Notes        []string          `json:"notes,omitempty"`
 	// Launches summarise each warm server's launch (mode serve).
 	Launches []JSONLaunch `json:"launches,omitempty"`
+	// Profile is one profiled run a side (input profile).
+	Profile *Profile `json:"profile,omitempty"`
 }
 
 // JSONLaunch is one server launch of mode serve: its side and number, its
@@ -167,6 +169,7 @@ func ToJSON(r *Result) *JSON {
 		Request:     r.Request,
 		MergeBase:   r.MergeBase,
 		Notes:       r.Notes,
+		Profile:     r.Profile,
 	}
 	for _, m := range r.Metrics {
 		jm := JSONMetric{

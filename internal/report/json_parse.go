@@ -86,7 +86,7 @@ func fromJSON(j *JSON, at string) (*Result, error) {
 		Case: j.Case, Verdict: j.Verdict, Reason: j.Reason, Options: o, Accepted: j.Accepted, AcceptLabel: j.AcceptLabel,
 		Model: j.Model, Prompt: j.Prompt, Warnings: j.Warnings, Failure: j.Failure, Env: j.Environment,
 		Command: j.Command, Reproduce: j.Reproduce, Notes: j.Notes, Request: j.Request, MergeBase: j.MergeBase,
-		Base: sideFromJSON(j.Base), Head: sideFromJSON(j.Head),
+		Base: sideFromJSON(j.Base), Head: sideFromJSON(j.Head), Profile: j.Profile,
 	}
 	for _, l := range j.Launches {
 		r.Launches = append(r.Launches, Launch{Side: l.Side, Launch: l.Launch, Requests: l.Requests, MedianMs: l.MedianMs, MinMs: l.MinMs, MaxMs: l.MaxMs})

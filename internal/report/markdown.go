@@ -317,6 +317,9 @@ func (r *Result) details() []section {
 		out = append(out, details("Reproduce locally", "<pre>\n"+EscapePre(r.Reproduce)+"\n</pre>\n"))
 	}
 	out = append(out, details("Metadata", r.metadata()))
+	if s, ok := r.profileSection(); ok {
+		out = append(out, s) // last: the first dropped when the comment is too long
+	}
 	return out
 }
 

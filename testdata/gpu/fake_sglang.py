@@ -30,6 +30,9 @@ disk (both 0 by default, as in the first trials).
 A planted slowdown comes from gpu_workload.txt in the working directory
 (slowdown_pct=2 makes each denoising step do 2 % more matrix FLOPs), so two
 commits of a repository can differ by a known amount of work.
+extra_matmul=N plants one op of its own instead: each denoising step also
+multiplies two N x N float32 matrices (TF32 off), a GEMM kernel that the
+bf16 model never runs, so a profile shows it as added.
 
 --profile (with --num-profiled-timesteps N, default 5, -1 for all, and
 --profile-all-stages) profiles the generation with torch.profiler as
@@ -66,26 +69,30 @@ CONFIGS = {
 
 
 def read_workload():
-    pct = 0.0
+    """slowdown_pct and extra_matmul of gpu_workload.txt (0 when absent)."""
+    pct, extra = 0.0, 0
     try:
         with open("gpu_workload.txt") as f:
             for line in f:
                 k, _, v = line.strip().partition("=")
                 if k == "slowdown_pct":
                     pct = float(v)
+                elif k == "extra_matmul":
+                    extra = int(v)
     except FileNotFoundError:
         pass
-    return pct
+    return pct, extra
 
 
 class Pipeline:
     """The model of one process: weights on the GPU and a generate method
     that times its stages as sglang does."""
 
-    def __init__(self, model_path, seed, slowdown, load_gb=0.0, load_sleep_s=0.0, dry_run=False):
+    def __init__(self, model_path, seed, workload, load_gb=0.0, load_sleep_s=0.0, dry_run=False):
         self.cfg = dict(CONFIGS[model_path])
         self.model_path = model_path
-        self.slowdown = slowdown
+        self.slowdown, self.extra_n = workload
+        self.extra = None
         self.dry_run = dry_run
         self.sync = os.environ.get("SGLANG_DIFFUSION_SYNC_STAGE_PROFILING") == "1"
         if load_sleep_s > 0:
@@ -115,6 +122,9 @@ class Pipeline:
         self.patch_out = self.linear(H, self.lat_c * 4)
         self.dec = [torch.randn(o, i, 3, 3, device=self.dev, dtype=self.dt) / math.sqrt(i * 9)
                     for i, o in [(self.lat_c, 128), (128, 64), (64, 32), (32, 3)]]
+        if self.extra_n > 0:
+            torch.backends.cuda.matmul.allow_tf32 = False  # a float32 GEMM kernel of its own
+            self.extra = torch.randn(self.extra_n, self.extra_n, device=self.dev, dtype=torch.float32) / math.sqrt(self.extra_n)
 
     def linear(self, i, o):
         return self.torch.randn(i, o, device=self.dev, dtype=self.dt) / math.sqrt(i)
@@ -219,6 +229,8 @@ class Pipeline:
                 if extra_tokens > 0:
                     part = self.block(tok[:, :extra_tokens], self.dit_w[-1])
                     tok = torch.cat([part, tok[:, extra_tokens:]], dim=1)
+                if self.extra is not None:
+                    self.extra_out = self.extra @ self.extra  # the planted op
                 eps = (tok @ self.patch_out).transpose(1, 2).reshape(1, lat_c * 4, lat_h // 2, lat_w // 2)
                 x = x - F.pixel_shuffle(eps, 2) / steps
                 if sync:

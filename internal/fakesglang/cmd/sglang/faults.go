@@ -24,6 +24,7 @@ import (
 //	                 output), flood, workflow-commands, leak-env (while
 //	                 running); nodump, baddump, hugedump, truncated, notjson,
 //	                 fifo, symlink, block-out, many-stages (the dump);
+//	                 truncated-trace, notgzip-trace (the --profile trace)
 //	                 hostile (every attack on the job, see hostile.go)
 //	mark=VALUE       hostile: the mark in its daemon's environment
 //	target_pid=N     hostile: the process whose /proc it reads
@@ -49,6 +50,7 @@ import (
 var (
 	runBehaviors   = map[string]bool{"fail": true, "hang": true, "ignore-term": true, "trap-term": true, "grandchild": true, "setsid-grandchild": true, "diffusers": true, "flood": true, "workflow-commands": true, "leak-env": true, "diffusers-late": true}
 	dumpBehaviors  = map[string]bool{"nodump": true, "baddump": true, "hugedump": true, "truncated": true, "notjson": true, "fifo": true, "symlink": true, "block-out": true, "many-stages": true}
+	traceBehaviors = map[string]bool{"truncated-trace": true, "notgzip-trace": true}
 	serveBehaviors = map[string]bool{"die-on-request": true, "fail-request": true, "never-healthy": true, "port-taken-once": true}
 )
 
@@ -66,6 +68,8 @@ func faults(extra map[string]string) (fakesglang.Behavior, error) {
 			b.WriteDump = func(path string, dump []byte, stderr io.Writer) (int, bool) {
 				return badDump(v, path, dump, stderr), true
 			}
+		case k == "behavior" && traceBehaviors[v]:
+			b.Trace = func(path string) error { return badTrace(v, path) }
 		case k == "behavior" && serveBehaviors[v]:
 			n, err := strconv.Atoi(extra["request"])
 			if extra["request"] == "" {
@@ -268,4 +272,17 @@ func serveFault(b *fakesglang.Behavior, behavior string, n int) {
 			return 1, true
 		}
 	}
+}
+
+// badTrace spoils the profiler's trace at path: cut to half its length,
+// or replaced by text that is not gzip.
+func badTrace(behavior, path string) error {
+	if behavior == "notgzip-trace" {
+		return os.WriteFile(path, []byte("this is no trace\n"), 0o644)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	return os.Truncate(path, fi.Size()/2)
 }

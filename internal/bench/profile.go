@@ -48,11 +48,13 @@ func ProfileDir(outDir, side string) string {
 // A run that fails is an Err of its side, never a Failure: profiling
 // decides nothing.
 func (s *Session) Profile(ctx context.Context, allStages bool) [2]Profiled {
-	var out [2]Profiled
-	for i, sd := range s.sides {
-		out[i] = s.profileOne(ctx, sd, allStages)
-	}
-	return out
+	return [2]Profiled{s.base.Profile(ctx, allStages), s.head.Profile(ctx, allStages)}
+}
+
+// Profile is one profiled run of the Checkout, as Session.Profile does
+// for each side; its folder is profile-NAME in the out folder.
+func (c *Checkout) Profile(ctx context.Context, allStages bool) Profiled {
+	return c.w.r.profileOne(ctx, c.sd, allStages)
 }
 
 func (m *runner) profileOne(ctx context.Context, sd *side, allStages bool) Profiled {

@@ -200,11 +200,13 @@ func Markdown(res *Result, opt RenderOptions) string {
 		if res.Culprit == nil {
 			against = "the last good commit " + report.Code(short(res.LastGood.SHA))
 		}
-		fmt.Fprintf(&b, "**Change:** %s %s %s [%s, %s] → %s %s [%s, %s], %s %s (%s), p %s, measured against %s: %s.\n\n",
-			report.Escape(c.Name), report.FormatMs(c.Before.Median), report.Escape(c.Unit), report.FormatMs(c.Before.Lo), report.FormatMs(c.Before.Hi),
-			report.FormatMs(c.After.Median), report.Escape(c.Unit), report.FormatMs(c.After.Lo), report.FormatMs(c.After.Hi),
+		fmt.Fprintf(&b, "**Change:** %s %s %s%s → %s %s%s, %s %s (%s), p %s, measured against %s: %s.\n\n",
+			report.Escape(c.Name), report.FormatMs(c.Before.Median), report.Escape(c.Unit), interval(c.Before),
+			report.FormatMs(c.After.Median), report.Escape(c.Unit), interval(c.After),
 			report.FormatSigned(c.DeltaAbs), report.Escape(c.Unit), report.FormatPct(c.DeltaPct), report.FormatP(c.P), against, c.Verdict)
-		b.WriteString("The intervals are the medians' confidence intervals (at least 6 runs a side; the median itself with fewer).\n\n")
+		if interval(c.Before) != "" {
+			b.WriteString("In brackets, the medians' confidence intervals.\n\n")
+		}
 	}
 	for _, n := range res.Notes {
 		fmt.Fprintf(&b, "- %s\n", report.Escape(n))
@@ -255,6 +257,15 @@ func Markdown(res *Result, opt RenderOptions) string {
 		fmt.Fprintf(&b, "<details>\n<summary>Reproduce</summary>\n\n<pre>\n%s\n</pre>\n</details>\n", report.EscapePre(opt.Reproduce))
 	}
 	return b.String()
+}
+
+// interval is a median's confidence interval in brackets, or "" when the
+// runs are too few for one.
+func interval(st report.Stats) string {
+	if math.IsInf(st.Lo, 0) || math.IsInf(st.Hi, 0) || math.IsNaN(st.Lo) || math.IsNaN(st.Hi) {
+		return ""
+	}
+	return fmt.Sprintf(" [%s, %s]", report.FormatMs(st.Lo), report.FormatMs(st.Hi))
 }
 
 func verdictOf(r *report.Result) string {
@@ -312,10 +323,11 @@ func IssueBlock(res *Result, commentURL string) string {
 // WithIssueBlock returns body with block in place of the one it holds, or
 // with block appended when it holds none.
 func WithIssueBlock(body, block string) string {
-	start := strings.Index(body, IssueBlockStart)
-	if start >= 0 {
-		if end := strings.Index(body[start:], IssueBlockEnd); end >= 0 {
-			return body[:start] + block + body[start+end+len(IssueBlockEnd):]
+	// The block is the first end marker and the last start marker before
+	// it, so that a stray start marker in the text is never the block.
+	if end := strings.Index(body, IssueBlockEnd); end >= 0 {
+		if start := strings.LastIndex(body[:end], IssueBlockStart); start >= 0 {
+			return body[:start] + block + body[end+len(IssueBlockEnd):]
 		}
 	}
 	if body != "" && !strings.HasSuffix(body, "\n") {
@@ -360,15 +372,16 @@ type JSONChange struct {
 	After    JSONStats      `json:"after"`
 	Delta    float64        `json:"delta"`
 	DeltaPct float64        `json:"delta_pct"`
-	P        float64        `json:"p"`
+	P        *float64       `json:"p"`
 	Verdict  report.Verdict `json:"verdict"`
 }
 
-// JSONStats is a median with its confidence interval.
+// JSONStats is a median with its confidence interval; lo and hi are null
+// when the runs are too few for one.
 type JSONStats struct {
-	Median float64 `json:"median"`
-	Lo     float64 `json:"lo"`
-	Hi     float64 `json:"hi"`
+	Median float64  `json:"median"`
+	Lo     *float64 `json:"lo"`
+	Hi     *float64 `json:"hi"`
 }
 
 // JSONStep is a Step in JSON.
@@ -420,8 +433,8 @@ func ToJSON(res *Result, reproduce string) *JSON {
 		j.LastGood, j.FirstBad = res.LastGood.SHA, res.FirstBad.SHA
 	}
 	if c := res.Change(); c != nil {
-		j.Change = &JSONChange{Metric: c.Metric, Unit: c.Unit, Before: JSONStats{c.Before.Median, c.Before.Lo, c.Before.Hi},
-			After: JSONStats{c.After.Median, c.After.Lo, c.After.Hi}, Delta: c.DeltaAbs, DeltaPct: c.DeltaPct, P: c.P, Verdict: c.Verdict}
+		j.Change = &JSONChange{Metric: c.Metric, Unit: c.Unit, Before: JSONStats{c.Before.Median, num(c.Before.Lo), num(c.Before.Hi)},
+			After: JSONStats{c.After.Median, num(c.After.Lo), num(c.After.Hi)}, Delta: c.DeltaAbs, DeltaPct: c.DeltaPct, P: num(c.P), Verdict: c.Verdict}
 	}
 	id := j.Metric
 	for _, s := range res.Steps {

@@ -52,6 +52,9 @@ func cmdBisect(ctx context.Context, args []string, e Env) (err error) {
 	if err := vf.check(); err != nil {
 		return err
 	}
+	if vf.failOnRegression {
+		return input.Errorf("--fail-on-regression", "not a flag of bisect, which exits 0 with or without a culprit")
+	}
 	t, gargs, err := mf.template()
 	if err != nil {
 		return err

@@ -31,7 +31,7 @@ Usage:
   diffperf extract DUMP|DIR|OUT                e2e latency in seconds, two decimals (median over a directory; each side's of an --out folder)
   diffperf bench [MODEL] [--prompt P] [--runs N] [--baseline FILE|DIR|OUT] [--out DIR] [-- extra generate args]
   diffperf run --base REF --head REF [--repo DIR] [--runs N] [--max-runs N] [--command T] [--setup CMD] [--timeout D] [--out DIR] [--cases FILE]
-  diffperf bisect --good REF --bad REF [run flags]  the first-parent commit that made the change (see docs/bisect.md)
+  diffperf bisect --good REF --bad REF [run flags]  the first-parent commit that made the change (see bisect.md)
   diffperf merge [--expect-cases a,b] [--alpha A] [--format F] [--fail-on-regression] RESULT...
   diffperf changepoints [flags] FILE           change points of a series (CSV: commit,value)
   diffperf history add|show --store DIR ...    the results kept on the default branch (see docs/history.md)

@@ -80,6 +80,10 @@ type Config struct {
 	Redact     []string
 	// HistoryBranch is mode history's data branch (input history-branch).
 	HistoryBranch string
+	// Good, Bad and IssueNumber are mode bisect's inputs good, bad and
+	// issue-number (bisect.go).
+	Good, Bad   string
+	IssueNumber int
 }
 
 // Inputs with their defaults, as action.yml declares them.
@@ -92,6 +96,7 @@ var Defaults = map[string]string{
 	"mode": "generate", "perf-users": "", "perf-workflow": "perf-dispatch.yml", "request-comment": "",
 	"cases": "", "results": "", "expect-cases": "", "status": "true", "status-context": "diffperf",
 	"sandbox": "auto", "sandbox-rw": "", "runner-name": "", "redact": "", "history-branch": "diffperf-data",
+	"good": "", "bad": "", "issue-number": "",
 }
 
 // ParseInputs reads every input through get, which says whether the input
@@ -184,6 +189,9 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 		}
 	}
 	if err := c.parsePerfInputs(in); err != nil {
+		return nil, err
+	}
+	if err := c.parseBisect(in); err != nil {
 		return nil, err
 	}
 	if err := c.parseScale(in); err != nil {

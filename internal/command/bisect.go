@@ -73,7 +73,7 @@ func cmdBisect(ctx context.Context, args []string, e Env) (err error) {
 	if err := checkCheckout(ctx, repo, good, bad, e); err != nil {
 		return err
 	}
-	rng, err := firstParentRange(ctx, bench.Git{Dir: repo, Env: bench.FilterEnv(e.Environ(), nil)}, good, bad)
+	rng, err := firstParentRange(ctx, bench.Git{Dir: repo, Env: bench.FilterEnv(e.Environ(), nil)}, good, bad, "--good", "--bad")
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,9 @@ func bisectReproduce(spec bench.Spec, plan protocol.Plan) string {
 // oldest first, with their subjects, authors, dates and pull requests.
 // An unknown ref, good not an ancestor of bad, or good off bad's
 // first-parent history is unusable input.
-func firstParentRange(ctx context.Context, g bench.Git, good, bad string) (bisect.Range, error) {
+//
+// goodName and badName name the flags (or inputs) in errors.
+func firstParentRange(ctx context.Context, g bench.Git, good, bad, goodName, badName string) (bisect.Range, error) {
 	goodSHA, err := g.ResolveCommit(ctx, good)
 	if err != nil {
 		return bisect.Range{}, err
@@ -159,13 +161,13 @@ func firstParentRange(ctx context.Context, g bench.Git, good, bad string) (bisec
 		return bisect.Range{}, err
 	}
 	if goodSHA == badSHA {
-		return bisect.Range{}, input.Errorf("--bad", "%s is the same commit as --good %s: nothing to bisect", bad, good)
+		return bisect.Range{}, input.Errorf(badName, "%s is the same commit as %s %s: nothing to bisect", bad, goodName, good)
 	}
 	if _, err := g.Run(ctx, "merge-base", "--is-ancestor", goodSHA, badSHA); err != nil {
 		var ge *bench.GitError
 		var ee *exec.ExitError
 		if errors.As(err, &ge) && errors.As(ge.Err, &ee) && ee.ExitCode() == 1 {
-			return bisect.Range{}, input.Errorf("--good", "%s (%.12s) is not an ancestor of --bad %s (%.12s): give a good commit that bad's history contains", good, goodSHA, bad, badSHA)
+			return bisect.Range{}, input.Errorf(goodName, "%s (%.12s) is not an ancestor of %s %s (%.12s): give a good commit that bad's history contains", good, goodSHA, badName, bad, badSHA)
 		}
 		return bisect.Range{}, fmt.Errorf("bisect: %w", err)
 	}
@@ -176,7 +178,7 @@ func firstParentRange(ctx context.Context, g bench.Git, good, bad string) (bisec
 	}
 	commits, parents := parseLog(out)
 	if len(commits) == 0 || parents[0] != goodSHA {
-		return bisect.Range{}, input.Errorf("--good", "%s (%.12s) is not on the first-parent history of --bad %s: give a commit of the branch itself, not of a branch merged into it", good, goodSHA, bad)
+		return bisect.Range{}, input.Errorf(goodName, "%s (%.12s) is not on the first-parent history of %s %s: give a commit of the branch itself, not of a branch merged into it", good, goodSHA, badName, bad)
 	}
 	out, err = g.Run(ctx, "log", "-1", "--no-show-signature", format, goodSHA)
 	if err != nil {

@@ -1,15 +1,21 @@
 package command
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/diffperf/diffperf/internal/ghcomment"
+	"github.com/diffperf/diffperf/internal/ghcomment/fakegithub"
 
 	"github.com/diffperf/diffperf/internal/bisect"
 	"github.com/diffperf/diffperf/internal/fakesglang/fakerepo"
@@ -215,4 +221,66 @@ func TestBisectCannotMeasure(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "01-"+shas[0][:7]+"-"+shas[8][:7], "base-01.log")); err != nil {
 		t.Errorf("the failed run's log is not kept: %v", err)
 	}
+}
+
+// TestBisectAction: mode bisect through the fake GitHub. The report goes
+// to the change point's issue as one comment, and the issue's body gets
+// the block naming the culprit; a second run edits both and duplicates
+// neither, and keeps the rest of the body.
+func TestBisectAction(t *testing.T) {
+	t.Parallel()
+	repo, shas := bisectRepo(t, 3, -1)
+	fake := fakegithub.New("octo", "perf", map[string]string{testToken: "github-actions[bot]"}, 101)
+	ts := httptest.NewServer(fake)
+	t.Cleanup(ts.Close)
+	fake.BaseURL = ts.URL
+	gh, err := ghcomment.NewGitHub(ts.URL, testToken, ts.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &ghcomment.Commenter{GH: gh, Owner: "octo", Repo: "perf", Bot: "github-actions[bot]", Retry: ghcomment.Retry{Attempts: 1, Sleep: func(context.Context, time.Duration) error { return nil }}}
+	is, err := c.CreateIssue(t.Context(), "<!-- diffperf-cp:x -->", "perf: E2E +5% at abc", "<!-- diffperf-cp:x -->\nThe change point.", []string{"perf-regression"})
+	if err != nil || is.GetNumber() != 101 {
+		t.Fatalf("issue %v: %v", is.GetNumber(), err)
+	}
+	bisectOnce := func() *actionRun {
+		t.Helper()
+		a := &actionRun{t: t, repo: repo, fake: fake, apiURL: ts.URL, event: "workflow_dispatch", payload: `{"ref":"refs/heads/main"}`,
+			inputs: map[string]string{"mode": "bisect", "good": shas[0], "bad": "main", "issue-number": "101", "model-path": "test/model",
+				"github-token": testToken, "runs": "4", "max-runs": "6", "min-delta-ms": "1", "threshold": "1%", "sandbox": "none"}}
+		a.run()
+		if a.code != 0 {
+			t.Fatalf("exit %d, want 0\nstderr:\n%s", a.code, a.stderr)
+		}
+		return a
+	}
+	a := bisectOnce()
+	if !strings.Contains(a.outputs, "culprit") {
+		t.Errorf("outputs lack the verdict culprit:\n%s", a.outputs)
+	}
+	if !strings.Contains(a.summary, "made the change") {
+		t.Errorf("the step summary lacks the report:\n%s", a.summary)
+	}
+	check := func(run int) {
+		t.Helper()
+		cs := fake.Comments(101)
+		if len(cs) != 1 || !strings.HasPrefix(cs[0].Body, "<!-- diffperf:bisect -->\n") || !strings.Contains(cs[0].Body, "`"+shas[3][:12]+"` made the change") {
+			t.Fatalf("run %d: comments %+v, want one bisect report naming commit 3", run, cs)
+		}
+		got, err := c.Issue(t.Context(), 101)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := got.GetBody()
+		if strings.Count(body, bisect.IssueBlockStart) != 1 || strings.Count(body, bisect.IssueBlockEnd) != 1 || !strings.Contains(body, shas[3]) ||
+			!strings.HasPrefix(body, "<!-- diffperf-cp:x -->\nThe change point.\n\n") {
+			t.Errorf("run %d: the issue's body is\n%s\nwant its text, then one block naming commit 3", run, body)
+		}
+		if got.GetTitle() != "perf: E2E +5% at abc" || len(got.Labels) != 1 {
+			t.Errorf("run %d: title %q, labels %v changed", run, got.GetTitle(), got.Labels)
+		}
+	}
+	check(1)
+	bisectOnce()
+	check(2)
 }

@@ -190,9 +190,9 @@ func (o Options) now() time.Time {
 }
 
 type bisector struct {
-	m     Measurer
-	opt   Options
-	res   *Result
+	m   Measurer
+	opt Options
+	res *Result
 	// commits is Good then Range.Commits: index 0 is good.
 	commits []Commit
 }

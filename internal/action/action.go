@@ -84,6 +84,10 @@ type Config struct {
 	// Profile is input profile: protocol.ProfileAuto, ProfileAlways or
 	// ProfileOff.
 	Profile string
+	// Good, Bad and IssueNumber are mode bisect's inputs good, bad and
+	// issue-number (bisect.go).
+	Good, Bad   string
+	IssueNumber int
 }
 
 // Inputs with their defaults, as action.yml declares them.
@@ -97,6 +101,7 @@ var Defaults = map[string]string{
 	"cases": "", "results": "", "expect-cases": "", "status": "true", "status-context": "diffperf",
 	"sandbox": "auto", "sandbox-rw": "", "runner-name": "", "redact": "", "history-branch": "diffperf-data",
 	"profile": "auto",
+	"good":    "", "bad": "", "issue-number": "",
 }
 
 // ParseInputs reads every input through get, which says whether the input
@@ -194,6 +199,9 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 		}
 	}
 	if err := c.parsePerfInputs(in); err != nil {
+		return nil, err
+	}
+	if err := c.parseBisect(in); err != nil {
 		return nil, err
 	}
 	if err := c.parseScale(in); err != nil {

@@ -37,10 +37,14 @@ const (
 	// data branch, and files an issue per confirmed change point
 	// (history.go; historyjob.go in package command).
 	ModeHistory Mode = "history"
+	// ModeBisect finds the first-parent commit between inputs good and
+	// bad that made a change, and reports it on the change point's issue
+	// or a pull request (bisect.go; bisectjob.go in package command).
+	ModeBisect Mode = "bisect"
 )
 
 // modes are the values input mode takes, in the order errors list them.
-var modes = []Mode{ModeGenerate, ModeServe, ModeCommand, ModeMerge, ModeGate, ModeStart, ModeHistory}
+var modes = []Mode{ModeGenerate, ModeServe, ModeCommand, ModeMerge, ModeGate, ModeStart, ModeHistory, ModeBisect}
 
 // ParseMode reads input mode; an unknown mode is an error naming it.
 func ParseMode(s string) (Mode, error) {

@@ -43,6 +43,8 @@ func cmdAction(ctx context.Context, e Env) (err error) {
 		return j.start(ctx)
 	case j.cfg.Mode == action.ModeHistory:
 		return j.history(ctx) // historyjob.go: the default branch's history
+	case j.cfg.Mode == action.ModeBisect:
+		return j.bisect(ctx) // bisectjob.go: the commit that made a change
 	}
 	defer func() { sealOutInto(&err, j.out) }() // j.out is set once measuring starts
 	if err := j.requestBase(ctx); err != nil {
@@ -130,6 +132,9 @@ func configure(e Env) (*actionJob, error) {
 		return j.configureCommand(payload)
 	case action.ModeGate:
 		j.tgt, err = action.ParseGateEvent(e.Getenv("GITHUB_EVENT_NAME"), e.Getenv("GITHUB_REPOSITORY"), payload)
+		return j, err
+	case action.ModeBisect:
+		j.tgt, err = action.ParseBisectEvent(e.Getenv("GITHUB_EVENT_NAME"), e.Getenv("GITHUB_REPOSITORY"), payload, cfg)
 		return j, err
 	case action.ModeHistory:
 		if j.tgt, err = action.ParseHistoryEvent(e.Getenv("GITHUB_EVENT_NAME"), e.Getenv("GITHUB_REPOSITORY"), e.Getenv("GITHUB_SHA"), payload, cfg); err == nil && j.tgt.Skip != "" {

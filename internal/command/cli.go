@@ -31,6 +31,7 @@ Usage:
   diffperf extract DUMP|DIR|OUT                e2e latency in seconds, two decimals (median over a directory; each side's of an --out folder)
   diffperf bench [MODEL] [--prompt P] [--runs N] [--baseline FILE|DIR|OUT] [--out DIR] [-- extra generate args]
   diffperf run --base REF --head REF [--repo DIR] [--runs N] [--max-runs N] [--command T] [--setup CMD] [--timeout D] [--out DIR] [--cases FILE]
+  diffperf bisect --good REF --bad REF [run flags]  the first-parent commit that made the change (see bisect.md)
   diffperf merge [--expect-cases a,b] [--alpha A] [--format F] [--fail-on-regression] RESULT...
   diffperf changepoints [flags] FILE           change points of a series (CSV: commit,value)
   diffperf history add|show --store DIR ...    the results kept on the default branch (see docs/history.md)
@@ -70,6 +71,8 @@ func dispatch(ctx context.Context, args []string, e Env) error {
 		return cmdRun(ctx, rest, e)
 	case "bench":
 		return cmdBench(ctx, rest, e)
+	case "bisect":
+		return cmdBisect(ctx, rest, e)
 	case "merge":
 		return cmdMerge(rest, e)
 	case "changepoints":
@@ -107,7 +110,7 @@ func dispatch(ctx context.Context, args []string, e Env) error {
 // inside GitHub Actions). Asked for help (-h, --help), a command prints it
 // on stdout, usage line first, and that is no error.
 func Run(ctx context.Context, args []string, e Env) error {
-	if len(args) > 0 && slices.Contains([]string{"compare", "extract", "bench", "run", "demo", "merge", "changepoints", "history", "dashboard"}, args[0]) {
+	if len(args) > 0 && slices.Contains([]string{"compare", "extract", "bench", "run", "bisect", "demo", "merge", "changepoints", "history", "dashboard"}, args[0]) {
 		// The CLI inside a workflow step: what it prints holds text from
 		// benchmarks and dumps, so none of it may act as a workflow
 		// command. (The Action frames its own output.)
@@ -178,6 +181,12 @@ uses it.`,
 Benchmarks the merge base of REF and HEAD against HEAD in worktrees of the
 checkout, interleaved, with the measurement protocol (extra pairs while
 unclear, a confirming batch for a regression), and prints the report.`,
+	"bisect": `usage: diffperf bisect --good REF --bad REF [flags]
+
+Finds the first-parent commit after --good up to --bad that made the
+change: good and bad measured first, then each midpoint against both with
+the measurement protocol (skipped when it fails to build or run), and the
+culprit confirmed against its parent. Takes run's flags; see docs/bisect.md.`,
 	"merge": `usage: diffperf merge [flags] RESULT...
 
 Merges the result.json of several cases (files, folders holding them, or

@@ -80,6 +80,13 @@ type Config struct {
 	Redact     []string
 	// HistoryBranch is mode history's data branch (input history-branch).
 	HistoryBranch string
+	// DashboardURL is where mode history's issues link the dashboard
+	// (input dashboard-url); empty: the repository's GitHub Pages site.
+	// BisectWorkflow is the workflow file it dispatches to bisect a
+	// change point that spans several commits (input bisect-workflow);
+	// empty: none.
+	DashboardURL   string
+	BisectWorkflow string
 }
 
 // Inputs with their defaults, as action.yml declares them.
@@ -92,6 +99,7 @@ var Defaults = map[string]string{
 	"mode": "generate", "perf-users": "", "perf-workflow": "perf-dispatch.yml", "request-comment": "",
 	"cases": "", "results": "", "expect-cases": "", "status": "true", "status-context": "diffperf",
 	"sandbox": "auto", "sandbox-rw": "", "runner-name": "", "redact": "", "history-branch": "diffperf-data",
+	"dashboard-url": "", "bisect-workflow": "perf-bisect.yml",
 }
 
 // ParseInputs reads every input through get, which says whether the input
@@ -200,6 +208,9 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 		return nil, input.Errorf("runner-name", "is more than one line")
 	}
 	if c.HistoryBranch, err = parseHistoryBranch(in("history-branch")); err != nil {
+		return nil, err
+	}
+	if err := parseHistoryLinks(get, in, c); err != nil {
 		return nil, err
 	}
 	for _, f := range strings.FieldsFunc(in("redact"), func(r rune) bool { return r == ',' || r == '\n' || r == ' ' }) {

@@ -150,7 +150,7 @@ func TestHistoryJobEndToEnd(t *testing.T) {
 		!strings.HasPrefix(is.Title, "perf: E2E +") || len(is.Labels) != 1 || is.Labels[0] != history.LabelRegression {
 		t.Fatalf("issue: %q %v\n%s", is.Title, is.Labels, is.Body)
 	}
-	if !strings.Contains(a.stderr, "change point at "+sha(25)+" measured again against "+sha(24)+": confirmed") {
+	if !strings.Contains(a.stderr, "change point of "+key+" at "+sha(25)+" measured again against "+sha(24)+": confirmed") {
 		t.Errorf("no confirmation of 25 against 24 in the log:\n%s", a.stderr)
 	}
 	if !strings.Contains(is.Body, "One commit: ") || !strings.Contains(is.Body, "| DenoisingStage |") {

@@ -368,7 +368,7 @@ func (j *actionJob) fileIssues(ctx context.Context, all []history.MetricSeries, 
 	}
 	var recs []history.Record
 	for _, commit := range commits {
-		d := history.Draft(commit, moved[commit], lines, st, j.repoURL(), j.draftOptions())
+		d := history.Draft(commit, moved[commit], lines, st, j.repoURL(), j.draftOptions(ctx))
 		got, err := j.fileIssue(ctx, c, d, st, all, opt.MinSegment)
 		if err != nil {
 			j.gha.Warningf("diffperf: the issue of the change point at %s: %v", commit, err)
@@ -502,9 +502,18 @@ func (j *actionJob) dispatchBisect(ctx context.Context, c *ghcomment.Commenter, 
 }
 
 // draftOptions are the links of the job's issues: the dashboard's case
-// pages and the bisect workflow.
-func (j *actionJob) draftOptions() history.DraftOptions {
-	opt := history.DraftOptions{BisectWorkflow: j.cfg.BisectWorkflow}
+// pages and the bisect workflow, and the commits' parents in the
+// checkout.
+func (j *actionJob) draftOptions(ctx context.Context) history.DraftOptions {
+	opt := history.DraftOptions{BisectWorkflow: j.cfg.BisectWorkflow, Parent: func(commit string) string {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		parent, err := (bench.Git{Dir: j.repoDir()}).ResolveCommit(ctx, commit+"^")
+		if err != nil {
+			return ""
+		}
+		return parent
+	}}
 	if base := j.dashboardURL(); base != "" {
 		opt.CaseURL = func(key string) string { return base + "/" + dashboard.CasePath(key) }
 	}

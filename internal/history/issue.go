@@ -51,6 +51,11 @@ type DraftOptions struct {
 	// bisect a range of several commits; "": none, the issue says to run
 	// the command by hand.
 	BisectWorkflow string
+	// Parent is a commit's first parent in the repository, "" when not
+	// known; where it is not known, the commit the change point's head
+	// line was measured against stands in for it (right for pushes of one
+	// commit).
+	Parent func(commit string) string
 }
 
 // The block of an issue's body that the bisect job writes; the history job
@@ -200,7 +205,13 @@ func Draft(commit string, moved []Moved, lines []Line, st State, repoURL string,
 		prev = head.Series.Points[i-1].Commit
 	}
 	b.WriteString("\n### Commit range\n\n")
-	switch parent := parentOf(lines, head.Series.Key, commit); {
+	parent := parentOf(lines, head.Series.Key, commit)
+	if opt.Parent != nil {
+		if p := opt.Parent(commit); p != "" {
+			parent = p
+		}
+	}
+	switch {
 	case prev == "":
 		fmt.Fprintf(&b, "The change point is the first point of its series: %s.\n", commitLink(commit))
 	case parent == prev:

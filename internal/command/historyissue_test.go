@@ -3,15 +3,18 @@ package command
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/diffperf/diffperf/internal/action"
 	"github.com/diffperf/diffperf/internal/changepoint"
+	"github.com/diffperf/diffperf/internal/dashboard"
 	"github.com/diffperf/diffperf/internal/fakesglang/fakerepo"
 	"github.com/diffperf/diffperf/internal/ghcomment/fakegithub"
 	"github.com/diffperf/diffperf/internal/history"
@@ -155,5 +158,103 @@ func TestHistoryIssueGrowsAndMoves(t *testing.T) {
 	}
 	if r, ok := st.Issue(sha(27)); !ok || r.IssueState != "closed" || r.Issue != is.Number {
 		t.Errorf("the record at 27: %+v, want #%d closed", r, is.Number)
+	}
+}
+
+// TestHistoryJobCases: a history job of two cases (input cases). Each case
+// is stored under its own key; commit 25, pushed together with 24, slows
+// both; the push of 27 finds the change point of each case at 25,
+// measures both again against 23 (the point before), opens one issue that
+// groups both cases, with the bisect of 23..25 dispatched.
+func TestHistoryJobCases(t *testing.T) {
+	t.Parallel()
+	keys := []string{"flux-h100", "sdxl-h100"}
+	repo, origin, shas := historyRepo(t, 27, 25)
+	sha := func(i int) string { return shas[i-1] }
+	fake := fakegithub.New("octo", "perf", map[string]string{testToken: "github-actions[bot]"})
+	ts := httptest.NewServer(fake)
+	t.Cleanup(ts.Close)
+	fake.BaseURL = ts.URL
+	fake.AddWorkflow("perf-bisect.yml", map[string]bool{"good": true, "bad": true, "issue-number": true})
+	push := func(before, after int) *actionRun {
+		t.Helper()
+		a := &actionRun{t: t, repo: repo, fake: fake, apiURL: ts.URL, event: "push", extra: []string{"GITHUB_REF_NAME=main"},
+			payload: fmt.Sprintf(`{"ref":"refs/heads/main","before":%q,"after":%q,"repository":{"full_name":"octo/perf","default_branch":"main"}}`, sha(before), sha(after)),
+			inputs: map[string]string{"mode": "history", "github-token": testToken, "runs": "4", "min-delta-ms": "1", "threshold": "1%", "confirm": "false", "sandbox": "none",
+				"cases": `[{"name": "flux-h100", "model-path": "test/flux"}, {"name": "sdxl-h100", "model-path": "test/sdxl"}]`}}
+		a.run()
+		if a.code != 0 {
+			t.Fatalf("push %d..%d: exit %d, want 0\nstderr:\n%s", before, after, a.code, a.stderr)
+		}
+		return a
+	}
+	push(21, 22)
+	byKey := map[string]history.Line{}
+	for _, l := range storedLines(t, origin) {
+		if l.Side == history.SideHead && l.Commit == sha(22) {
+			byKey[l.Case.Key] = l
+		}
+	}
+	if len(byKey) != 2 || byKey[keys[0]].Case.Name != keys[0] || byKey[keys[1]].Mode != "generate" {
+		t.Fatalf("the head lines of 22 by case: %+v, want one of each case", byKey)
+	}
+	// The commits before are appended from 22's lines: 2..20, 23, and the
+	// slow 25 (measured against 23) and 26.
+	rng := rand.New(rand.NewPCG(21, 27))
+	var lines []history.Line
+	for _, key := range keys {
+		for _, i := range []int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 23, 25, 26} {
+			l := byKey[key]
+			l.Commit, l.Side, l.Batch = sha(i), history.SideHead, 1
+			l.Parent = sha(i - 1)
+			if i == 25 {
+				l.Parent = sha(23)
+			}
+			at := time.Date(2026, 1, 1, i, 0, 0, 0, time.UTC)
+			l.CommitTime, l.RunTime = at.Format(time.RFC3339), at.Add(10*time.Minute).Format(time.RFC3339)
+			l.Metrics = nil
+			for _, m := range byKey[key].Metrics {
+				m.Samples = slices.Clone(m.Samples)
+				for k := range m.Samples {
+					f := 1 + 0.005*rng.NormFloat64()
+					if i >= 25 && !strings.HasPrefix(m.ID, "memory.") {
+						f *= 1.04
+					}
+					m.Samples[k].Value *= f
+				}
+				l.Metrics = append(l.Metrics, m)
+			}
+			lines = append(lines, l)
+		}
+	}
+	p := history.Publisher{Repo: repo, WorkDir: privateDir(t), Env: fakerepo.GitEnv()}
+	if _, err := p.Publish(t.Context(), lines, history.CommitMessage(lines)); err != nil {
+		t.Fatal(err)
+	}
+
+	a := push(26, 27)
+	for _, key := range keys {
+		if !strings.Contains(a.stderr, "change point of "+key+" at "+sha(25)+" measured again against "+sha(23)+": confirmed") {
+			t.Errorf("no confirmation of %s at 25 against 23 in the log:\n%s", key, a.stderr)
+		}
+	}
+	issues := fake.Issues()
+	if len(issues) != 1 {
+		t.Fatalf("%d issues, want 1 for both cases; stderr:\n%s", len(issues), a.stderr)
+	}
+	is := issues[0]
+	if !strings.HasPrefix(is.Title, "perf: E2E +") || !strings.HasSuffix(is.Title, " at "+sha(25)[:7]+" (flux-h100, 1 more case)") ||
+		!strings.Contains(is.Body, "| sdxl-h100 | E2E Latency |") || !strings.Contains(is.Body, "diffperf bisect --good "+sha(23)+" --bad "+sha(25)) {
+		t.Errorf("issue %q:\n%s", is.Title, is.Body)
+	}
+	want := []fakegithub.Dispatch{{Workflow: "perf-bisect.yml", Ref: "main", By: "github-actions[bot]",
+		Inputs: map[string]string{"good": sha(23), "bad": sha(25), "issue-number": fmt.Sprint(is.Number)}}}
+	if got := fake.Dispatches(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("dispatches %+v, want %+v", got, want)
+	}
+	for _, key := range keys {
+		for _, f := range []string{"history/" + key + "/2026-01.jsonl", "docs/" + dashboard.CasePath(key)} {
+			fakerepo.Git(t, origin, "cat-file", "-e", history.DefaultBranch+":"+f)
+		}
 	}
 }

@@ -50,7 +50,9 @@ func TestHistoryIssueGrowsAndMoves(t *testing.T) {
 			pts = append(pts, history.Point{Commit: sha(i), Samples: []float64{100, 101}})
 		}
 	}
-	index := func(i int) int { return slices.IndexFunc(pts, func(p history.Point) bool { return p.Commit == sha(i) }) }
+	index := func(i int) int {
+		return slices.IndexFunc(pts, func(p history.Point) bool { return p.Commit == sha(i) })
+	}
 	series := func(key string, at int) history.MetricSeries {
 		return history.MetricSeries{Key: key, Metric: "e2e", Name: "E2E Latency", Unit: "ms", Points: pts,
 			ChangePoints: []changepoint.ChangePoint{{Index: index(at), Commit: sha(at), BeforeMedian: 100, AfterMedian: 104, ChangePct: 4, P: 1e-9}}}

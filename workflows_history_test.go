@@ -10,7 +10,8 @@ import (
 )
 
 // TestHistoryWorkflow: perf-main.yml runs mode history on pushes to main
-// and on a schedule, with contents: write and issues: write only, one job
+// and on a schedule, with contents: write, issues: write and actions:
+// write (the bisect dispatch) only, one job
 // at a time and none cancelled, behind DIFFPERF_ENABLED, on the same
 // runner labels as perf-pr.yml, and uploads the out folder.
 func TestHistoryWorkflow(t *testing.T) {
@@ -33,8 +34,8 @@ func TestHistoryWorkflow(t *testing.T) {
 		t.Errorf("triggers %v, want push to main and schedule", on)
 	}
 	perms, _ := wf["permissions"].(map[string]any)
-	if len(perms) != 2 || perms["contents"] != "write" || perms["issues"] != "write" {
-		t.Errorf("permissions %v, want contents: write and issues: write only", perms)
+	if len(perms) != 3 || perms["contents"] != "write" || perms["issues"] != "write" || perms["actions"] != "write" {
+		t.Errorf("permissions %v, want contents: write, issues: write and actions: write only", perms)
 	}
 	conc, _ := wf["concurrency"].(map[string]any)
 	if conc["group"] != "${{ github.workflow }}" || conc["cancel-in-progress"] != false {

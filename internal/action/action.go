@@ -88,6 +88,13 @@ type Config struct {
 	// issue-number (bisect.go).
 	Good, Bad   string
 	IssueNumber int
+	// DashboardURL is where mode history's issues link the dashboard
+	// (input dashboard-url); empty: the repository's GitHub Pages site.
+	// BisectWorkflow is the workflow file it dispatches to bisect a
+	// change point that spans several commits (input bisect-workflow);
+	// empty: none.
+	DashboardURL   string
+	BisectWorkflow string
 }
 
 // Inputs with their defaults, as action.yml declares them.
@@ -102,6 +109,7 @@ var Defaults = map[string]string{
 	"sandbox": "auto", "sandbox-rw": "", "runner-name": "", "redact": "", "history-branch": "diffperf-data",
 	"profile": "auto",
 	"good":    "", "bad": "", "issue-number": "",
+	"dashboard-url": "", "bisect-workflow": "perf-bisect.yml",
 }
 
 // ParseInputs reads every input through get, which says whether the input
@@ -221,6 +229,9 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 		return nil, err
 	}
 	if c.Profile, err = protocol.ParseProfile("profile", in("profile")); err != nil {
+		return nil, err
+	}
+	if err := parseHistoryLinks(get, in, c); err != nil {
 		return nil, err
 	}
 	for _, f := range strings.FieldsFunc(in("redact"), func(r rune) bool { return r == ',' || r == '\n' || r == ' ' }) {

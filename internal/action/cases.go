@@ -86,9 +86,13 @@ func (c *Config) parseScale(in func(string) string) error {
 	if casesText == "" {
 		return nil
 	}
+	mode := c.Mode
+	if mode == ModeHistory {
+		mode = ModeGenerate // mode history measures each case in its own mode
+	}
 	var err error
 	c.Cases, err = ParseCases(casesText, Case{ModelPath: c.ModelPath, Prompt: c.Prompt, Args: c.Args, Command: c.Command,
-		CommandRaw: c.CommandRaw, Mode: c.Mode})
+		CommandRaw: c.CommandRaw, Mode: mode})
 	return err
 }
 

@@ -3,6 +3,7 @@ package action
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/google/go-github/v62/github"
@@ -21,6 +22,27 @@ func parseHistoryBranch(s string) (string, error) {
 		return "", input.Errorf("history-branch", "%q is not a branch name", s)
 	}
 	return s, nil
+}
+
+// parseHistoryLinks reads inputs dashboard-url (an http(s) address) and
+// bisect-workflow (a workflow file name; set and empty turns the dispatch
+// off).
+func parseHistoryLinks(get func(string) (string, bool), in func(string) string, c *Config) error {
+	c.DashboardURL = strings.TrimRight(strings.TrimSpace(in("dashboard-url")), "/")
+	if c.DashboardURL != "" {
+		u, err := url.Parse(c.DashboardURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(c.DashboardURL, " \n\r\t()<>[]") {
+			return input.Errorf("dashboard-url", "%q is not an http(s) address such as https://owner.github.io/repo", c.DashboardURL)
+		}
+	}
+	c.BisectWorkflow = strings.TrimSpace(in("bisect-workflow"))
+	if v, set := get("bisect-workflow"); set && strings.TrimSpace(v) == "" {
+		c.BisectWorkflow = ""
+	}
+	if c.BisectWorkflow != "" && !workflowRE.MatchString(c.BisectWorkflow) {
+		return input.Errorf("bisect-workflow", "%q is not a workflow file name such as perf-bisect.yml (empty turns the dispatch off)", c.BisectWorkflow)
+	}
+	return nil
 }
 
 // ParseHistoryEvent reads the event of mode history for repository

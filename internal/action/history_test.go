@@ -115,3 +115,49 @@ func TestHistoryBranchInput(t *testing.T) {
 		}
 	}
 }
+
+// Inputs dashboard-url and bisect-workflow: their defaults, an empty
+// bisect-workflow that turns the dispatch off, and bad values named.
+func TestHistoryLinkInputs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name                  string
+		in                    map[string]string
+		wantURL, wantWorkflow string
+		wantErr               string
+	}{
+		{"defaults", map[string]string{}, "", "perf-bisect.yml", ""},
+		{"set", map[string]string{"dashboard-url": "https://perf.example.org/flux/", "bisect-workflow": "bisect.yaml"}, "https://perf.example.org/flux", "bisect.yaml", ""},
+		{"dispatch off", map[string]string{"bisect-workflow": ""}, "", "", ""},
+		{"not http", map[string]string{"dashboard-url": "javascript:alert(1)"}, "", "", "dashboard-url: "},
+		{"breaks a link", map[string]string{"dashboard-url": "https://x.org/a)b"}, "", "", "dashboard-url: "},
+		{"a path", map[string]string{"bisect-workflow": "../x.yml"}, "", "", "bisect-workflow: "},
+		{"mode history with cases", map[string]string{"mode": "history", "cases": `[{"name": "a"}, {"name": "b"}]`}, "", "perf-bisect.yml", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := ParseInputs(func(name string) (string, bool) {
+				if v, ok := tt.in[name]; ok {
+					return v, true
+				}
+				if name == "model-path" {
+					return "m", true
+				}
+				return "", false
+			})
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want one starting %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || c.DashboardURL != tt.wantURL || c.BisectWorkflow != tt.wantWorkflow {
+				t.Fatalf("%v, dashboard-url %q, bisect-workflow %q; want %q, %q", err, c.DashboardURL, c.BisectWorkflow, tt.wantURL, tt.wantWorkflow)
+			}
+			if tt.in["cases"] != "" && (len(c.Cases) != 2 || c.Cases[0].Mode != ModeGenerate) {
+				t.Errorf("cases %+v, want two of mode generate", c.Cases)
+			}
+		})
+	}
+}

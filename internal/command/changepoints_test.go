@@ -10,8 +10,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/diffperf/diffperf/internal/history"
 )
 
 // stepCSV is a CSV series of n commits, samples rows each, a level of 100
@@ -153,7 +156,7 @@ func TestChangepointsBadInput(t *testing.T) {
 		args []string
 		want string // in stderr
 	}{
-		{"no file", []string{}, "changepoints: need one CSV file"},
+		{"no file", []string{}, "changepoints: need one file"},
 		{"two files", []string{good, good}, "got 2 argument(s)"},
 		{"missing file", []string{filepath.Join(dir, "nope.csv")}, "nope.csv: no such file or directory"},
 		{"wrong header", []string{file("h.csv", "sha,ms\na,1\n")}, `h.csv:1: the header is "sha,ms", want commit,value`},
@@ -199,5 +202,124 @@ func TestChangepointsHelp(t *testing.T) {
 				t.Errorf("%s lacks %q:\n%s", flag, want, out)
 			}
 		}
+	}
+}
+
+// storeWith is a store of two cases, n commits each, 3 samples a commit:
+// flux steps by 3 % at index at and changes its driver (no change of
+// level) at index env; sdxl is noise only. It returns the store's folder.
+func storeWith(t *testing.T, n, at, env int) string {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(7, 11))
+	var lines []history.Line
+	for _, key := range []string{"flux", "sdxl"} {
+		for i := range n {
+			level := 1000.0
+			if key == "flux" && i >= at {
+				level *= 1.03
+			}
+			when := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour)
+			l := history.Line{Schema: history.Schema, Case: history.Case{Name: key + " case", Key: key}, Commit: fmt.Sprintf("%040x", i+1),
+				CommitTime: when.Format(time.RFC3339), RunTime: when.Add(time.Minute).Format(time.RFC3339), Side: history.SideHead, Batch: 1, Mode: "generate",
+				Environment: history.Environment{GPU: "NVIDIA H100 80GB HBM3", GPUCount: 1, Driver: "550.90.07"}, N: 3}
+			if key == "flux" && i >= env {
+				l.Environment.Driver = "560.35.03"
+			}
+			m := history.Metric{ID: "e2e", Unit: "ms", Per: history.PerRun}
+			for r := 1; r <= 3; r++ {
+				m.Samples = append(m.Samples, history.Sample{Value: level * (1 + 0.01*rng.NormFloat64()), Run: r})
+			}
+			l.Metrics = []history.Metric{m}
+			lines = append(lines, l)
+		}
+	}
+	dir := t.TempDir()
+	if _, err := (history.Store{Dir: dir}).Append(lines); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// changepoints reads the store: --store DIR --case C, or one of its .jsonl
+// files; each commit's samples are its samples, and a driver change is an
+// environment break, not a change point.
+func TestChangepointsStore(t *testing.T) {
+	t.Parallel()
+	dir := storeWith(t, 60, 30, 45)
+	file := filepath.Join(dir, "history", "flux", "2026-03.jsonl")
+	type answer struct {
+		Points       int
+		ChangePoints []struct{ Index int } `json:"change_points"`
+		EnvBreaks    []struct {
+			Index    int
+			From, To string
+		} `json:"environment_breaks"`
+	}
+	for _, args := range [][]string{{"--store", dir, "--case", "flux"}, {"--store", dir, "--case", "flux case", "--metric", "e2e"}, {file}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			t.Parallel()
+			code, out, stderr := runCLI(t, nil, append([]string{"changepoints", "--format", "json"}, args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d, stderr %s", code, stderr)
+			}
+			var got answer
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if got.Points != 60 || len(got.ChangePoints) != 1 || got.ChangePoints[0].Index != 30 {
+				t.Errorf("%s: want 60 points, one change point at 30", out)
+			}
+			if len(got.EnvBreaks) != 1 || got.EnvBreaks[0].Index != 45 || !strings.Contains(got.EnvBreaks[0].To, "driver 560.35.03") {
+				t.Errorf("%s: want one environment break at 45, to driver 560.35.03", out)
+			}
+		})
+	}
+	t.Run("markdown names the case and the break", func(t *testing.T) {
+		t.Parallel()
+		code, out, stderr := runCLI(t, nil, "changepoints", "--store", dir, "--case", "flux")
+		if code != 0 || !strings.Contains(out, "(case flux, e2e): 60 points, 1 change point(s)") || !strings.Contains(out, "Environment break at 45") {
+			t.Errorf("exit %d, stderr %s, stdout:\n%s", code, stderr, out)
+		}
+	})
+	t.Run("a corrupt line is reported and skipped", func(t *testing.T) {
+		t.Parallel()
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		broken := writeFile(t, "flux.jsonl", "{cut short\n"+string(b))
+		code, out, stderr := runCLI(t, nil, "changepoints", "--format", "json", broken)
+		if code != 0 || !strings.Contains(stderr, broken+":1: ") || !strings.Contains(out, `"points": 60`) {
+			t.Errorf("exit %d, stderr %q, stdout %s; want 0, line 1 reported, 60 points", code, stderr, out)
+		}
+	})
+}
+
+func TestChangepointsStoreBadInput(t *testing.T) {
+	t.Parallel()
+	dir := storeWith(t, 12, 6, 12)
+	csv := writeFile(t, "s.csv", "commit,value\na,1\n")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"several cases", []string{"--store", dir}, "--case: " + dir + " holds 2 cases (flux, sdxl): name one"},
+		{"unknown case", []string{"--store", dir, "--case", "qwen"}, `--case: "qwen" is not a case of ` + dir + " (its cases: flux, sdxl)"},
+		{"unknown metric", []string{"--store", dir, "--case", "sdxl", "--metric", "memory.peak_allocated"}, `--metric: case sdxl of ` + dir + ` has no samples of "memory.peak_allocated" (its metrics: e2e)`},
+		{"a store and a file", []string{"--store", dir, csv}, "--store: reads the store of " + dir + ": give no FILE"},
+		{"no store", []string{"--store", filepath.Join(dir, "nope")}, "is not a folder"},
+		{"an empty store", []string{"--store", t.TempDir()}, "holds no line of the history store"},
+		{"--case on CSV", []string{"--case", "flux", csv}, "--case: --case and --metric choose a series of the store"},
+		{"a missing .jsonl", []string{filepath.Join(dir, "x.jsonl")}, "x.jsonl: no such file or directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, out, stderr := runCLI(t, nil, append([]string{"changepoints"}, tt.args...)...)
+			if code != 2 || !strings.Contains(stderr, tt.want) || out != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 2 and %q", code, out, stderr, tt.want)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/diffperf/diffperf/internal/dashboard"
+	"github.com/diffperf/diffperf/internal/dashboard/browsertest"
 	"github.com/diffperf/diffperf/internal/fakesglang"
 	"github.com/diffperf/diffperf/internal/fakesglang/fakerepo"
 	"github.com/diffperf/diffperf/internal/ghcomment/fakegithub"
@@ -150,7 +152,7 @@ func TestHistoryJobEndToEnd(t *testing.T) {
 		!strings.HasPrefix(is.Title, "perf: E2E +") || len(is.Labels) != 1 || is.Labels[0] != history.LabelRegression {
 		t.Fatalf("issue: %q %v\n%s", is.Title, is.Labels, is.Body)
 	}
-	if !strings.Contains(a.stderr, "change point at "+sha(25)+" measured again against "+sha(24)+": confirmed") {
+	if !strings.Contains(a.stderr, "change point of "+key+" at "+sha(25)+" measured again against "+sha(24)+": confirmed") {
 		t.Errorf("no confirmation of 25 against 24 in the log:\n%s", a.stderr)
 	}
 	if !strings.Contains(is.Body, "One commit: ") || !strings.Contains(is.Body, "| DenoisingStage |") {
@@ -214,6 +216,63 @@ func TestHistoryJobEndToEnd(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the dashboard has no confirmed, closed E2E change point at commit 25: %+v", site.Cases[0].Metrics[0].ChangePoints)
+	}
+	t.Run("browser", func(t *testing.T) { browseHistorySite(t, filepath.Join(checkout, SiteFolder), site, sha(25)) })
+}
+
+// browseHistorySite opens the site that the history job published on the
+// data branch (dir, its docs folder) in a headless Chromium: the index
+// and every case page load with no console error and no request outside
+// the site; each chart has every point of its metric, each linked to its
+// commit, and the E2E chart marks the change point at commit cp.
+func browseHistorySite(t *testing.T, dir string, site dashboard.Site, cp string) {
+	t.Helper()
+	exe := browsertest.Chromium(t)
+	if _, err := os.Stat(filepath.Join(dir, ".nojekyll")); err != nil {
+		t.Errorf("the site lacks .nojekyll: %v", err)
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer srv.Close()
+	b := browsertest.New(t, exe, srv.URL)
+	b.Open("index.html")
+	links := b.CaseLinks()
+	if len(links) != len(site.Cases) {
+		t.Fatalf("the index links %d case pages (%q), want %d", len(links), links, len(site.Cases))
+	}
+	for ci, c := range site.Cases {
+		path := strings.TrimPrefix(links[ci], srv.URL+"/")
+		if path != dashboard.CasePath(c.Key) {
+			t.Errorf("the index links %s for case %s, want %s", path, c.Key, dashboard.CasePath(c.Key))
+		}
+		b.Open(path)
+		charts := b.Charts()
+		if len(charts) != len(c.Metrics) {
+			t.Fatalf("%s: %d charts, want %d", path, len(charts), len(c.Metrics))
+		}
+		marked := false
+		for mi, ch := range charts {
+			m := c.Metrics[mi]
+			if len(ch.Points) != len(m.Points) {
+				t.Errorf("%s, %s: %d points drawn, want %d", path, m.Name, len(ch.Points), len(m.Points))
+				continue
+			}
+			for i, p := range ch.Points {
+				if want := site.RepoURL + "/commit/" + m.Points[i].Commit; p.Href != want {
+					t.Errorf("%s, %s: point %d links to %q, want %s", path, m.Name, i, p.Href, want)
+				}
+			}
+			for _, mk := range ch.Marks {
+				if m.Name == "E2E Latency" && strings.HasPrefix(mk.Class, "cp confirmed") && m.Points[mk.Index].Commit == cp && mk.X1 == ch.Points[mk.Index].CX {
+					marked = true
+				}
+			}
+		}
+		if !marked {
+			t.Errorf("%s: the E2E chart has no confirmed change-point marker at commit %s, on its point", path, cp[:12])
+		}
+		for _, p := range b.Problems() {
+			t.Error(p)
+		}
 	}
 }
 

@@ -239,6 +239,10 @@ var (
 	unsafeKey = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 )
 
+// CasePath is the page of the case with key, relative to the site's root
+// (forward slashes, safe in a URL as it is).
+func CasePath(key string) string { return casePath(key) }
+
 // casePath is the page of the case with key, relative to the site's root.
 func casePath(key string) string {
 	name := unsafeKey.ReplaceAllString(key, "-")

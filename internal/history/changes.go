@@ -93,7 +93,14 @@ const (
 	KindConfirmation = "confirmation"
 	// KindIssue is the issue that reports the change points at a commit.
 	KindIssue = "issue"
+	// KindBisect is a bisect workflow dispatched for the change points at
+	// a commit whose range spans several commits.
+	KindBisect = "bisect"
 )
+
+// IssueMoved is the state of an issue record whose change points moved
+// to another commit (MovedTo): the issue now reports that one.
+const IssueMoved = "moved"
 
 // Record is one line of StateFile.
 type Record struct {
@@ -110,10 +117,17 @@ type Record struct {
 	Failure   string            `json:"failure,omitempty"`
 	// Issue: its number, address and state: open, closed, or invalid (a
 	// label that says it was wrong); closed and invalid are never
-	// re-filed.
-	Issue      int    `json:"issue,omitempty"`
-	IssueURL   string `json:"issue_url,omitempty"`
-	IssueState string `json:"issue_state,omitempty"`
+	// re-filed; IssueMoved when its change points moved to MovedTo.
+	// Series are the change points it reports, as "<case key>/<metric
+	// id>", and Label its label: by them a change point that moved finds
+	// its issue again. Bisect: the issue, and the range in Against (good)
+	// and Commit (bad).
+	Issue      int      `json:"issue,omitempty"`
+	IssueURL   string   `json:"issue_url,omitempty"`
+	IssueState string   `json:"issue_state,omitempty"`
+	MovedTo    string   `json:"moved_to,omitempty"`
+	Series     []string `json:"series,omitempty"`
+	Label      string   `json:"label,omitempty"`
 	// Time is when the record was written, RFC 3339 in UTC.
 	Time string `json:"time"`
 }
@@ -130,8 +144,8 @@ type ConfirmedMetric struct {
 const RecordSchema = "diffperf.changepoint/v1"
 
 func (r Record) key() string {
-	if r.Kind == KindIssue {
-		return KindIssue + "\x00" + r.Commit
+	if r.Kind == KindIssue || r.Kind == KindBisect {
+		return r.Kind + "\x00" + r.Commit
 	}
 	return r.Kind + "\x00" + r.Commit + "\x00" + r.Case
 }
@@ -180,6 +194,58 @@ func (s State) Confirmation(commit, key string) (Record, bool) {
 func (s State) Issue(commit string) (Record, bool) {
 	r, ok := s.records[Record{Kind: KindIssue, Commit: commit}.key()]
 	return r, ok
+}
+
+// Bisect is the latest bisect dispatched for the change points at commit.
+func (s State) Bisect(commit string) (Record, bool) {
+	r, ok := s.records[Record{Kind: KindBisect, Commit: commit}.key()]
+	return r, ok
+}
+
+// SeriesID names a case's metric in an issue record's Series.
+func SeriesID(key, metric string) string { return key + "/" + metric }
+
+// IssueFor is the issue record that the change points moved at commit
+// belong to: commit's own, else the issue of a change point that moved
+// there. A change point has moved when an issue record (not itself moved)
+// of another commit with the same label reports one of moved's case and
+// metric, and that commit is no longer a change point of any series the
+// record reports, yet lies within window points of the new one in the
+// series. The first such record wins, by the distance to the new one.
+func (s State) IssueFor(commit, label string, moved []Moved, all []MetricSeries, window int) (Record, bool) {
+	if r, ok := s.Issue(commit); ok {
+		return r, true
+	}
+	current := map[string]bool{}
+	for _, ms := range all {
+		for _, cp := range ms.ChangePoints {
+			current[SeriesID(ms.Key, ms.Metric)+"\x00"+cp.Commit] = true
+		}
+	}
+	var best Record
+	bestDist := -1
+	for _, r := range s.records {
+		if r.Kind != KindIssue || r.IssueState == IssueMoved || r.Commit == commit || r.Label != label || len(r.Series) == 0 {
+			continue
+		}
+		if slices.ContainsFunc(r.Series, func(id string) bool { return current[id+"\x00"+r.Commit] }) {
+			continue // it still stands
+		}
+		for _, m := range moved {
+			if !slices.Contains(r.Series, SeriesID(m.Series.Key, m.Series.Metric)) {
+				continue
+			}
+			at := slices.IndexFunc(m.Series.Points, func(p Point) bool { return p.Commit == r.Commit })
+			if at < 0 {
+				continue
+			}
+			d := max(at-m.CP.Index, m.CP.Index-at)
+			if d <= window && (bestDist < 0 || d < bestDist || d == bestDist && r.Commit < best.Commit) {
+				best, bestDist = r, d
+			}
+		}
+	}
+	return best, bestDist >= 0
 }
 
 // AppendState appends the records of recs that say something new (not the

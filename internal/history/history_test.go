@@ -340,3 +340,32 @@ func TestSeriesAndPoints(t *testing.T) {
 		t.Errorf("points (-want +got):\n%s", d)
 	}
 }
+
+// A line written before mode, launches and the samples' launch index were
+// fields still reads, with them empty; a serve line keeps them.
+func TestReadLinesWithoutNewerFields(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	folder := filepath.Join(dir, Folder, "flux")
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := `{"schema":"diffperf.history/v1","case":{"key":"flux"},"commit":"` + sha(1) + `","run_time":"2026-01-01T00:00:00Z","side":"head","batch":1,"environment":{"gpu":"","driver":"","cuda":"","torch":"","sglang":""},"n":1,"metrics":[{"id":"e2e","unit":"ms","per":"run","samples":[{"value":10}]}],"diffperf":"v1.0.0"}`
+	serve := `{"schema":"diffperf.history/v1","case":{"key":"flux"},"commit":"` + sha(2) + `","run_time":"2026-01-01T01:00:00Z","side":"head","batch":1,"mode":"serve","environment":{"gpu":"","driver":"","cuda":"","torch":"","sglang":""},"n":2,"launches":[{"launch":1,"load_ms":5200}],"metrics":[{"id":"e2e","unit":"ms","per":"request","samples":[{"value":10,"run":1,"launch":1},{"value":11,"run":2,"launch":1}]}],"diffperf":"v1.1.0"}`
+	if err := os.WriteFile(filepath.Join(folder, "2026-01.jsonl"), []byte(old+"\n"+serve+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, problems, err := Store{Dir: dir}.Read()
+	if err != nil || len(problems) != 0 || len(got) != 2 {
+		t.Fatalf("%d lines, problems %v, err %v", len(got), problems, err)
+	}
+	if got[0].Mode != "" || got[0].Launches != nil || got[0].Metrics[0].Samples[0] != (Sample{Value: 10}) {
+		t.Errorf("the old line: %+v", got[0])
+	}
+	if got[1].Mode != "serve" || len(got[1].Launches) != 1 || *got[1].Launches[0].LoadMs != 5200 || got[1].Metrics[0].Samples[1] != (Sample{Value: 11, Run: 2, Launch: 1}) {
+		t.Errorf("the serve line: %+v", got[1])
+	}
+	if pts := Points(Series(got, "flux"), "e2e"); len(pts) != 2 || len(pts[1].Samples) != 2 {
+		t.Errorf("points %+v, want both commits", pts)
+	}
+}

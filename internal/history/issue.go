@@ -36,6 +36,68 @@ type IssueDraft struct {
 	Label        string
 	Moved        []Moved
 	Confirmation []Record // the confirmations, by case
+	// Good and Bad are the range to bisect when it spans several commits
+	// (the point before the change point and the change point's commit);
+	// empty when it is one commit.
+	Good, Bad string
+}
+
+// DraftOptions are what an issue links to besides the commits.
+type DraftOptions struct {
+	// CaseURL is the address of a case's dashboard page, by case key; nil
+	// or "": no link.
+	CaseURL func(key string) string
+	// BisectWorkflow is the workflow that the history job dispatches to
+	// bisect a range of several commits; "": none, the issue says to run
+	// the command by hand.
+	BisectWorkflow string
+	// Parent is a commit's first parent in the repository, "" when not
+	// known; where it is not known, the commit the change point's head
+	// line was measured against stands in for it (right for pushes of one
+	// commit).
+	Parent func(commit string) string
+}
+
+// The block of an issue's body that the bisect job writes; the history job
+// keeps it verbatim when it edits the issue.
+const (
+	BisectStart = "<!-- diffperf-bisect -->"
+	BisectEnd   = "<!-- /diffperf-bisect -->"
+)
+
+// bisectPending is the line of a draft that a bisect block replaces.
+const bisectPending = "<!-- diffperf-bisect-pending -->"
+
+// BisectBlock is the bisect block of body, markers included, or "".
+func BisectBlock(body string) string {
+	i := strings.Index(body, BisectStart)
+	if i < 0 {
+		return ""
+	}
+	j := strings.Index(body[i:], BisectEnd)
+	if j < 0 {
+		return ""
+	}
+	return body[i : i+j+len(BisectEnd)]
+}
+
+// KeepBisect is body (a new draft's) with the bisect block of old (the
+// issue's current body) kept verbatim: in place of the draft's line that
+// says the bisect has not reported, or at the end when the draft has
+// none. Without a block in old, body is unchanged.
+func KeepBisect(body, old string) string {
+	block := BisectBlock(old)
+	if block == "" || strings.Contains(body, block) {
+		return body
+	}
+	if i := strings.Index(body, bisectPending); i >= 0 {
+		end := strings.IndexByte(body[i:], '\n')
+		if end < 0 {
+			end = len(body) - i
+		}
+		return body[:i] + block + body[i+end:]
+	}
+	return strings.TrimRight(body, "\n") + "\n\n" + block + "\n"
 }
 
 // metricTitle is a metric's short name in an issue's title.
@@ -82,9 +144,9 @@ func ConfirmedByCommit(all []MetricSeries, st State) (commits []string, moved ma
 // Draft renders the issue of the change points moved at commit: title,
 // label and Markdown body, with repoURL (https://github.com/owner/name)
 // for commit links, lines the store's (for the stage breakdown and the
-// commit range) and st the confirmations. Every text that comes from the
-// store is escaped.
-func Draft(commit string, moved []Moved, lines []Line, st State, repoURL string) IssueDraft {
+// commit range), st the confirmations and opt the dashboard's pages and
+// the bisect workflow. Every text that comes from the store is escaped.
+func Draft(commit string, moved []Moved, lines []Line, st State, repoURL string, opt DraftOptions) IssueDraft {
 	head := moved[0]
 	for _, m := range moved {
 		if m.Series.Metric == "e2e" {
@@ -143,14 +205,26 @@ func Draft(commit string, moved []Moved, lines []Line, st State, repoURL string)
 		prev = head.Series.Points[i-1].Commit
 	}
 	b.WriteString("\n### Commit range\n\n")
-	switch parent := parentOf(lines, head.Series.Key, commit); {
+	parent := parentOf(lines, head.Series.Key, commit)
+	if opt.Parent != nil {
+		if p := opt.Parent(commit); p != "" {
+			parent = p
+		}
+	}
+	switch {
 	case prev == "":
 		fmt.Fprintf(&b, "The change point is the first point of its series: %s.\n", commitLink(commit))
 	case parent == prev:
 		fmt.Fprintf(&b, "One commit: %s, measured against its parent %s.\n", commitLink(commit), commitLink(prev))
 	default:
+		d.Good, d.Bad = prev, commit
 		fmt.Fprintf(&b, "Several commits, after %s up to %s (the points between them were not measured). "+
-			"To find the culprit:\n\n```\ndiffperf bisect --good %s --bad %s\n```\n\n(not run yet)\n", commitLink(prev), commitLink(commit), prev, commit)
+			"To find the culprit:\n\n```\ndiffperf bisect --good %s --bad %s\n```\n\n", commitLink(prev), commitLink(commit), prev, commit)
+		if opt.BisectWorkflow != "" {
+			fmt.Fprintf(&b, "%s The history job dispatches the workflow %s to run it; its result replaces this line.\n", bisectPending, report.Ref(opt.BisectWorkflow))
+		} else {
+			fmt.Fprintf(&b, "%s Not run yet.\n", bisectPending)
+		}
 	}
 
 	for _, m := range moved {
@@ -170,6 +244,18 @@ func Draft(commit string, moved []Moved, lines []Line, st State, repoURL string)
 	for _, key := range cases {
 		if table := stageBreakdown(lines, key, commit); table != "" {
 			fmt.Fprintf(&b, "\n### Stage breakdown of %s (medians of up to 10 points each side)\n\n%s", report.Escape(key), table)
+		}
+	}
+
+	if opt.CaseURL != nil {
+		var links []string
+		for _, key := range cases {
+			if u := opt.CaseURL(key); u != "" {
+				links = append(links, fmt.Sprintf("[%s](%s)", report.Escape(key), u))
+			}
+		}
+		if len(links) > 0 {
+			fmt.Fprintf(&b, "\n### Dashboard\n\nThe whole series, with every change point and environment change: %s.\n", strings.Join(links, ", "))
 		}
 	}
 

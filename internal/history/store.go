@@ -178,7 +178,12 @@ func (s Store) Read() ([]Line, []Problem, error) {
 	return lines, problems, nil
 }
 
-// readFile reads one month's file of case key.
+// ReadFile reads one file of lines (a month's file of the store, or any
+// JSON Lines file of them) and the problems: lines that do not parse,
+// reported by path and line and skipped.
+func ReadFile(path string) ([]Line, []Problem, error) { return readFile(path, path, "") }
+
+// readFile reads one month's file of case key ("": of any case).
 func readFile(path, rel, key string) ([]Line, []Problem, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -195,7 +200,7 @@ func readFile(path, rel, key string) ([]Line, []Problem, error) {
 			switch {
 			case perr != nil:
 				problems = append(problems, Problem{File: rel, Line: n, Err: perr})
-			case l.Case.Key != key:
+			case key != "" && l.Case.Key != key:
 				problems = append(problems, Problem{File: rel, Line: n, Err: fmt.Errorf("case.key %q does not match its folder %q", l.Case.Key, key)})
 			default:
 				lines = append(lines, l)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -61,7 +60,7 @@ func cmdAction(ctx context.Context, e Env) (err error) {
 	}
 	j.acceptLabel(ctx, r)
 	j.describeRequest(ctx, r)
-	return j.publish(ctx, r, merr)
+	return j.publish(ctx, single(r), j.measuredHead(r.Head.SHA), interrupted(r, merr))
 }
 
 // failedBeforeResult reports err, which left no result to publish, in the
@@ -69,7 +68,7 @@ func cmdAction(ctx context.Context, e Env) (err error) {
 // pending), and returns it.
 func (j *actionJob) failedBeforeResult(ctx context.Context, err error) error {
 	j.setOutput("verdict", string(report.Failed))
-	j.addSummary(fmt.Sprintf("## 💥 diffperf: failed\n\n%s\n", report.Escape(j.redact(err.Error()))))
+	j.addSummary(report.FailedSummary(j.redact(err.Error())))
 	desc := "failed; retry with /perf (the label does not clear it): " + err.Error()
 	return errors.Join(err, j.finalStatus(ctx, j.tgt.Head, report.StatusError, desc, ""))
 }
@@ -285,39 +284,6 @@ func (j *actionJob) hasAcceptLabel(ctx context.Context) bool {
 	return slices.Contains(labels, j.cfg.AcceptLabel)
 }
 
-// publish puts the result where people look: files first, then the step
-// summary and outputs, then the PR comment, so that nothing measured is
-// lost if GitHub fails; then it maps the verdict to the exit status.
-func (j *actionJob) publish(ctx context.Context, r *report.Result, merr error) error {
-	// The file and the log hold the whole report, marker first, with no limit.
-	md := j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: math.MaxInt}))
-	mdPath, jsPath, werr := writeOutputs(j.out, r, md, j.redactions())
-	if werr != nil {
-		merr = errors.Join(merr, werr)
-	}
-	// GitHub keeps at most 1 MiB of summary a step; a rune is at most 4
-	// bytes.
-	j.addSummary(j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: maxSummaryBytes / 4})))
-	j.setOutputs(r, mdPath, jsPath)
-	bench.WriteUntrusted(j.e.Stdout, md)
-
-	url, ghErr := j.upsertComment(ctx, r.Verdict, func(max int) string {
-		return j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: max, State: true, Context: j.statusContext()}))
-	})
-	ghErr = errors.Join(ghErr, j.finalStatus(ctx, j.measuredHead(r.Head.SHA), report.GateState(r.Verdict, r.Accepted), report.StatusDescription(r, j.cfg.AcceptLabel), url))
-	if r.Verdict == report.Regression && !r.Accepted && j.cfg.FailOnRegression {
-		j.gha.Errorf("diffperf: regression: %s", r.Reason)
-	}
-	if err := verdictError(r, j.cfg.FailOnRegression, merr); err != nil {
-		return errors.Join(err, ghErr)
-	}
-	return ghErr
-}
-
-// maxSummaryBytes is what GitHub keeps of one step's summary.
-// https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#step-isolation-and-limits
-const maxSummaryBytes = 1 << 20
-
 // secrets are the values that nothing diffperf writes may contain.
 func (j *actionJob) secrets() []string {
 	if j.cfg.Token != "" && !slices.Contains(j.tokens, j.cfg.Token) {
@@ -391,17 +357,5 @@ func (j *actionJob) setOutput(k, v string) {
 func (j *actionJob) addSummary(md string) {
 	if j.e.Getenv("GITHUB_STEP_SUMMARY") != "" {
 		j.gha.AddStepSummary(md)
-	}
-}
-
-func (j *actionJob) setOutputs(r *report.Result, mdPath, jsPath string) {
-	j.setOutput("verdict", string(r.Verdict))
-	j.setOutput("report-path", mdPath)
-	j.setOutput("result-path", jsPath)
-	if m := r.Metric(report.MetricE2E); m != nil {
-		j.setOutput("e2e-delta-pct", fmt.Sprintf("%.2f", m.DeltaPct))
-		j.setOutput("base-e2e-ms", fmt.Sprintf("%.2f", m.Base.Median))
-		j.setOutput("head-e2e-ms", fmt.Sprintf("%.2f", m.Head.Median))
-		j.setOutput("p-value", fmt.Sprintf("%.4f", m.P))
 	}
 }

@@ -142,6 +142,12 @@ func (v *verdictFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&v.failOnRegression, "fail-on-regression", false, "exit 1 when a regression is established")
 }
 
+// emit prints p on stdout in --format and decides the exit status, with
+// --fail-on-regression.
+func (v *verdictFlags) emit(e Env, p publication) error {
+	return exitError(p.doc, v.failOnRegression, emit(e, p, "", v.format, nil, nil))
+}
+
 func (v *verdictFlags) check() error {
 	if v.format != "markdown" && v.format != "json" {
 		return input.Errorf("--format", "%q is neither markdown nor json", v.format)
@@ -414,10 +420,7 @@ func cmdCompare(args []string, e Env) error {
 		if err != nil {
 			return err
 		} else if measured && !rethreshold {
-			if err := writeResult(e.Stdout, prev, vf.format); err != nil {
-				return err
-			}
-			return verdictError(prev, vf.failOnRegression, nil)
+			return vf.emit(e, single(prev))
 		}
 		out, ok, err := readOutFolder(pos[0])
 		if err != nil {
@@ -438,10 +441,7 @@ func cmdCompare(args []string, e Env) error {
 			both = true
 		}
 		if ok && both {
-			if err := writeResult(e.Stdout, r, vf.format); err != nil {
-				return err
-			}
-			return verdictError(r, vf.failOnRegression, nil)
+			return vf.emit(e, single(r))
 		}
 	}
 	if len(pos) < 2 {
@@ -460,10 +460,7 @@ func cmdCompare(args []string, e Env) error {
 	}
 	orderRuns(base, head)
 	r := report.Compare(dump.Side{Runs: base}, dump.Side{Runs: head}, vf.opt)
-	if err := writeResult(e.Stdout, r, vf.format); err != nil {
-		return err
-	}
-	return verdictError(r, vf.failOnRegression, nil)
+	return vf.emit(e, single(r))
 }
 
 // compareMany is the `compare BASELINE NEW NEW...` form of compare_perf.py.
@@ -487,19 +484,6 @@ func compareMany(paths []string, vf verdictFlags, e Env) error {
 		return writeJSON(e.Stdout, report.MultiJSON(dumps[0], cols))
 	}
 	_, err := io.WriteString(e.Stdout, report.MarkdownMulti(dumps[0], cols))
-	return err
-}
-
-func writeResult(w io.Writer, r *report.Result, format string) error {
-	if format == "json" {
-		b, err := report.MarshalJSON(r)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	}
-	_, err := io.WriteString(w, report.Markdown(r, report.RenderOptions{}))
 	return err
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -75,8 +74,7 @@ func (j *actionJob) history(ctx context.Context) (err error) {
 	if r == nil {
 		return fmt.Errorf("history: %w", merr)
 	}
-	md := j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: math.MaxInt}))
-	_, _, werr := writeOutputs(j.out, r, md, j.redactions())
+	_, _, werr := j.save(single(r))
 	lines, err := history.FromResult(r, history.Meta{Key: j.key, CommitTimes: commitTimes(ctx, repoDir, r, j.e.Stderr), Version: diffperfVersion()})
 	if err != nil {
 		return errors.Join(merr, werr, fmt.Errorf("history: %w", err))
@@ -118,7 +116,7 @@ func (j *actionJob) history(ctx context.Context) (err error) {
 		return errors.Join(merr, werr, fmt.Errorf("history: store the change points on %s: %w", j.cfg.HistoryBranch, err))
 	}
 	j.addSummary(historySummary(r, all, st, j.cfg.HistoryBranch))
-	j.setOutputs(r, filepath.Join(j.out, "report.md"), filepath.Join(j.out, "result.json"))
+	j.setOutputs(single(r), filepath.Join(j.out, "report.md"), filepath.Join(j.out, "result.json"))
 	return errors.Join(werr, historyFailure(r, merr))
 }
 
@@ -240,8 +238,7 @@ func (j *actionJob) remeasure(ctx context.Context, tmp, base, head string) (*rep
 	plan.Confirm = true
 	r, err := protocol.Measure(ctx, spec, plan)
 	if r != nil {
-		md := j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: math.MaxInt}))
-		_, _, werr := writeOutputs(j.out, r, md, j.redactions())
+		_, _, werr := j.save(single(r))
 		err = errors.Join(err, werr)
 		if r.Verdict == report.Failed {
 			return nil, fmt.Errorf("the measurement failed: %s", r.Reason)
@@ -366,7 +363,7 @@ func (j *actionJob) issueClient() (*ghcomment.Commenter, error) {
 // historySummary is the step summary of a history job.
 func historySummary(r *report.Result, all []history.MetricSeries, st history.State, branch string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## diffperf history: %s against %s\n\n", report.Code(shortSHA(r.Head.SHA)), report.Code(shortSHA(r.Base.SHA)))
+	b.WriteString(report.HistoryHeading(r.Head.SHA, r.Base.SHA))
 	if m := r.Metric(report.MetricE2E); m != nil {
 		fmt.Fprintf(&b, "E2E %s → %s ms (%s, p %s). Both sides are kept on %s.\n\n", report.FormatNum(round2(m.Base.Median)), report.FormatNum(round2(m.Head.Median)),
 			report.FormatPct(m.DeltaPct), report.FormatP(m.P), report.Ref(branch))

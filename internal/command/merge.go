@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,7 +16,6 @@ import (
 	"syscall"
 
 	"github.com/diffperf/diffperf/internal/action"
-	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
 )
@@ -86,11 +83,7 @@ func cmdMerge(args []string, e Env) error {
 	if err != nil {
 		return err
 	}
-	md := report.MarkdownMerged(m, report.RenderOptions{})
-	if err := writeMergedResult(e.Stdout, m, md, vf.format); err != nil {
-		return err
-	}
-	return mergedError(m, vf.failOnRegression, nil)
+	return vf.emit(e, merged(m))
 }
 
 // loadResults reads the results that args name: a result.json file, a
@@ -296,7 +289,7 @@ func (j *actionJob) runMerged(ctx context.Context) error {
 	if slices.ContainsFunc(m.Cases, func(c report.MergedCase) bool { return c.Verdict == report.Regression }) && j.hasAcceptLabel(ctx) {
 		m.Accepted, m.AcceptLabel = true, cfg.AcceptLabel
 	}
-	return j.publishMerged(ctx, m, merr)
+	return j.publish(ctx, merged(m), j.mergedHead(m), merr)
 }
 
 func dedupe(names []string) []string {
@@ -307,34 +300,6 @@ func dedupe(names []string) []string {
 		}
 	}
 	return out
-}
-
-// publishMerged is publish for a merged report: files, step summary and
-// outputs first, then the one comment, then the exit status.
-func (j *actionJob) publishMerged(ctx context.Context, m *report.Merged, merr error) error {
-	render := func(max int) string {
-		return j.redact(report.MarkdownMerged(m, report.RenderOptions{Marker: j.key, MaxChars: max, State: true, Context: j.statusContext()}))
-	}
-	md := render(math.MaxInt)
-	mdPath, jsPath, werr := writeMerged(j.out, m, md, j.redactions())
-	merr = errors.Join(merr, werr)
-	j.addSummary(render(maxSummaryBytes / 4))
-	j.setOutput("verdict", string(m.Verdict))
-	j.setOutput("report-path", mdPath)
-	j.setOutput("result-path", jsPath)
-	counts, _ := json.Marshal(m.Counts())
-	j.setOutput("case-counts", string(counts))
-	bench.WriteUntrusted(j.e.Stdout, md)
-
-	url, ghErr := j.upsertComment(ctx, m.Verdict, render)
-	ghErr = errors.Join(ghErr, j.finalStatus(ctx, j.mergedHead(m), report.GateState(m.Verdict, !m.Gates()), report.MergedStatusDescription(m, j.cfg.AcceptLabel), url))
-	if m.Gates() && j.cfg.FailOnRegression {
-		j.gha.Errorf("diffperf: regression: %s", j.redact(m.Reason))
-	}
-	if err := mergedError(m, j.cfg.FailOnRegression, merr); err != nil {
-		return errors.Join(err, ghErr)
-	}
-	return ghErr
 }
 
 // sameHead refuses, by name, a cell whose result measured another head

@@ -11,7 +11,6 @@ import (
 
 	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/input"
-	"github.com/diffperf/diffperf/internal/report"
 )
 
 // outMarker is diffperf's manifest of an out folder: its presence marks a
@@ -137,28 +136,6 @@ func sealOutInto(err *error, dir string) {
 	if serr := sealOut(dir); serr != nil {
 		*err = errors.Join(*err, fmt.Errorf("manifest of %s: %w", dir, serr))
 	}
-}
-
-// writeOutputs saves result.json and report.md in dir and returns their
-// paths. Each file appears whole or not at all, and without the secrets.
-func writeOutputs(dir string, r *report.Result, md string, secrets []string) (mdPath, jsPath string, err error) {
-	js, err := report.MarshalJSON(r)
-	if err != nil {
-		return "", "", err
-	}
-	return writePair(filepath.Join(dir, "report.md"), filepath.Join(dir, "result.json"), md, js, secrets)
-}
-
-// writePair writes a report's Markdown and JSON, JSON first (it is what
-// the tools read back), each atomically and without the secrets.
-func writePair(mdPath, jsPath, md string, js []byte, secrets []string) (string, string, error) {
-	if err := writeFileAtomic(jsPath, []byte(bench.Redact(string(js), secrets))); err != nil {
-		return "", "", err
-	}
-	if err := writeFileAtomic(mdPath, []byte(bench.Redact(md, secrets))); err != nil {
-		return "", jsPath, err
-	}
-	return mdPath, jsPath, nil
 }
 
 // writeFileAtomic writes data to a temporary file beside path and renames

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -209,7 +208,7 @@ func mustWords(s string) []string {
 }
 
 // measureAndReport runs the measurement, saves and prints the report, and
-// maps the verdict to an error.
+// decides the exit status.
 func measureAndReport(ctx context.Context, spec bench.Spec, plan protocol.Plan, reproduce string, vf verdictFlags, e Env) error {
 	r, err := protocol.Measure(ctx, spec, plan)
 	if r == nil {
@@ -217,36 +216,16 @@ func measureAndReport(ctx context.Context, spec bench.Spec, plan protocol.Plan, 
 	}
 	r.Reproduce = reproduce
 	secrets := bench.SecretValues(spec.Env, spec.RedactNames)
-	md := report.Markdown(r, report.RenderOptions{})
-	mdPath, jsPath, werr := writeOutputs(spec.OutDir, r, md, secrets)
-	// The report reaches stdout even when the files could not be written.
-	var out strings.Builder
-	if err := writeResult(&out, r, vf.format); err != nil {
-		return errors.Join(err, werr)
-	}
-	if _, err := io.WriteString(e.Stdout, bench.Redact(out.String(), secrets)); err != nil {
-		return errors.Join(err, werr)
-	}
-	if werr != nil {
-		return errors.Join(verdictError(r, vf.failOnRegression, err), werr)
-	}
-	fmt.Fprintf(e.Stderr, "report: %s\nresult: %s\n", mdPath, jsPath)
-	return verdictError(r, vf.failOnRegression, err)
+	return exitError(r, vf.failOnRegression, emit(e, single(r), spec.OutDir, vf.format, secrets, interrupted(r, err)))
 }
 
-// verdictError maps a finished measurement to the exit status of docs/cli.md.
-func verdictError(r *report.Result, gate bool, err error) error {
-	switch {
-	case errors.Is(err, context.Canceled):
+// interrupted is err, told as an interruption when the measurement was
+// canceled before it could decide (the runs of r are kept).
+func interrupted(r *report.Result, err error) error {
+	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("interrupted: the measurement was canceled before it could decide (%d+%d runs measured; the dumps and logs are kept)", len(r.Base.Runs), len(r.Head.Runs))
-	case err != nil:
-		return err
-	case r.Verdict == report.Failed:
-		return fmt.Errorf("the measurement failed: %s", r.Reason)
-	case r.Verdict == report.Regression && gate && !r.Accepted:
-		return errRegression
 	}
-	return nil
+	return err
 }
 
 func cmdBench(ctx context.Context, args []string, e Env) (err error) {
@@ -340,8 +319,5 @@ func cmdBench(ctx context.Context, args []string, e Env) (err error) {
 	orderRuns(base, measured)
 	r := report.Compare(dump.Side{Label: "Baseline", Runs: base}, dump.Side{Label: "New", Runs: measured}, vf.opt)
 	fmt.Fprintln(e.Stdout)
-	if err := writeResult(e.Stdout, r, vf.format); err != nil {
-		return err
-	}
-	return verdictError(r, vf.failOnRegression, nil)
+	return vf.emit(e, single(r))
 }

@@ -282,7 +282,7 @@ func ParseEvent(event, repository string, payload []byte, c *Config) (*Target, e
 	case "pull_request":
 		var ev github.PullRequestEvent
 		if err := json.Unmarshal(payload, &ev); err != nil || ev.PullRequest == nil {
-			return nil, input.Errorf("event", "the pull_request payload is unreadable: %v", err)
+			return nil, input.Errorf("event", "the pull_request payload is unreadable: %w", err)
 		}
 		pr := ev.PullRequest
 		switch a := ev.GetAction(); {
@@ -320,7 +320,7 @@ func ParseEvent(event, repository string, payload []byte, c *Config) (*Target, e
 	case "workflow_dispatch":
 		var ev github.WorkflowDispatchEvent
 		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, input.Errorf("event", "the workflow_dispatch payload is unreadable: %v", err)
+			return nil, input.Errorf("event", "the workflow_dispatch payload is unreadable: %w", err)
 		}
 		t.Head = c.HeadRef
 		if t.Head == "" {
@@ -409,7 +409,7 @@ func ParseGateEvent(event, repository string, payload []byte) (*Target, error) {
 	}
 	var ev github.PullRequestEvent
 	if err := json.Unmarshal(payload, &ev); err != nil || ev.PullRequest == nil {
-		return nil, input.Errorf("event", "the %s payload is unreadable: %v", event, err)
+		return nil, input.Errorf("event", "the %s payload is unreadable: %w", event, err)
 	}
 	pr := ev.PullRequest
 	t := &Target{Event: event, Owner: owner, Repo: repo, PR: pr.GetNumber(), Action: ev.GetAction(), Label: ev.GetLabel().GetName(),

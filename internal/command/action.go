@@ -26,28 +26,28 @@ import (
 // cmdAction is the GitHub Action: inputs and event in, a measurement, then
 // the results where people look (files, step summary, outputs, the PR
 // comment), in an order that loses nothing when GitHub fails.
-func cmdAction(ctx context.Context, e Env) (err error) {
+func cmdAction(ctx context.Context, e Env) (f *finding, err error) {
 	j, err := configure(e)
 	switch {
 	case err != nil:
-		return err
+		return nil, err
 	case j.comment != nil:
-		return j.perfCommand(ctx)
+		return nil, j.perfCommand(ctx)
 	case j.tgt.Skip != "":
-		return nil
+		return nil, nil
 	case j.cfg.Mode == action.ModeGate:
-		return j.gate(ctx) // gate.go: no GPU, no code of the pull request
+		return nil, j.gate(ctx) // gate.go: no GPU, no code of the pull request
 	case j.cfg.Mode == action.ModeStart:
-		return j.start(ctx)
+		return nil, j.start(ctx)
 	case j.cfg.Mode == action.ModeHistory:
-		return j.history(ctx) // historyjob.go: the default branch's history
+		return nil, j.history(ctx) // historyjob.go: the default branch's history
 	}
 	defer func() { sealOutInto(&err, j.out) }() // j.out is set once measuring starts
 	if err := j.requestBase(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	if err := j.newCommenter(); err != nil {
-		return err
+		return nil, err
 	}
 	if j.cfg.Mode == action.ModeMerge || len(j.cfg.Cases) > 0 {
 		return j.runMerged(ctx) // merge.go: one comment, one gate over several cases
@@ -56,7 +56,7 @@ func cmdAction(ctx context.Context, e Env) (err error) {
 	j.startMeasuring(ctx)
 	r, merr := j.measure(ctx)
 	if r == nil {
-		return j.failedBeforeResult(ctx, merr)
+		return nil, j.failedBeforeResult(ctx, merr)
 	}
 	j.acceptLabel(ctx, r)
 	j.describeRequest(ctx, r)
@@ -121,7 +121,7 @@ func configure(e Env) (*actionJob, error) {
 	j.cfg = cfg
 	payload, err := os.ReadFile(e.Getenv("GITHUB_EVENT_PATH"))
 	if err != nil {
-		return nil, input.Errorf("event", "GITHUB_EVENT_PATH %q: %v", e.Getenv("GITHUB_EVENT_PATH"), err)
+		return nil, input.Errorf("event", "GITHUB_EVENT_PATH %q: %w", e.Getenv("GITHUB_EVENT_PATH"), err)
 	}
 	switch cfg.Mode {
 	case action.ModeCommand:

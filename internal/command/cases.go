@@ -23,19 +23,19 @@ const maxCasesBytes = 1 << 20
 // the other on one pair of worktrees, each with its files in
 // <out>/<case>/, then the merged report on stdout and in <out>/merged.md
 // and merged.json.
-func runCasesFile(ctx context.Context, spec bench.Spec, plan protocol.Plan, mf measureFlags, vf verdictFlags, e Env) error {
+func runCasesFile(ctx context.Context, spec bench.Spec, plan protocol.Plan, mf measureFlags, vf verdictFlags, e Env) (*finding, error) {
 	name := "--cases " + mf.cases
 	f, err := os.Open(mf.cases)
 	if err != nil {
-		return input.Wrap(name, errors.Unwrap(err))
+		return nil, input.Wrap(name, errors.Unwrap(err))
 	}
 	text, err := io.ReadAll(io.LimitReader(f, maxCasesBytes+1))
 	f.Close()
 	if err != nil {
-		return input.Wrap(name, err)
+		return nil, input.Wrap(name, err)
 	}
 	if len(text) > maxCasesBytes {
-		return input.Errorf(name, "larger than %d KiB; not a list of cases", maxCasesBytes>>10)
+		return nil, input.Errorf(name, "larger than %d KiB; not a list of cases", maxCasesBytes>>10)
 	}
 	cases, err := action.ParseCases(string(text), action.Case{ModelPath: spec.Model, Prompt: spec.Prompt, Args: spec.Args,
 		Command: spec.Template, CommandRaw: mf.command, Mode: action.ModeGenerate})
@@ -43,17 +43,17 @@ func runCasesFile(ctx context.Context, spec bench.Spec, plan protocol.Plan, mf m
 		ie.Name = name
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	results, merr := measureCaseList(ctx, spec, plan, cases, nil, e.Stderr)
 	if results == nil {
-		return merr
+		return nil, merr
 	}
 	m, err := report.Merge(results, caseNames(cases), vf.opt.Alpha)
 	if err != nil {
-		return errors.Join(merr, err)
+		return nil, errors.Join(merr, err)
 	}
-	return exitError(m, vf.failOnRegression, emit(e, merged(m), spec.OutDir, vf.format, nil, merr))
+	return &finding{m, vf.failOnRegression}, emit(e, merged(m), spec.OutDir, vf.format, nil, merr)
 }
 
 func caseNames(cases []action.Case) []string {

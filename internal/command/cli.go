@@ -52,20 +52,20 @@ Exit status: 0 finished, 1 regression established with --fail-on-regression,
 
 // dispatch runs the command that args name (the Action when there are
 // none inside GitHub Actions).
-func dispatch(ctx context.Context, args []string, e Env) error {
+func dispatch(ctx context.Context, args []string, e Env) (*finding, error) {
 	if len(args) == 0 && e.Getenv("GITHUB_ACTIONS") == "true" {
 		return cmdAction(ctx, e)
 	}
 	if len(args) == 0 {
 		fmt.Fprint(e.Stderr, usage)
-		return input.Errorf("command", "none given")
+		return nil, input.Errorf("command", "none given")
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "compare":
 		return cmdCompare(rest, e)
 	case "extract":
-		return cmdExtract(rest, e)
+		return nil, cmdExtract(rest, e)
 	case "run":
 		return cmdRun(ctx, rest, e)
 	case "bench":
@@ -73,34 +73,34 @@ func dispatch(ctx context.Context, args []string, e Env) error {
 	case "merge":
 		return cmdMerge(rest, e)
 	case "changepoints":
-		return cmdChangepoints(rest, e)
+		return nil, cmdChangepoints(rest, e)
 	case "dashboard":
-		return cmdDashboard(rest, e)
+		return nil, cmdDashboard(rest, e)
 	case "history":
-		return cmdHistory(ctx, rest, e)
+		return nil, cmdHistory(ctx, rest, e)
 	case "demo":
 		return cmdDemo(ctx, rest, e)
 	case "action":
 		if len(rest) == 1 && (rest[0] == "-h" || rest[0] == "--help") {
-			return &helpRequest{usages["action"]}
+			return nil, &helpRequest{usages["action"]}
 		}
 		if len(rest) > 0 {
-			return input.Errorf("action", "takes no arguments; it reads INPUT_* variables")
+			return nil, input.Errorf("action", "takes no arguments; it reads INPUT_* variables")
 		}
 		return cmdAction(ctx, e)
 	case "fake-sglang":
 		if code := fakesglang.Main(rest, e.Stdout, e.Stderr); code != 0 {
-			return &exitStatus{code}
+			return nil, &exitStatus{code}
 		}
-		return nil
+		return nil, nil
 	case "version", "--version":
-		return cmdVersion(rest, e)
+		return nil, cmdVersion(rest, e)
 	case "help", "-h", "--help":
 		fmt.Fprint(e.Stdout, usage)
-		return nil
+		return nil, nil
 	}
 	fmt.Fprint(e.Stderr, usage)
-	return input.Errorf("command", "%q is not one of diffperf's commands", cmd)
+	return nil, input.Errorf("command", "%q is not one of diffperf's commands", cmd)
 }
 
 // Run runs the command that args name (the Action when there are none
@@ -115,7 +115,10 @@ func Run(ctx context.Context, args []string, e Env) error {
 		defer out.Close()
 		e.Stdout = out
 	}
-	err := dispatch(ctx, args, e)
+	f, err := dispatch(ctx, args, e)
+	if f != nil {
+		err = exitError(f.doc, f.gate, err)
+	}
 	var h *helpRequest
 	if errors.As(err, &h) {
 		_, werr := fmt.Fprintln(e.Stdout, h.text)
@@ -142,10 +145,10 @@ func (v *verdictFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&v.failOnRegression, "fail-on-regression", false, "exit 1 when a regression is established")
 }
 
-// emit prints p on stdout in --format and decides the exit status, with
+// emit prints p on stdout in --format; what it found gates with
 // --fail-on-regression.
-func (v *verdictFlags) emit(e Env, p publication) error {
-	return exitError(p.doc, v.failOnRegression, emit(e, p, "", v.format, nil, nil))
+func (v *verdictFlags) emit(e Env, p publication) (*finding, error) {
+	return &finding{p.doc, v.failOnRegression}, emit(e, p, "", v.format, nil, nil)
 }
 
 func (v *verdictFlags) check() error {
@@ -397,16 +400,16 @@ func (f floatFlag) Set(s string) error {
 	return nil
 }
 
-func cmdCompare(args []string, e Env) error {
+func cmdCompare(args []string, e Env) (*finding, error) {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	var vf verdictFlags
 	vf.register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := vf.check(); err != nil {
-		return err
+		return nil, err
 	}
 	if len(pos) == 1 {
 		// A run's --out folder: its report again, from its result.json
@@ -418,13 +421,13 @@ func cmdCompare(args []string, e Env) error {
 		})
 		prev, measured, err := readOutResult(pos[0])
 		if err != nil {
-			return err
+			return nil, err
 		} else if measured && !rethreshold {
 			return vf.emit(e, single(prev))
 		}
 		out, ok, err := readOutFolder(pos[0])
 		if err != nil {
-			return input.Wrap("compare", err)
+			return nil, input.Wrap("compare", err)
 		}
 		if measured {
 			// Judged again from the dumps the run counted (not one that an
@@ -445,18 +448,18 @@ func cmdCompare(args []string, e Env) error {
 		}
 	}
 	if len(pos) < 2 {
-		return input.Errorf("compare", "need BASE and HEAD (files or directories of dumps), or the --out folder of a run, got %d argument(s)", len(pos))
+		return nil, input.Errorf("compare", "need BASE and HEAD (files or directories of dumps), or the --out folder of a run, got %d argument(s)", len(pos))
 	}
 	if len(pos) > 2 {
-		return compareMany(pos, vf, e)
+		return nil, compareMany(pos, vf, e)
 	}
 	base, err := loadSide(pos[0])
 	if err != nil {
-		return err
+		return nil, err
 	}
 	head, err := loadSide(pos[1])
 	if err != nil {
-		return err
+		return nil, err
 	}
 	orderRuns(base, head)
 	r := report.Compare(dump.Side{Runs: base}, dump.Side{Runs: head}, vf.opt)

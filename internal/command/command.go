@@ -62,6 +62,15 @@ func escapeCommand(s string) string {
 // on; the report has already been printed.
 var errRegression = errors.New("a regression was established")
 
+// finding is what a command that judges found, returned beside the
+// error that says what kept it from its job: the document, and whether a
+// regression that gates fails the command (--fail-on-regression, input
+// fail-on-regression). A command that judges nothing finds nil.
+type finding struct {
+	doc  report.Document
+	gate bool
+}
+
 // exitError is the one exit decision of a command that judged d: err,
 // what kept it from doing its job, first (2 or 3); then an established
 // regression that is not accepted, with gating on (1); then what was not

@@ -23,7 +23,7 @@ import (
 // cmdMerge is `diffperf merge [flags] RESULT...`: several cases' results
 // (result.json files, folders holding them, globs) judged together into
 // one report and one gate.
-func cmdMerge(args []string, e Env) error {
+func cmdMerge(args []string, e Env) (*finding, error) {
 	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
 	var vf verdictFlags
 	vf.register(fs)
@@ -34,10 +34,10 @@ func cmdMerge(args []string, e Env) error {
 	fs.StringVar(&expect, "expect-cases", "", "case names that must be there, comma separated: a missing one is a row of its own")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := vf.check(); err != nil {
-		return err
+		return nil, err
 	}
 	var rejudge error
 	fs.Visit(func(f *flag.Flag) {
@@ -47,15 +47,15 @@ func cmdMerge(args []string, e Env) error {
 		}
 	})
 	if rejudge != nil {
-		return rejudge
+		return nil, rejudge
 	}
 	if len(pos) == 0 {
-		return input.Errorf("merge", "need RESULT...: result.json files, or folders holding them")
+		return nil, input.Errorf("merge", "need RESULT...: result.json files, or folders holding them")
 	}
 	var names []string
 	for _, n := range strings.FieldsFunc(expect, func(r rune) bool { return r == ',' || r == ' ' }) {
 		if err := action.CheckCaseName(n); err != nil {
-			return input.Wrap("--expect-cases", err)
+			return nil, input.Wrap("--expect-cases", err)
 		}
 		names = append(names, n)
 	}
@@ -63,25 +63,25 @@ func cmdMerge(args []string, e Env) error {
 		// Named here, a result that is not there is a mistake; in the
 		// Action it is a matrix cell that uploaded nothing (a warning).
 		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) && !strings.ContainsAny(p, "*?[") {
-			return input.Errorf("merge", "%s: no such file or folder", p)
+			return nil, input.Errorf("merge", "%s: no such file or folder", p)
 		}
 	}
 	cases, warnings, err := loadResults(pos, "")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := onlyExpected(cases, names, "--expect-cases"); err != nil {
-		return err
+		return nil, err
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(e.Stderr, "diffperf: warning:", w)
 	}
 	if len(cases) == 0 && len(names) == 0 {
-		return input.Errorf("merge", "no result.json in %s", strings.Join(pos, ", "))
+		return nil, input.Errorf("merge", "no result.json in %s", strings.Join(pos, ", "))
 	}
 	m, err := report.Merge(cases, names, vf.opt.Alpha)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	return vf.emit(e, merged(m))
 }
@@ -107,7 +107,7 @@ func onlyExpected(cases []report.CaseResult, expect []string, name string) error
 	return nil
 }
 
-func loadResults(args []string, dir string) (cases []report.CaseResult, warnings []string, err error) {
+func loadResults(args []string, dir string) (cases []report.CaseResult, warnings []error, err error) {
 	seen := map[string]bool{}
 	add := func(path string) error {
 		abs, err := filepath.Abs(path)
@@ -143,7 +143,7 @@ func loadResults(args []string, dir string) (cases []report.CaseResult, warnings
 		matches := []string{pattern}
 		if strings.ContainsAny(arg, "*?[") {
 			if matches, err = filepath.Glob(pattern); err != nil {
-				return nil, nil, input.Errorf("results", "%q: %v", arg, err)
+				return nil, nil, input.Errorf("results", "%q: %w", arg, err)
 			}
 			slices.Sort(matches)
 		}
@@ -181,7 +181,7 @@ func loadResults(args []string, dir string) (cases []report.CaseResult, warnings
 			}
 		}
 		if found == 0 {
-			warnings = append(warnings, fmt.Sprintf("results: %q holds no result.json", arg))
+			warnings = append(warnings, input.Errorf("results", "%q holds no result.json", arg))
 		}
 	}
 	return cases, warnings, nil
@@ -216,11 +216,11 @@ func readResult(path string) (*report.Result, error) {
 // runMerged is the Action for several cases: input cases measured here one
 // after the other, or mode merge over other jobs' results. Either way one
 // merged report, one comment with its own key, one gate.
-func (j *actionJob) runMerged(ctx context.Context) error {
+func (j *actionJob) runMerged(ctx context.Context) (*finding, error) {
 	cfg, e := j.cfg, j.e
 	tmp, err := j.workFolder()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	j.key = cfg.CommentKey
 	if j.key == "" {
@@ -229,7 +229,7 @@ func (j *actionJob) runMerged(ctx context.Context) error {
 	var cases []report.CaseResult
 	var merr error
 	if cfg.Mode == action.ModeMerge {
-		var warnings []string
+		var warnings []error
 		var err error
 		cases, warnings, err = loadResults(cfg.Results, e.Getenv("GITHUB_WORKSPACE"))
 		if err == nil {
@@ -247,9 +247,9 @@ func (j *actionJob) runMerged(ctx context.Context) error {
 		if err != nil {
 			// Mode start posted pending for the matrix: it must not stay so.
 			if cerr := j.newCommenter(); cerr != nil {
-				return errors.Join(err, cerr)
+				return nil, errors.Join(err, cerr)
 			}
-			return j.failedBeforeResult(ctx, err)
+			return nil, j.failedBeforeResult(ctx, err)
 		}
 	}
 	folder := keyFolder(j.key)
@@ -261,27 +261,27 @@ func (j *actionJob) runMerged(ctx context.Context) error {
 	}
 	j.out = filepath.Join(tmp, "out", folder)
 	if err := prepareOut(j.out); err != nil {
-		return err
+		return nil, err
 	}
 	j.setOutput("out-dir", j.out)
 	expect := cfg.ExpectCases
 	if len(cfg.Cases) > 0 {
 		if err := j.confine(ctx); err != nil {
-			return err
+			return nil, err
 		}
 		spec, plan := j.benchSpec(tmp, j.secrets())
 		j.startMeasuring(ctx)
 		if cases, merr = measureCaseList(ctx, spec, plan, cfg.Cases, j.redactions(), e.Stderr); cases == nil {
-			return j.failedBeforeResult(ctx, merr)
+			return nil, j.failedBeforeResult(ctx, merr)
 		}
 		expect = dedupe(append(caseNames(cfg.Cases), expect...))
 	}
 	m, err := report.Merge(cases, expect, cfg.Options.Alpha)
 	if err != nil {
-		return errors.Join(merr, err)
+		return nil, errors.Join(merr, err)
 	}
 	if err := j.newCommenter(); err != nil {
-		return errors.Join(merr, err)
+		return nil, errors.Join(merr, err)
 	}
 	if j.tgt.PR != 0 {
 		m.AcceptLabel = cfg.AcceptLabel // the headline says how to accept, or how to retry

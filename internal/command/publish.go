@@ -125,9 +125,9 @@ func emit(e Env, p publication, dir, format string, secrets []string, merr error
 // publish puts p where people look: files first, then the step summary
 // and outputs, then the PR comment and the status on head, so that
 // nothing measured is lost if GitHub fails. Each size of the report is
-// rendered once. It returns the exit decision over p and what went wrong
-// (merr: measuring).
-func (j *actionJob) publish(ctx context.Context, p publication, head string, merr error) error {
+// rendered once. It returns what p found, and what went wrong (merr:
+// measuring).
+func (j *actionJob) publish(ctx context.Context, p publication, head string, merr error) (*finding, error) {
 	rs := newRenders(p.doc, j.redactions())
 	md := rs.at(j.fileOptions())
 	mdPath, jsPath, werr := p.save(j.out, md, j.redactions())
@@ -147,7 +147,7 @@ func (j *actionJob) publish(ctx context.Context, p publication, head string, mer
 	if o.Gates && j.cfg.FailOnRegression {
 		j.gha.Errorf("diffperf: regression: %s", j.redact(o.Reason))
 	}
-	return exitError(p.doc, j.cfg.FailOnRegression, errors.Join(merr, ghErr))
+	return &finding{p.doc, j.cfg.FailOnRegression}, errors.Join(merr, ghErr)
 }
 
 // setOutputs sets the outputs of a published report: verdict, the paths of

@@ -70,7 +70,7 @@ func progressFor(e Env) bench.Progress {
 	return &bench.TextProgress{W: e.Stderr, Actions: e.Getenv("GITHUB_ACTIONS") == "true"}
 }
 
-func cmdRun(ctx context.Context, args []string, e Env) (err error) {
+func cmdRun(ctx context.Context, args []string, e Env) (f *finding, err error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var mf measureFlags
 	mf.register(fs, true)
@@ -92,39 +92,39 @@ func cmdRun(ctx context.Context, args []string, e Env) (err error) {
 	fs.StringVar(&mf.cases, "cases", "", "YAML or JSON list of cases, run one after the other on the same worktrees (each field defaults to its flag)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(pos) > 0 {
-		return input.Errorf("run", "unexpected argument %q", pos[0])
+		return nil, input.Errorf("run", "unexpected argument %q", pos[0])
 	}
 	if base == "" || head == "" {
-		return input.Errorf("run", "--base and --head are required")
+		return nil, input.Errorf("run", "--base and --head are required")
 	}
 	if err := vf.check(); err != nil {
-		return err
+		return nil, err
 	}
 	t, gargs, err := mf.template()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if maxRuns == 0 {
 		maxRuns = mf.runs
 	}
 	serve, err := mf.serve.serve(fs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Every input is checked before the out folder is made, so that a
 	// refused run leaves nothing behind.
 	if err := checkCheckout(ctx, repo, base, head, e); err != nil {
-		return err
+		return nil, err
 	}
 	sb, rw, err := mf.confine(ctx, e)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := prepareOutTo(mf.out, e.Stderr); err != nil {
-		return err
+		return nil, err
 	}
 	defer sealOutInto(&err, mf.out)
 	spec := bench.Spec{
@@ -136,7 +136,7 @@ func cmdRun(ctx context.Context, args []string, e Env) (err error) {
 	plan := mf.serve.plan(mf.runs, maxRuns, confirm, vf.opt)
 	if mf.cases != "" {
 		if mf.serve.serving() {
-			return input.Errorf("--cases", "not with --mode serve yet: give each case's mode in the file (only generate for now)")
+			return nil, input.Errorf("--cases", "not with --mode serve yet: give each case's mode in the file (only generate for now)")
 		}
 		return runCasesFile(ctx, spec, plan, mf, vf, e)
 	}
@@ -153,7 +153,7 @@ func checkCheckout(ctx context.Context, repo, base, head string, e Env) error {
 	}
 	g := bench.Git{Dir: repo, Env: bench.FilterEnv(e.Environ(), nil)}
 	if _, err := g.Toplevel(ctx); err != nil {
-		return input.Errorf("--repo", "%s is not a git checkout: %v", repo, err)
+		return input.Errorf("--repo", "%s is not a git checkout: %w", repo, err)
 	}
 	sha, err := g.ResolveCommit(ctx, head)
 	if err != nil {
@@ -208,15 +208,15 @@ func mustWords(s string) []string {
 }
 
 // measureAndReport runs the measurement, saves and prints the report, and
-// decides the exit status.
-func measureAndReport(ctx context.Context, spec bench.Spec, plan protocol.Plan, reproduce string, vf verdictFlags, e Env) error {
+// returns what it found.
+func measureAndReport(ctx context.Context, spec bench.Spec, plan protocol.Plan, reproduce string, vf verdictFlags, e Env) (*finding, error) {
 	r, err := protocol.Measure(ctx, spec, plan)
 	if r == nil {
-		return err
+		return nil, err
 	}
 	r.Reproduce = reproduce
 	secrets := bench.SecretValues(spec.Env, spec.RedactNames)
-	return exitError(r, vf.failOnRegression, emit(e, single(r), spec.OutDir, vf.format, secrets, interrupted(r, err)))
+	return &finding{r, vf.failOnRegression}, emit(e, single(r), spec.OutDir, vf.format, secrets, interrupted(r, err))
 }
 
 // interrupted is err, told as an interruption when the measurement was
@@ -228,7 +228,7 @@ func interrupted(r *report.Result, err error) error {
 	return err
 }
 
-func cmdBench(ctx context.Context, args []string, e Env) (err error) {
+func cmdBench(ctx context.Context, args []string, e Env) (f *finding, err error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var mf measureFlags
 	mf.register(fs, false)
@@ -239,27 +239,27 @@ func cmdBench(ctx context.Context, args []string, e Env) (err error) {
 	fs.StringVar(&mf.out, "out", "", "folder for the dumps and logs (default: a new temporary folder, named at the end)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// MODEL is the first argument when the command uses {model}; the rest
 	// are extra generate arguments.
 	if strings.Contains(mf.serve.modelCommand(mf.command), "{model}") {
 		if len(pos) == 0 {
-			return input.Errorf("MODEL", "needed, since the command uses {model}: diffperf bench MODEL [flags]")
+			return nil, input.Errorf("MODEL", "needed, since the command uses {model}: diffperf bench MODEL [flags]")
 		}
 		mf.model, pos = pos[0], pos[1:]
 	}
 	mf.args = bench.QuoteWords(pos)
 	if err := vf.check(); err != nil {
-		return err
+		return nil, err
 	}
 	t, gargs, err := mf.template()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	serve, err := mf.serve.serve(fs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	runs := mf.runs
 	if serve != nil {
@@ -268,26 +268,26 @@ func cmdBench(ctx context.Context, args []string, e Env) (err error) {
 	var base []dump.Run
 	if baseline != "" {
 		if base, err = loadSide(baseline); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if mf.out == "" {
 		// Not in the checkout, where it would show as untracked files.
 		if mf.out, err = os.MkdirTemp("", "diffperf-bench-"); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := prepareOutTo(mf.out, e.Stderr); err != nil {
-		return err
+		return nil, err
 	}
 	defer sealOutInto(&err, mf.out)
 	dir, err := os.Getwd()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sb, rw, err := mf.confine(ctx, e)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	measured, failure, err := bench.Repeat(ctx, bench.RepeatSpec{
 		Dir: dir, Template: t, Model: mf.model, Prompt: mf.prompt, Args: gargs, Runs: runs,
@@ -295,7 +295,7 @@ func cmdBench(ctx context.Context, args []string, e Env) (err error) {
 		Sandbox: sb, SandboxRW: rw,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if failure != nil {
 		if failure.LogTail != "" {
@@ -304,7 +304,7 @@ func cmdBench(ctx context.Context, args []string, e Env) (err error) {
 			fmt.Fprintln(tail, failure.LogTail)
 			tail.Close()
 		}
-		return fmt.Errorf("%s", failure.Reason)
+		return nil, fmt.Errorf("%s", failure.Reason)
 	}
 	vals := make([]float64, len(measured))
 	for i, r := range measured {
@@ -314,7 +314,7 @@ func cmdBench(ctx context.Context, args []string, e Env) (err error) {
 	fmt.Fprintf(e.Stdout, "median e2e: %.2f s over %d runs (min %.2f s, max %.2f s)\n", report.Median(vals)/1000, len(vals), slices.Min(vals)/1000, slices.Max(vals)/1000)
 	printLaunches(e.Stdout, measured)
 	if base == nil {
-		return nil
+		return nil, nil
 	}
 	orderRuns(base, measured)
 	r := report.Compare(dump.Side{Label: "Baseline", Runs: base}, dump.Side{Label: "New", Runs: measured}, vf.opt)

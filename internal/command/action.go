@@ -23,6 +23,13 @@ import (
 	"github.com/diffperf/diffperf/internal/sandbox"
 )
 
+// actionHelp is what `diffperf action --help` prints above its flags.
+const actionHelp = `usage: diffperf action
+
+The GitHub Action's entry point (also chosen when GITHUB_ACTIONS=true and
+no command is given). It reads its inputs from INPUT_* variables and the
+event from GITHUB_EVENT_PATH; see action.yml and docs/action.md.`
+
 // cmdAction is the GitHub Action: inputs and event in, a measurement, then
 // the results where people look (files, step summary, outputs, the PR
 // comment), in an order that loses nothing when GitHub fails.

@@ -19,6 +19,13 @@ import (
 	"github.com/diffperf/diffperf/internal/protocol"
 )
 
+// demoHelp is what `diffperf demo --help` prints above its flags.
+const demoHelp = `usage: diffperf demo [flags]
+
+Runs the whole pipeline here, with no GPU and no GitHub: a throwaway
+repository whose head commit slows a simulated denoising step, measured
+with a fake sglang.`
+
 // cmdDemo runs the whole pipeline on any machine with Go and git: a
 // throwaway repository whose head commit plants a 10 % slower denoising step
 // in a simulated workload, measured by `run` with the fake sglang that is

@@ -20,6 +20,14 @@ import (
 	"github.com/diffperf/diffperf/internal/report"
 )
 
+// mergeHelp is what `diffperf merge --help` prints above its flags.
+const mergeHelp = `usage: diffperf merge [flags] RESULT...
+
+Merges the result.json of several cases (files, folders holding them, or
+globs) into one report and one gate, with Holm's correction across the
+cases at --alpha. --expect-cases names the cases that must be there; one
+without a result is a missing row.`
+
 // cmdMerge is `diffperf merge [flags] RESULT...`: several cases' results
 // (result.json files, folders holding them, globs) judged together into
 // one report and one gate.

@@ -6,69 +6,20 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/diffperf/diffperf/internal/bench"
-	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/protocol"
 	"github.com/diffperf/diffperf/internal/report"
 )
 
-// measureFlags are the flags of the commands that run a benchmark.
-type measureFlags struct {
-	model, prompt, command, args string
-	runs                         int
-	timeout                      time.Duration
-	out                          string
-	cases                        string // run --cases FILE (cases.go)
-	serve                        serveFlags
-	// sandbox, sandboxRW and runnerName are --sandbox, --sandbox-rw and
-	// --runner-name (sandbox.go).
-	sandbox, sandboxRW, runnerName string
-}
+// runHelp is what `diffperf run --help` prints above its flags.
+const runHelp = `usage: diffperf run --base REF --head REF [flags]
 
-func (f *measureFlags) register(fs *flag.FlagSet, withModel bool) {
-	if withModel {
-		fs.StringVar(&f.model, "model", "", "model to benchmark ({model} in the command)")
-	}
-	fs.StringVar(&f.prompt, "prompt", "A curious raccoon", "generation prompt ({prompt})")
-	fs.StringVar(&f.command, "command", bench.DefaultTemplate, "benchmark command template, split into words once, never run by a shell")
-	fs.IntVar(&f.runs, "runs", 5, "runs per side")
-	f.timeout = 30 * time.Minute
-	fs.Var(durationFlag{&f.timeout}, "timeout", "limit for one run, e.g. 30m")
-	fs.StringVar(&f.sandbox, "sandbox", "auto", "confine the benchmark: auto (bubblewrap when it works here), bwrap or none")
-	fs.StringVar(&f.sandboxRW, "sandbox-rw", "", "more absolute paths, comma-separated, that the sandboxed benchmark may change")
-	fs.StringVar(&f.runnerName, "runner-name", "", "name of this machine in the report (the host name is never shown)")
-	f.serve.register(fs, withModel)
-}
-
-func (f *measureFlags) template() (*bench.Template, []string, error) {
-	t, err := bench.ParseTemplate(f.command)
-	if err != nil {
-		return nil, nil, err
-	}
-	args, err := bench.SplitWords(f.args)
-	if err != nil {
-		return nil, nil, input.Wrap("args", err)
-	}
-	if f.model == "" && strings.Contains(f.serve.modelCommand(f.command), "{model}") && f.cases == "" {
-		return nil, nil, input.Errorf("--model", "required, since the command uses {model}")
-	}
-	if f.runs < 1 {
-		return nil, nil, input.Errorf("--runs", "%d is not a positive count", f.runs)
-	}
-	if f.timeout <= 0 {
-		return nil, nil, input.Errorf("--timeout", "%s is not positive", f.timeout)
-	}
-	return t, args, nil
-}
-
-func progressFor(e Env) bench.Progress {
-	return &bench.TextProgress{W: e.Stderr, Actions: e.Getenv("GITHUB_ACTIONS") == "true"}
-}
+Benchmarks the merge base of REF and HEAD against HEAD in worktrees of the
+checkout, interleaved, with the measurement protocol (extra pairs while
+unclear, a confirming batch for a regression), and prints the report.`
 
 func cmdRun(ctx context.Context, args []string, e Env) (f *finding, err error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
@@ -226,98 +177,4 @@ func interrupted(r *report.Result, err error) error {
 		return fmt.Errorf("interrupted: the measurement was canceled before it could decide (%d+%d runs measured; the dumps and logs are kept)", len(r.Base.Runs), len(r.Head.Runs))
 	}
 	return err
-}
-
-func cmdBench(ctx context.Context, args []string, e Env) (f *finding, err error) {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	var mf measureFlags
-	mf.register(fs, false)
-	var vf verdictFlags
-	vf.register(fs)
-	var baseline string
-	fs.StringVar(&baseline, "baseline", "", "dump file or folder to compare against")
-	fs.StringVar(&mf.out, "out", "", "folder for the dumps and logs (default: a new temporary folder, named at the end)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return nil, err
-	}
-	// MODEL is the first argument when the command uses {model}; the rest
-	// are extra generate arguments.
-	if strings.Contains(mf.serve.modelCommand(mf.command), "{model}") {
-		if len(pos) == 0 {
-			return nil, input.Errorf("MODEL", "needed, since the command uses {model}: diffperf bench MODEL [flags]")
-		}
-		mf.model, pos = pos[0], pos[1:]
-	}
-	mf.args = bench.QuoteWords(pos)
-	if err := vf.check(); err != nil {
-		return nil, err
-	}
-	t, gargs, err := mf.template()
-	if err != nil {
-		return nil, err
-	}
-	serve, err := mf.serve.serve(fs)
-	if err != nil {
-		return nil, err
-	}
-	runs := mf.runs
-	if serve != nil {
-		runs = mf.serve.launches
-	}
-	var base []dump.Run
-	if baseline != "" {
-		if base, err = loadSide(baseline); err != nil {
-			return nil, err
-		}
-	}
-	if mf.out == "" {
-		// Not in the checkout, where it would show as untracked files.
-		if mf.out, err = os.MkdirTemp("", "diffperf-bench-"); err != nil {
-			return nil, err
-		}
-	}
-	if err := prepareOutTo(mf.out, e.Stderr); err != nil {
-		return nil, err
-	}
-	defer sealOutInto(&err, mf.out)
-	dir, err := os.Getwd()
-	if err != nil {
-		return nil, err
-	}
-	sb, rw, err := mf.confine(ctx, e)
-	if err != nil {
-		return nil, err
-	}
-	measured, failure, err := bench.Repeat(ctx, bench.RepeatSpec{
-		Dir: dir, Template: t, Model: mf.model, Prompt: mf.prompt, Args: gargs, Runs: runs,
-		Timeout: mf.timeout, OutDir: mf.out, Env: e.Environ(), Progress: progressFor(e), Serve: serve,
-		Sandbox: sb, SandboxRW: rw,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if failure != nil {
-		if failure.LogTail != "" {
-			fmt.Fprintln(e.Stderr, "--- end of its log ---")
-			tail := untrustedOut(e, e.Stderr)
-			fmt.Fprintln(tail, failure.LogTail)
-			tail.Close()
-		}
-		return nil, fmt.Errorf("%s", failure.Reason)
-	}
-	vals := make([]float64, len(measured))
-	for i, r := range measured {
-		vals[i] = r.Dump.TotalMs
-	}
-	fmt.Fprintf(e.Stderr, "dumps and logs: %s\n", mf.out)
-	fmt.Fprintf(e.Stdout, "median e2e: %.2f s over %d runs (min %.2f s, max %.2f s)\n", report.Median(vals)/1000, len(vals), slices.Min(vals)/1000, slices.Max(vals)/1000)
-	printLaunches(e.Stdout, measured)
-	if base == nil {
-		return nil, nil
-	}
-	orderRuns(base, measured)
-	r := report.Compare(dump.Side{Label: "Baseline", Runs: base}, dump.Side{Label: "New", Runs: measured}, vf.opt)
-	fmt.Fprintln(e.Stdout)
-	return vf.emit(e, single(r))
 }

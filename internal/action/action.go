@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-github/v62/github"
 
 	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/ghcomment"
 	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
@@ -82,16 +83,30 @@ type Config struct {
 	HistoryBranch string
 }
 
+// The defaults that the CLI's flags share with the inputs, written once:
+// the prompt, the folder put first on PYTHONPATH, the runs per side and
+// the limit of one run. The thresholds' are report.DefaultOptions.
+const (
+	DefaultPrompt     = "A curious raccoon"
+	DefaultPythonPath = "python"
+	DefaultRuns       = 5
+	DefaultTimeout    = 30 * time.Minute
+	// DefaultSandbox is input sandbox and flag --sandbox.
+	DefaultSandbox = "auto"
+)
+
 // Inputs with their defaults, as action.yml declares them.
 var Defaults = map[string]string{
-	"model-path": "", "prompt": "A curious raccoon", "args": "", "command": bench.DefaultTemplate, "setup": "",
-	"python-path": "python", "runs": "5", "max-runs": "", "confirm": "true", "timeout": "30m", "threshold": "5%",
-	"min-delta-ms": "50", "memory-threshold": "2%", "alpha": "0.05", "fail-on-regression": "true",
-	"accept-label": "perf-regression-accepted", "comment": "always", "comment-key": "", "comment-author": "github-actions[bot]",
+	"model-path": "", "prompt": DefaultPrompt, "args": "", "command": bench.DefaultTemplate, "setup": "",
+	"python-path": DefaultPythonPath, "runs": strconv.Itoa(DefaultRuns), "max-runs": "", "confirm": "true",
+	"timeout": strings.TrimSuffix(DefaultTimeout.String(), "0s"), "threshold": report.FormatNum(report.DefaultOptions().ThresholdPct) + "%",
+	"min-delta-ms": report.FormatNum(report.DefaultOptions().MinDeltaMs), "memory-threshold": report.FormatNum(report.DefaultOptions().MemoryThresholdPct) + "%",
+	"alpha": report.FormatNum(report.DefaultOptions().Alpha), "fail-on-regression": "true",
+	"accept-label": "perf-regression-accepted", "comment": "always", "comment-key": "", "comment-author": ghcomment.DefaultBot,
 	"base-ref": "", "head-ref": "", "pr-number": "", "working-directory": ".", "allow-forks": "false", "github-token": "",
 	"mode": "generate", "perf-users": "", "perf-workflow": "perf-dispatch.yml", "request-comment": "",
 	"cases": "", "results": "", "expect-cases": "", "status": "true", "status-context": "diffperf",
-	"sandbox": "auto", "sandbox-rw": "", "runner-name": "", "redact": "", "history-branch": "diffperf-data",
+	"sandbox": DefaultSandbox, "sandbox-rw": "", "runner-name": "", "redact": "", "history-branch": "diffperf-data",
 }
 
 // ParseInputs reads every input through get, which says whether the input

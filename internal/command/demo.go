@@ -87,8 +87,8 @@ func cmdDemo(ctx context.Context, args []string, e Env) (f *finding, err error) 
 	}
 	defer sealOutInto(&err, out)
 	spec := bench.Spec{
-		Repo: repo, BaseRef: "main~1", HeadRef: "main", Template: tmpl, Model: "demo/simulated-dit", Prompt: "A curious raccoon",
-		Args: []string{"--num-inference-steps", "12"}, PythonPath: "python", Timeout: time.Minute, OutDir: out,
+		Repo: repo, BaseRef: "main~1", HeadRef: "main", Template: tmpl, Model: "demo/simulated-dit", Prompt: action.DefaultPrompt,
+		Args: []string{"--num-inference-steps", "12"}, PythonPath: action.DefaultPythonPath, Timeout: time.Minute, OutDir: out,
 		WorktreeRoot: filepath.Join(root, "worktrees"), Env: e.Environ(), Progress: progressFor(e),
 	}
 	plan := protocol.Plan{Runs: *runs, MaxRuns: *runs, Confirm: true, Options: vf.opt}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/diffperf/diffperf/internal/action"
 	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
@@ -227,12 +228,12 @@ func (f *measureFlags) register(fs *flag.FlagSet, withModel bool) {
 	if withModel {
 		fs.StringVar(&f.model, "model", "", "model to benchmark ({model} in the command)")
 	}
-	fs.StringVar(&f.prompt, "prompt", "A curious raccoon", "generation prompt ({prompt})")
+	fs.StringVar(&f.prompt, "prompt", action.DefaultPrompt, "generation prompt ({prompt})")
 	fs.StringVar(&f.command, "command", bench.DefaultTemplate, "benchmark command template, split into words once, never run by a shell")
-	fs.IntVar(&f.runs, "runs", 5, "runs per side")
-	f.timeout = 30 * time.Minute
+	fs.IntVar(&f.runs, "runs", action.DefaultRuns, "runs per side")
+	f.timeout = action.DefaultTimeout
 	fs.Var(durationFlag{&f.timeout}, "timeout", "limit for one run, e.g. 30m")
-	fs.StringVar(&f.sandbox, "sandbox", "auto", "confine the benchmark: auto (bubblewrap when it works here), bwrap or none")
+	fs.StringVar(&f.sandbox, "sandbox", action.DefaultSandbox, "confine the benchmark: auto (bubblewrap when it works here), bwrap or none")
 	fs.StringVar(&f.sandboxRW, "sandbox-rw", "", "more absolute paths, comma-separated, that the sandboxed benchmark may change")
 	fs.StringVar(&f.runnerName, "runner-name", "", "name of this machine in the report (the host name is never shown)")
 	f.serve.register(fs, withModel)

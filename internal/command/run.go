@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/diffperf/diffperf/internal/action"
 	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/protocol"
@@ -34,7 +35,7 @@ func cmdRun(ctx context.Context, args []string, e Env) (f *finding, err error) {
 	fs.StringVar(&head, "head", "", "head ref or SHA")
 	fs.StringVar(&repo, "repo", ".", "the git checkout")
 	fs.StringVar(&setup, "setup", "", "command run once in each worktree before its runs (by /bin/sh)")
-	fs.StringVar(&pythonPath, "python-path", "python", `folder of the worktree put first on PYTHONPATH ("" for none)`)
+	fs.StringVar(&pythonPath, "python-path", action.DefaultPythonPath, `folder of the worktree put first on PYTHONPATH ("" for none)`)
 	fs.StringVar(&mf.args, "args", "", "extra generate arguments ({args})")
 	fs.StringVar(&mf.out, "out", "diffperf-out", "folder for dumps, logs, report.md and result.json")
 	fs.StringVar(&worktrees, "worktrees", "", "folder for the worktrees, outside the checkout, yours alone (default: a fresh temporary folder)")

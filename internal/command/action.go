@@ -65,8 +65,9 @@ func cmdAction(ctx context.Context, e Env) (f *finding, err error) {
 	if r == nil {
 		return nil, j.failedBeforeResult(ctx, merr)
 	}
-	j.acceptLabel(ctx, r)
-	j.describeRequest(ctx, r)
+	a := j.acceptance(ctx, r.Verdict == report.Regression)
+	r.AcceptLabel, r.Accepted = a.label, a.accepted
+	r.Request = j.request(ctx)
 	return j.publish(ctx, single(r), j.measuredHead(r.Head.SHA), interrupted(r, merr))
 }
 
@@ -263,16 +264,24 @@ func (j *actionJob) newCommenter() error {
 	return nil
 }
 
-// acceptLabel marks a regression accepted when the PR carries the accept
-// label, read fresh from the API (a label added after the push counts),
-// else from the event.
-func (j *actionJob) acceptLabel(ctx context.Context, r *report.Result) {
+// acceptance is what the accept label says of a report: the label its
+// headline names (how to accept, or how to retry; "" without a pull
+// request) and whether its regression is accepted.
+type acceptance struct {
+	label    string
+	accepted bool
+}
+
+// acceptance reads the accept label for a report that found a regression
+// or not: fresh from the API (a label added after the push counts), else
+// from the event.
+func (j *actionJob) acceptance(ctx context.Context, regression bool) acceptance {
+	var a acceptance
 	if j.tgt.PR != 0 {
-		r.AcceptLabel = j.cfg.AcceptLabel // the headline says how to accept, or how to retry
+		a.label = j.cfg.AcceptLabel
 	}
-	if r.Verdict == report.Regression && j.hasAcceptLabel(ctx) {
-		r.Accepted, r.AcceptLabel = true, j.cfg.AcceptLabel
-	}
+	a.accepted = regression && j.hasAcceptLabel(ctx)
+	return a
 }
 
 // hasAcceptLabel reports whether the PR carries the accept label.

@@ -122,7 +122,7 @@ func TestActionYAML(t *testing.T) {
 	sort.Strings(names)
 	want := []string{"base-e2e-ms", "case-counts", "comment-url", "dispatched", "e2e-delta-pct", "head-e2e-ms", "head-sha", "out-dir", "p-value", "report-path", "result-path", "verdict"}
 	if !slices.Equal(names, want) {
-		t.Errorf("outputs %v, want DESIGN.md's and case-counts %v", names, want)
+		t.Errorf("outputs %v, want docs/action.md's outputs and case-counts %v", names, want)
 	}
 }
 

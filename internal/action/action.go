@@ -185,6 +185,11 @@ func ParseInputs(get func(name string) (string, bool)) (*Config, error) {
 			return nil, input.Wrap(b.name, err)
 		}
 	}
+	if !c.Status && c.Mode == ModeGate {
+		// The gate exists to post the status; without it, it would edit
+		// headlines that no status backs.
+		return nil, input.Errorf("status", "false leaves mode gate nothing to do: it posts diffperf's commit status (remove perf-gate.yml, or the input)")
+	}
 	switch c.Comment {
 	case "always", "on-change", "never":
 	default:

@@ -96,6 +96,7 @@ func TestParseInputsErrorsNameTheInput(t *testing.T) {
 		{map[string]string{"model-path": "m", "sandbox-rw": "/opt/venv, venv"}, "sandbox-rw", `"venv" is not an absolute path`},
 		{map[string]string{"model-path": "m", "runner-name": "h100-1\n::error::x"}, "runner-name", "more than one line"},
 		{map[string]string{"mode": "start"}, "comment-key", "required in mode start"},
+		{map[string]string{"mode": "gate", "status": "false"}, "status", "nothing to do"},
 		{map[string]string{"mode": "start", "comment-key": " "}, "comment-key", "required in mode start"},
 	}
 	for _, tt := range tests {

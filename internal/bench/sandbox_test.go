@@ -123,8 +123,8 @@ func TestHostileBenchmarkIsContained(t *testing.T) {
 			for _, m := range attackRE.FindAllStringSubmatch(string(logText), -1) {
 				attacks[m[1]] = m[2] + m[3]
 			}
-			if len(attacks) != 10 {
-				t.Fatalf("the hostile benchmark reported %d attacks, want 10:\n%s", len(attacks), logText)
+			if len(attacks) != 11 {
+				t.Fatalf("the hostile benchmark reported %d attacks, want 11:\n%s", len(attacks), logText)
 			}
 			t.Logf("what the benchmark said: %v", attacks)
 			alive := marked(mark)
@@ -136,6 +136,9 @@ func TestHostileBenchmarkIsContained(t *testing.T) {
 				got, _ := os.ReadFile(path)
 				changed[filepath.Base(path)] = string(got) != want
 			}
+			shm := "/dev/shm/diffperf-hostile-" + mark
+			_, shmErr := os.Lstat(shm)
+			_ = os.Remove(shm)
 			planted := func(rel string) bool {
 				_, err := os.Lstat(filepath.Join(fr.home, rel))
 				return err == nil
@@ -155,6 +158,7 @@ func TestHostileBenchmarkIsContained(t *testing.T) {
 				"proc-environ": strings.HasPrefix(attacks["proc-environ"], "ok"),
 				"rsaparams":    strings.HasPrefix(attacks["rsaparams"], "ok"),
 				"hf-token":     strings.HasPrefix(attacks["hf-token"], "ok"),
+				"dev-shm":      shmErr == nil,
 			}
 			for what, worked := range got {
 				if want := mode == "none"; worked != want {

@@ -150,9 +150,6 @@ func (j *actionJob) gate(ctx context.Context) error {
 			fmt.Fprintf(j.e.Stderr, "diffperf: #%d is not from a fork: the perf workflow measures it and posts the status\n", t.PR)
 			return nil
 		}
-		if !j.cfg.Status {
-			return nil
-		}
 		desc := report.ForkPendingDescription(t.Head)
 		err := j.commenter.SetStatus(ctx, t.Head, ghcomment.Status{State: string(report.StatusPending), Context: j.cfg.StatusContext, Description: desc, TargetURL: j.runURL()})
 		if err != nil {

@@ -140,7 +140,7 @@ const (
 )
 
 // ParseDump parses one perf dump. name is used in errors only. Every dump
-// variant of sglang is accepted (see docs/statistics.md, "Dumps read"); unknown keys are ignored.
+// variant of sglang is accepted (see docs/dumps.md); unknown keys are ignored.
 // When the bytes cannot be a dump, the error is an *input.Error named
 // "dump NAME" around a *DumpError that names the field.
 func ParseDump(name string, data []byte) (*Dump, error) {

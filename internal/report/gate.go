@@ -2,9 +2,10 @@ package report
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 )
 
 // StatusState is the state of diffperf's own commit status, the gate that
@@ -145,20 +146,20 @@ func ForkPendingDescription(sha string) string {
 	return fmt.Sprintf("waiting for a maintainer's /perf on %s", shortSHA(sha))
 }
 
-// measuringLine matches the line WithMeasuring puts under the marker.
-var measuringLine = regexp.MustCompile(`(?m)^⏳ measuring [^\n]*\n\n?`)
-
 // WithMeasuring returns body, an existing comment, with a line right under
 // its marker that says sha is being measured since since and that the
 // result below is for the commit the comment measured; a measuring line
 // already there is replaced. The final upsert replaces the whole body.
 func WithMeasuring(body, sha string, since time.Time) string {
-	body = measuringLine.ReplaceAllLiteralString(body, "")
 	marker, rest, _ := strings.Cut(body, "\n")
+	if strings.HasPrefix(rest, comment.MeasuringPrefix) {
+		_, rest, _ = strings.Cut(rest, "\n")
+		rest = strings.TrimPrefix(rest, "\n")
+	}
 	old := "an earlier commit"
 	if s, ok := ParseState(body); ok {
 		old = Code(shortSHA(s.Head))
 	}
-	line := fmt.Sprintf("⏳ measuring %s since %s; the result below is for %s", Code(shortSHA(sha)), since.UTC().Format("2006-01-02 15:04 UTC"), old)
+	line := fmt.Sprintf(comment.MeasuringPrefix+"%s since %s; the result below is for %s", Code(shortSHA(sha)), since.UTC().Format("2006-01-02 15:04 UTC"), old)
 	return marker + "\n" + line + "\n\n" + rest
 }

@@ -185,8 +185,9 @@ type Policy struct {
 // namespace without capabilities (as root, bubblewrap keeps capabilities
 // that could unmount what hides the runner), its own PID namespace, which
 // dies with diffperf, a new session (no terminal to push input into), /
-// read-only, the host's /dev (the GPU's device nodes), a fresh /proc of
-// its own namespace and a private /tmp. The network is shared: serve mode
+// read-only, the host's /dev (the GPU's device nodes) with a private
+// /dev/shm (the host's is shared by every job), a fresh /proc of its own
+// namespace and a private /tmp. The network is shared: serve mode
 // talks to the server on loopback.
 func baseArgs() []string {
 	return []string{
@@ -195,6 +196,7 @@ func baseArgs() []string {
 		"--die-with-parent", "--new-session",
 		"--ro-bind", "/", "/",
 		"--dev-bind", "/dev", "/dev",
+		"--tmpfs", "/dev/shm",
 		"--proc", "/proc",
 		"--tmpfs", "/tmp",
 	}

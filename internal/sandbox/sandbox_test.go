@@ -90,7 +90,7 @@ func TestWrap(t *testing.T) {
 	})
 	got := strings.Join(argv, " ")
 	for _, want := range []string{
-		"--unshare-user --cap-drop ALL --unshare-pid", "--die-with-parent --new-session", "--ro-bind / /", "--dev-bind /dev /dev", "--proc /proc", "--tmpfs /tmp",
+		"--unshare-user --cap-drop ALL --unshare-pid", "--die-with-parent --new-session", "--ro-bind / /", "--dev-bind /dev /dev --tmpfs /dev/shm", "--proc /proc", "--tmpfs /tmp",
 		"--tmpfs " + home, "--tmpfs " + temp, "--ro-bind " + venv + " " + venv, "--bind " + wt + " " + wt, "--chdir " + wt, "-- /home/venv/bin/sglang generate",
 	} {
 		if !strings.Contains(got, want) {

@@ -47,7 +47,11 @@ func FirstLine(s string) string {
 
 const statePrefix = "<!-- diffperf-state: "
 
-var stateLine = regexp.MustCompile(`(?m)^<!-- diffperf-state: (\{[^\n<>]*\}) -->$`)
+// MeasuringPrefix starts the line that a comment may carry right under its
+// marker, followed by a blank line, while a newer commit is measured.
+const MeasuringPrefix = "⏳ measuring "
+
+var stateLine = regexp.MustCompile(`^<!-- diffperf-state: (\{[^\n<>]*\}) -->$`)
 
 // StateLine is the hidden line that carries payload, a JSON object that
 // holds no line break and no angle bracket.
@@ -55,17 +59,50 @@ func StateLine(payload []byte) string {
 	return statePrefix + string(payload) + " -->"
 }
 
-// StatePayload is the JSON object of body's state line; ok is false when
-// body has none.
-func StatePayload(body string) (payload []byte, ok bool) {
-	m := stateLine.FindStringSubmatch(body)
-	if m == nil {
-		return nil, false
+// stateSpan finds body's state line: the line right under the marker (the
+// first line), or under the measuring line and its blank line when one is
+// there. A state line anywhere else is text, not state. It returns the
+// line's byte offsets and its JSON payload.
+func stateSpan(body string) (start, end int, payload string, ok bool) {
+	i := strings.IndexByte(body, '\n')
+	if i < 0 {
+		return 0, 0, "", false
 	}
-	return []byte(m[1]), true
+	start = i + 1
+	if strings.HasPrefix(body[start:], MeasuringPrefix) {
+		j := strings.IndexByte(body[start:], '\n')
+		if j < 0 || !strings.HasPrefix(body[start+j+1:], "\n") {
+			return 0, 0, "", false
+		}
+		start += j + 2
+	}
+	end = len(body)
+	if j := strings.IndexByte(body[start:], '\n'); j >= 0 {
+		end = start + j
+	}
+	m := stateLine.FindStringSubmatch(strings.TrimSuffix(body[start:end], "\r"))
+	if m == nil {
+		return 0, 0, "", false
+	}
+	return start, end, m[1], true
 }
 
-// ReplaceState puts line in place of body's state line.
+// StatePayload is the JSON object of body's state line; ok is false when
+// body has none where a state line stands (see stateSpan).
+func StatePayload(body string) (payload []byte, ok bool) {
+	_, _, p, ok := stateSpan(body)
+	if !ok {
+		return nil, false
+	}
+	return []byte(p), true
+}
+
+// ReplaceState puts line in place of body's state line, and returns body
+// unchanged when it has none.
 func ReplaceState(body, line string) string {
-	return stateLine.ReplaceAllLiteralString(body, line)
+	start, end, _, ok := stateSpan(body)
+	if !ok {
+		return body
+	}
+	return body[:start] + line + body[end:]
 }

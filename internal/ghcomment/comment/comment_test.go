@@ -16,7 +16,13 @@ func TestStateLineRoundTrip(t *testing.T) {
 		{"second line", MarkerLine("k") + "\n" + StateLine([]byte(`{"v":1}`)) + "\nrest", `{"v":1}`, true},
 		{"none", MarkerLine("k") + "\nrest", "", false},
 		{"not at a line start", "x " + StateLine([]byte(`{"v":1}`)), "", false},
-		{"an angle bracket inside", StateLine([]byte(`{"v":"<"}`)), "", false},
+		{"an angle bracket inside", MarkerLine("k") + "\n" + StateLine([]byte(`{"v":"<"}`)), "", false},
+		{"under a measuring line", MarkerLine("k") + "\n" + MeasuringPrefix + "abc\n\n" + StateLine([]byte(`{"v":1}`)) + "\nrest", `{"v":1}`, true},
+		{"CRLF", MarkerLine("k") + "\r\n" + StateLine([]byte(`{"v":1}`)) + "\r\nrest", `{"v":1}`, true},
+		{"last line", MarkerLine("k") + "\n" + StateLine([]byte(`{"v":1}`)), `{"v":1}`, true},
+		{"further down, as text", MarkerLine("k") + "\nintro\n" + StateLine([]byte(`{"v":1}`)) + "\nrest", "", false},
+		{"the first line", StateLine([]byte(`{"v":1}`)) + "\nrest", "", false},
+		{"measuring line without its blank line", MarkerLine("k") + "\n" + MeasuringPrefix + "abc\n" + StateLine([]byte(`{"v":1}`)), "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -35,6 +41,10 @@ func TestReplaceStateKeepsTheRest(t *testing.T) {
 	got := ReplaceState(body, StateLine([]byte(`{"v":2}`)))
 	if want := MarkerLine("k") + "\n" + StateLine([]byte(`{"v":2}`)) + "\nrest\n"; got != want {
 		t.Fatalf("ReplaceState = %q, want %q", got, want)
+	}
+	further := MarkerLine("k") + "\nintro\n" + StateLine([]byte(`{"v":1}`)) + "\n"
+	if got := ReplaceState(further, StateLine([]byte(`{"v":2}`))); got != further {
+		t.Fatalf("ReplaceState changed a state line that is text: %q", got)
 	}
 }
 

@@ -30,6 +30,8 @@ import (
 //	rsaparams      read the runner's .credentials_rsaparams, in the
 //	               folder above _work (from RUNNER_WORKSPACE)
 //	hf-token       read the Hugging Face token, ~/.cache/huggingface/token
+//	dev-shm        leave a file, /dev/shm/diffperf-hostile-<mark>, for a
+//	               later job to find
 //
 // The run then goes on to write its dump, as an honest one would.
 func hostile(extra map[string]string, stdout io.Writer) (int, bool) {
@@ -109,6 +111,8 @@ func hostile(extra map[string]string, stdout io.Writer) (int, bool) {
 		err = fmt.Errorf("empty")
 	}
 	report("hf-token", err, fmt.Sprint(len(b), " bytes"))
+
+	report("dev-shm", os.WriteFile("/dev/shm/diffperf-hostile-"+extra["mark"], []byte("planted\n"), 0o644), "")
 	return 0, false
 }
 

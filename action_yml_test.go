@@ -100,7 +100,7 @@ func TestActionYAML(t *testing.T) {
 	// Each output is one the binary sets, in the Action's files of
 	// internal/command.
 	var src []byte
-	for _, f := range []string{"action.go", "perfcmd.go", "merge.go"} {
+	for _, f := range []string{"action.go", "publish.go", "perfcmd.go", "actioncases.go"} {
 		b, err := os.ReadFile(filepath.Join("internal", "command", f))
 		if err != nil {
 			t.Fatal(err)
@@ -112,7 +112,7 @@ func TestActionYAML(t *testing.T) {
 			t.Errorf("output %s = %q", name, o.Value)
 		}
 		if !strings.Contains(string(src), `"`+name+`"`) {
-			t.Errorf("output %s is never set by internal/command/action.go, perfcmd.go or merge.go", name)
+			t.Errorf("output %s is never set by internal/command/action.go, publish.go, perfcmd.go or actioncases.go", name)
 		}
 	}
 	var names []string

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-github/v62/github"
 
 	"github.com/diffperf/diffperf/internal/bench"
+	"github.com/diffperf/diffperf/internal/ghcomment"
 	"github.com/diffperf/diffperf/internal/ghcomment/comment"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/protocol"
@@ -97,16 +98,30 @@ type Config struct {
 	BisectWorkflow string
 }
 
+// The defaults that the CLI's flags share with the inputs, written once:
+// the prompt, the folder put first on PYTHONPATH, the runs per side and
+// the limit of one run. The thresholds' are report.DefaultOptions.
+const (
+	DefaultPrompt     = "A curious raccoon"
+	DefaultPythonPath = "python"
+	DefaultRuns       = 5
+	DefaultTimeout    = 30 * time.Minute
+	// DefaultSandbox is input sandbox and flag --sandbox.
+	DefaultSandbox = "auto"
+)
+
 // Inputs with their defaults, as action.yml declares them.
 var Defaults = map[string]string{
-	"model-path": "", "prompt": "A curious raccoon", "args": "", "command": bench.DefaultTemplate, "setup": "",
-	"python-path": "python", "runs": "5", "max-runs": "", "confirm": "true", "timeout": "30m", "threshold": "5%",
-	"min-delta-ms": "50", "memory-threshold": "2%", "alpha": "0.05", "fail-on-regression": "true",
-	"accept-label": "perf-regression-accepted", "comment": "always", "comment-key": "", "comment-author": "github-actions[bot]",
+	"model-path": "", "prompt": DefaultPrompt, "args": "", "command": bench.DefaultTemplate, "setup": "",
+	"python-path": DefaultPythonPath, "runs": strconv.Itoa(DefaultRuns), "max-runs": "", "confirm": "true",
+	"timeout": strings.TrimSuffix(DefaultTimeout.String(), "0s"), "threshold": report.FormatNum(report.DefaultOptions().ThresholdPct) + "%",
+	"min-delta-ms": report.FormatNum(report.DefaultOptions().MinDeltaMs), "memory-threshold": report.FormatNum(report.DefaultOptions().MemoryThresholdPct) + "%",
+	"alpha": report.FormatNum(report.DefaultOptions().Alpha), "fail-on-regression": "true",
+	"accept-label": "perf-regression-accepted", "comment": "always", "comment-key": "", "comment-author": ghcomment.DefaultBot,
 	"base-ref": "", "head-ref": "", "pr-number": "", "working-directory": ".", "allow-forks": "false", "github-token": "",
 	"mode": "generate", "perf-users": "", "perf-workflow": "perf-dispatch.yml", "request-comment": "",
 	"cases": "", "results": "", "expect-cases": "", "status": "true", "status-context": "diffperf",
-	"sandbox": "auto", "sandbox-rw": "", "runner-name": "", "redact": "", "history-branch": "diffperf-data",
+	"sandbox": DefaultSandbox, "sandbox-rw": "", "runner-name": "", "redact": "", "history-branch": "diffperf-data",
 	"profile": "auto",
 	"good":    "", "bad": "", "issue-number": "",
 	"dashboard-url": "", "bisect-workflow": "perf-bisect.yml",
@@ -314,7 +329,7 @@ func ParseEvent(event, repository string, payload []byte, c *Config) (*Target, e
 	case "pull_request":
 		var ev github.PullRequestEvent
 		if err := json.Unmarshal(payload, &ev); err != nil || ev.PullRequest == nil {
-			return nil, input.Errorf("event", "the pull_request payload is unreadable: %v", err)
+			return nil, input.Errorf("event", "the pull_request payload is unreadable: %w", err)
 		}
 		pr := ev.PullRequest
 		switch a := ev.GetAction(); {
@@ -352,7 +367,7 @@ func ParseEvent(event, repository string, payload []byte, c *Config) (*Target, e
 	case "workflow_dispatch":
 		var ev github.WorkflowDispatchEvent
 		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, input.Errorf("event", "the workflow_dispatch payload is unreadable: %v", err)
+			return nil, input.Errorf("event", "the workflow_dispatch payload is unreadable: %w", err)
 		}
 		t.Head = c.HeadRef
 		if t.Head == "" {
@@ -441,7 +456,7 @@ func ParseGateEvent(event, repository string, payload []byte) (*Target, error) {
 	}
 	var ev github.PullRequestEvent
 	if err := json.Unmarshal(payload, &ev); err != nil || ev.PullRequest == nil {
-		return nil, input.Errorf("event", "the %s payload is unreadable: %v", event, err)
+		return nil, input.Errorf("event", "the %s payload is unreadable: %w", event, err)
 	}
 	pr := ev.PullRequest
 	t := &Target{Event: event, Owner: owner, Repo: repo, PR: pr.GetNumber(), Action: ev.GetAction(), Label: ev.GetLabel().GetName(),

@@ -104,7 +104,7 @@ func (c *Config) parseScale(in func(string) string) error {
 func ParseCases(text string, def Case) ([]Case, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
-		return nil, input.Errorf("cases", "not a YAML or JSON list: %v", err)
+		return nil, input.Errorf("cases", "not a YAML or JSON list: %w", err)
 	}
 	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.SequenceNode {
 		return nil, input.Errorf("cases", "not a list of cases (write [{\"name\": \"flux\", \"model-path\": \"...\"}] or a YAML list)")
@@ -113,7 +113,7 @@ func ParseCases(text string, def Case) ([]Case, error) {
 	for i, n := range doc.Content[0].Content {
 		c, err := parseCase(n, def)
 		if err != nil {
-			return nil, input.Errorf("cases", "case %d: %v", i+1, err)
+			return nil, input.Errorf("cases", "case %d: %w", i+1, err)
 		}
 		for _, prev := range out {
 			if prev.Name == c.Name {
@@ -258,7 +258,7 @@ func requestJSON(n *yaml.Node) (json.RawMessage, error) {
 		}
 		var err error
 		if raw, err = json.Marshal(v); err != nil {
-			return nil, fmt.Errorf("not representable as JSON: %v", err)
+			return nil, fmt.Errorf("not representable as JSON: %w", err)
 		}
 	}
 	var obj map[string]json.RawMessage

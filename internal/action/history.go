@@ -69,7 +69,7 @@ func ParseHistoryEvent(event, repository, sha string, payload []byte, c *Config)
 	case "push":
 		var ev github.PushEvent
 		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, input.Errorf("event", "the push payload is unreadable: %v", err)
+			return nil, input.Errorf("event", "the push payload is unreadable: %w", err)
 		}
 		def := ev.GetRepo().GetDefaultBranch()
 		switch {

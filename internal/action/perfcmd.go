@@ -105,7 +105,7 @@ func ParseCommentEvent(event, repository string, payload []byte) (*CommentEvent,
 	}
 	var ev github.IssueCommentEvent
 	if err := json.Unmarshal(payload, &ev); err != nil || ev.Comment == nil || ev.Issue == nil {
-		return nil, input.Errorf("event", "the issue_comment payload is unreadable: %v", err)
+		return nil, input.Errorf("event", "the issue_comment payload is unreadable: %w", err)
 	}
 	cm, user := ev.GetComment(), ev.GetComment().GetUser()
 	e := &CommentEvent{Owner: owner, Repo: repo, PR: ev.GetIssue().GetNumber(), CommentID: cm.GetID(), User: user.GetLogin(),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,33 +24,40 @@ import (
 	"github.com/diffperf/diffperf/internal/sandbox"
 )
 
+// actionHelp is what `diffperf action --help` prints above its flags.
+const actionHelp = `usage: diffperf action
+
+The GitHub Action's entry point (also chosen when GITHUB_ACTIONS=true and
+no command is given). It reads its inputs from INPUT_* variables and the
+event from GITHUB_EVENT_PATH; see action.yml and docs/action.md.`
+
 // cmdAction is the GitHub Action: inputs and event in, a measurement, then
 // the results where people look (files, step summary, outputs, the PR
 // comment), in an order that loses nothing when GitHub fails.
-func cmdAction(ctx context.Context, e Env) (err error) {
+func cmdAction(ctx context.Context, e Env) (f *finding, err error) {
 	j, err := configure(e)
 	switch {
 	case err != nil:
-		return err
+		return nil, err
 	case j.comment != nil:
-		return j.perfCommand(ctx)
+		return nil, j.perfCommand(ctx)
 	case j.tgt.Skip != "":
-		return nil
+		return nil, nil
 	case j.cfg.Mode == action.ModeGate:
-		return j.gate(ctx) // gate.go: no GPU, no code of the pull request
+		return nil, j.gate(ctx) // gate.go: no GPU, no code of the pull request
 	case j.cfg.Mode == action.ModeStart:
-		return j.start(ctx)
+		return nil, j.start(ctx)
 	case j.cfg.Mode == action.ModeHistory:
-		return j.history(ctx) // historyjob.go: the default branch's history
+		return nil, j.history(ctx) // historyjob.go: the default branch's history
 	case j.cfg.Mode == action.ModeBisect:
-		return j.bisect(ctx) // bisectjob.go: the commit that made a change
+		return nil, j.bisect(ctx) // bisectjob.go: the commit that made a change
 	}
 	defer func() { sealOutInto(&err, j.out) }() // j.out is set once measuring starts
 	if err := j.requestBase(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	if err := j.newCommenter(); err != nil {
-		return err
+		return nil, err
 	}
 	if j.cfg.Mode == action.ModeMerge || len(j.cfg.Cases) > 0 {
 		return j.runMerged(ctx) // merge.go: one comment, one gate over several cases
@@ -60,11 +66,12 @@ func cmdAction(ctx context.Context, e Env) (err error) {
 	j.startMeasuring(ctx)
 	r, merr := j.measure(ctx)
 	if r == nil {
-		return j.failedBeforeResult(ctx, merr)
+		return nil, j.failedBeforeResult(ctx, merr)
 	}
-	j.acceptLabel(ctx, r)
-	j.describeRequest(ctx, r)
-	return j.publish(ctx, r, merr)
+	a := j.acceptance(ctx, r.Verdict == report.Regression)
+	r.AcceptLabel, r.Accepted = a.label, a.accepted
+	r.Request = j.request(ctx)
+	return j.publish(ctx, single(r), j.measuredHead(r.Head.SHA), interrupted(r, merr))
 }
 
 // failedBeforeResult reports err, which left no result to publish, in the
@@ -72,7 +79,7 @@ func cmdAction(ctx context.Context, e Env) (err error) {
 // pending), and returns it.
 func (j *actionJob) failedBeforeResult(ctx context.Context, err error) error {
 	j.setOutput("verdict", string(report.Failed))
-	j.addSummary(fmt.Sprintf("## 💥 diffperf: failed\n\n%s\n", report.Escape(j.redact(err.Error()))))
+	j.addSummary(report.FailedSummary(j.redact(err.Error())))
 	desc := "failed; retry with /perf (the label does not clear it): " + err.Error()
 	return errors.Join(err, j.finalStatus(ctx, j.tgt.Head, report.StatusError, desc, ""))
 }
@@ -125,7 +132,7 @@ func configure(e Env) (*actionJob, error) {
 	j.cfg = cfg
 	payload, err := os.ReadFile(e.Getenv("GITHUB_EVENT_PATH"))
 	if err != nil {
-		return nil, input.Errorf("event", "GITHUB_EVENT_PATH %q: %v", e.Getenv("GITHUB_EVENT_PATH"), err)
+		return nil, input.Errorf("event", "GITHUB_EVENT_PATH %q: %w", e.Getenv("GITHUB_EVENT_PATH"), err)
 	}
 	switch cfg.Mode {
 	case action.ModeCommand:
@@ -264,16 +271,24 @@ func (j *actionJob) newCommenter() error {
 	return nil
 }
 
-// acceptLabel marks a regression accepted when the PR carries the accept
-// label, read fresh from the API (a label added after the push counts),
-// else from the event.
-func (j *actionJob) acceptLabel(ctx context.Context, r *report.Result) {
+// acceptance is what the accept label says of a report: the label its
+// headline names (how to accept, or how to retry; "" without a pull
+// request) and whether its regression is accepted.
+type acceptance struct {
+	label    string
+	accepted bool
+}
+
+// acceptance reads the accept label for a report that found a regression
+// or not: fresh from the API (a label added after the push counts), else
+// from the event.
+func (j *actionJob) acceptance(ctx context.Context, regression bool) acceptance {
+	var a acceptance
 	if j.tgt.PR != 0 {
-		r.AcceptLabel = j.cfg.AcceptLabel // the headline says how to accept, or how to retry
+		a.label = j.cfg.AcceptLabel
 	}
-	if r.Verdict == report.Regression && j.hasAcceptLabel(ctx) {
-		r.Accepted, r.AcceptLabel = true, j.cfg.AcceptLabel
-	}
+	a.accepted = regression && j.hasAcceptLabel(ctx)
+	return a
 }
 
 // hasAcceptLabel reports whether the PR carries the accept label.
@@ -291,39 +306,6 @@ func (j *actionJob) hasAcceptLabel(ctx context.Context) bool {
 	}
 	return slices.Contains(labels, j.cfg.AcceptLabel)
 }
-
-// publish puts the result where people look: files first, then the step
-// summary and outputs, then the PR comment, so that nothing measured is
-// lost if GitHub fails; then it maps the verdict to the exit status.
-func (j *actionJob) publish(ctx context.Context, r *report.Result, merr error) error {
-	// The file and the log hold the whole report, marker first, with no limit.
-	md := j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: math.MaxInt}))
-	mdPath, jsPath, werr := writeOutputs(j.out, r, md, j.redactions())
-	if werr != nil {
-		merr = errors.Join(merr, werr)
-	}
-	// GitHub keeps at most 1 MiB of summary a step; a rune is at most 4
-	// bytes.
-	j.addSummary(j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: maxSummaryBytes / 4})))
-	j.setOutputs(r, mdPath, jsPath)
-	bench.WriteUntrusted(j.e.Stdout, md)
-
-	url, ghErr := j.upsertComment(ctx, r.Verdict, func(max int) string {
-		return j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: max, State: true, Context: j.statusContext()}))
-	})
-	ghErr = errors.Join(ghErr, j.finalStatus(ctx, j.measuredHead(r.Head.SHA), report.GateState(r.Verdict, r.Accepted), report.StatusDescription(r, j.cfg.AcceptLabel), url))
-	if r.Verdict == report.Regression && !r.Accepted && j.cfg.FailOnRegression {
-		j.gha.Errorf("diffperf: regression: %s", r.Reason)
-	}
-	if err := verdictError(r, j.cfg.FailOnRegression, merr); err != nil {
-		return errors.Join(err, ghErr)
-	}
-	return ghErr
-}
-
-// maxSummaryBytes is what GitHub keeps of one step's summary.
-// https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#step-isolation-and-limits
-const maxSummaryBytes = 1 << 20
 
 // secrets are the values that nothing diffperf writes may contain.
 func (j *actionJob) secrets() []string {
@@ -398,17 +380,5 @@ func (j *actionJob) setOutput(k, v string) {
 func (j *actionJob) addSummary(md string) {
 	if j.e.Getenv("GITHUB_STEP_SUMMARY") != "" {
 		j.gha.AddStepSummary(md)
-	}
-}
-
-func (j *actionJob) setOutputs(r *report.Result, mdPath, jsPath string) {
-	j.setOutput("verdict", string(r.Verdict))
-	j.setOutput("report-path", mdPath)
-	j.setOutput("result-path", jsPath)
-	if m := r.Metric(report.MetricE2E); m != nil {
-		j.setOutput("e2e-delta-pct", fmt.Sprintf("%.2f", m.DeltaPct))
-		j.setOutput("base-e2e-ms", fmt.Sprintf("%.2f", m.Base.Median))
-		j.setOutput("head-e2e-ms", fmt.Sprintf("%.2f", m.Head.Median))
-		j.setOutput("p-value", fmt.Sprintf("%.4f", m.P))
 	}
 }

@@ -18,6 +18,13 @@ import (
 	"github.com/diffperf/diffperf/internal/protocol"
 )
 
+const bisectHelp = `usage: diffperf bisect --good REF --bad REF [flags]
+
+Finds the first-parent commit after --good up to --bad that made the
+change: good and bad measured first, then each midpoint against both with
+the measurement protocol (skipped when it fails to build or run), and the
+culprit confirmed against its parent. Takes run's flags; see docs/bisect.md.`
+
 // cmdBisect is `diffperf bisect --good G --bad B [run flags]`: the
 // first-parent commit between G and B that made the change
 // (docs/bisect.md). It exits 0 with or without a culprit, 2 when a ref is
@@ -127,7 +134,11 @@ func runBisect(ctx context.Context, spec bench.Spec, plan protocol.Plan, rng bis
 	}
 	secrets := append(append([]string{}, spec.Secrets...), bench.SecretValues(spec.Env, spec.RedactNames)...)
 	mdPath, jsPath := filepath.Join(spec.OutDir, "bisect.md"), filepath.Join(spec.OutDir, "bisect.json")
-	if _, _, werr := writePair(mdPath, jsPath, md, js, secrets); werr != nil {
+	werr := writeFileAtomic(jsPath, []byte(bench.Redact(string(js), secrets)))
+	if werr == nil {
+		werr = writeFileAtomic(mdPath, []byte(bench.Redact(md, secrets)))
+	}
+	if werr != nil {
 		return res, md, js, errors.Join(err, werr)
 	}
 	fmt.Fprintf(e.Stderr, "report: %s\nresult: %s\n", mdPath, jsPath)

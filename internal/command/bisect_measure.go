@@ -44,7 +44,7 @@ func (m *sessionMeasurer) Compare(ctx context.Context, a, b string, plan protoco
 	}
 	r.Reproduce = reproduceLine(spec, plan)
 	secrets := append(append([]string{}, spec.Secrets...), bench.SecretValues(spec.Env, spec.RedactNames)...)
-	if _, _, werr := writeOutputs(spec.OutDir, r, report.Markdown(r, report.RenderOptions{}), secrets); werr != nil {
+	if _, _, werr := single(r).save(spec.OutDir, report.Markdown(r, report.RenderOptions{}), secrets); werr != nil {
 		m.cleanup = errors.Join(m.cleanup, werr)
 	}
 	if err != nil && ctx.Err() == nil {

@@ -23,19 +23,19 @@ const maxCasesBytes = 1 << 20
 // the other on one pair of worktrees, each with its files in
 // <out>/<case>/, then the merged report on stdout and in <out>/merged.md
 // and merged.json.
-func runCasesFile(ctx context.Context, spec bench.Spec, plan protocol.Plan, mf measureFlags, vf verdictFlags, e Env) error {
+func runCasesFile(ctx context.Context, spec bench.Spec, plan protocol.Plan, mf measureFlags, vf verdictFlags, e Env) (*finding, error) {
 	name := "--cases " + mf.cases
 	f, err := os.Open(mf.cases)
 	if err != nil {
-		return input.Wrap(name, errors.Unwrap(err))
+		return nil, input.Wrap(name, errors.Unwrap(err))
 	}
 	text, err := io.ReadAll(io.LimitReader(f, maxCasesBytes+1))
 	f.Close()
 	if err != nil {
-		return input.Wrap(name, err)
+		return nil, input.Wrap(name, err)
 	}
 	if len(text) > maxCasesBytes {
-		return input.Errorf(name, "larger than %d KiB; not a list of cases", maxCasesBytes>>10)
+		return nil, input.Errorf(name, "larger than %d KiB; not a list of cases", maxCasesBytes>>10)
 	}
 	cases, err := action.ParseCases(string(text), action.Case{ModelPath: spec.Model, Prompt: spec.Prompt, Args: spec.Args,
 		Command: spec.Template, CommandRaw: mf.command, Mode: action.ModeGenerate})
@@ -43,25 +43,17 @@ func runCasesFile(ctx context.Context, spec bench.Spec, plan protocol.Plan, mf m
 		ie.Name = name
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	results, merr := measureCaseList(ctx, spec, plan, cases, nil, e.Stderr)
 	if results == nil {
-		return merr
+		return nil, merr
 	}
 	m, err := report.Merge(results, caseNames(cases), vf.opt.Alpha)
 	if err != nil {
-		return errors.Join(merr, err)
+		return nil, errors.Join(merr, err)
 	}
-	md := report.MarkdownMerged(m, report.RenderOptions{})
-	mdPath, jsPath, werr := writeMerged(spec.OutDir, m, md, nil)
-	if err := writeMergedResult(e.Stdout, m, md, vf.format); err != nil {
-		return errors.Join(err, werr, merr)
-	}
-	if werr == nil {
-		fmt.Fprintf(e.Stderr, "report: %s\nresult: %s\n", mdPath, jsPath)
-	}
-	return errors.Join(mergedError(m, vf.failOnRegression, merr), werr)
+	return &finding{m, vf.failOnRegression}, emit(e, merged(m), spec.OutDir, vf.format, nil, merr)
 }
 
 func caseNames(cases []action.Case) []string {
@@ -95,8 +87,7 @@ func measureCaseList(ctx context.Context, spec bench.Spec, plan protocol.Plan, c
 	rs, err := protocol.MeasureCases(ctx, spec, plan, pc, func(r *report.Result) {
 		cs := specs[r.Case]
 		r.Reproduce = reproduceLine(cs, plan)
-		md := report.Markdown(r, report.RenderOptions{})
-		_, jsPath, err := writeOutputs(cs.OutDir, r, md, secrets)
+		_, jsPath, err := single(r).save(cs.OutDir, r.Render(report.RenderOptions{}), secrets)
 		werr = errors.Join(werr, err)
 		fmt.Fprintf(log, "case %s: %s (%s)\n", r.Case, r.Verdict, bench.Redact(comment.FirstLine(r.Reason), secrets))
 		out = append(out, report.CaseResult{Name: r.Case, Source: jsPath, Result: r})
@@ -105,55 +96,4 @@ func measureCaseList(ctx context.Context, spec bench.Spec, plan protocol.Plan, c
 		return nil, err
 	}
 	return out, errors.Join(err, werr)
-}
-
-// writeMerged saves merged.md and merged.json in dir (beside the cases'
-// folders, whose names cannot hold a dot) and returns their paths.
-func writeMerged(dir string, m *report.Merged, md string, secrets []string) (mdPath, jsPath string, err error) {
-	js, err := report.MarshalMergedJSON(m)
-	if err != nil {
-		return "", "", err
-	}
-	return writePair(filepath.Join(dir, "merged.md"), filepath.Join(dir, "merged.json"), md, js, secrets)
-}
-
-func writeMergedResult(w io.Writer, m *report.Merged, md, format string) error {
-	if format == "json" {
-		b, err := report.MarshalMergedJSON(m)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	}
-	_, err := io.WriteString(w, md)
-	return err
-}
-
-// mergedError maps a merged report to the exit status of docs/cli.md: an error
-// of measuring or writing first (3); then an established, unaccepted
-// regression with gating on (1); then cases that failed or are missing
-// (3), since no gate may pass on a case that was not measured.
-func mergedError(m *report.Merged, gate bool, err error) error {
-	switch {
-	case err != nil:
-		return err
-	case gate && m.Gates():
-		return errRegression
-	}
-	if u := m.Unfinished(); len(u) > 0 {
-		return fmt.Errorf("%d of %d cases failed or are missing: %s", len(u), len(m.Cases), quoteList(u))
-	}
-	return nil
-}
-
-func quoteList(names []string) string {
-	s := ""
-	for i, n := range names {
-		if i > 0 {
-			s += ", "
-		}
-		s += fmt.Sprintf("%q", n)
-	}
-	return s
 }

@@ -186,7 +186,7 @@ func readSeriesCSV(path string) (changepoint.Series, error) {
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return nil, input.Errorf(fmt.Sprintf("%s:%d", path, pe.Line), "%v", pe.Err)
+			return nil, input.Errorf(fmt.Sprintf("%s:%d", path, pe.Line), "%w", pe.Err)
 		}
 		if err != nil {
 			return nil, input.Wrap(path, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/diffperf/diffperf/internal/ghcomment"
 	"github.com/diffperf/diffperf/internal/input"
+	"github.com/diffperf/diffperf/internal/report"
 )
 
 // Exit codes (docs/cli.md, "Exit status"), for the CLI and the Action alike.
@@ -60,6 +61,32 @@ func escapeCommand(s string) string {
 // errRegression is returned when a regression was established and gating is
 // on; the report has already been printed.
 var errRegression = errors.New("a regression was established")
+
+// finding is what a command that judges found, returned beside the
+// error that says what kept it from its job: the document, and whether a
+// regression that gates fails the command (--fail-on-regression, input
+// fail-on-regression). A command that judges nothing finds nil.
+type finding struct {
+	doc  report.Document
+	gate bool
+}
+
+// exitError is the one exit decision of a command that judged d: err,
+// what kept it from doing its job, first (2 or 3); then an established
+// regression that is not accepted, with gating on (1); then what was not
+// measured (3). See docs/cli.md, "Exit status".
+func exitError(d report.Document, gate bool, err error) error {
+	if err != nil {
+		return err
+	}
+	switch o := d.Outcome(); {
+	case gate && o.Gates:
+		return errRegression
+	case o.Unfinished != "":
+		return errors.New(o.Unfinished)
+	}
+	return nil
+}
 
 // exitStatus passes an exit code through unchanged (for fake-sglang).
 type exitStatus struct{ code int }

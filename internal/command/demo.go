@@ -19,11 +19,18 @@ import (
 	"github.com/diffperf/diffperf/internal/protocol"
 )
 
+// demoHelp is what `diffperf demo --help` prints above its flags.
+const demoHelp = `usage: diffperf demo [flags]
+
+Runs the whole pipeline here, with no GPU and no GitHub: a throwaway
+repository whose head commit slows a simulated denoising step, measured
+with a fake sglang.`
+
 // cmdDemo runs the whole pipeline on any machine with Go and git: a
 // throwaway repository whose head commit plants a 10 % slower denoising step
 // in a simulated workload, measured by `run` with the fake sglang that is
 // built into this binary.
-func cmdDemo(ctx context.Context, args []string, e Env) (err error) {
+func cmdDemo(ctx context.Context, args []string, e Env) (f *finding, err error) {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	var vf verdictFlags
 	vf.register(fs)
@@ -33,32 +40,32 @@ func cmdDemo(ctx context.Context, args []string, e Env) (err error) {
 	mode := fs.String("mode", "generate", "generate (a process per run) or serve (warm servers of the fake answering 5 requests a launch: 2 launches a side, up to 4 while unclear, then a confirming batch for a regression)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(pos) > 0 {
-		return input.Errorf("demo", "unexpected argument %q", pos[0])
+		return nil, input.Errorf("demo", "unexpected argument %q", pos[0])
 	}
 	if err := vf.check(); err != nil {
-		return err
+		return nil, err
 	}
 	serving := action.Mode(*mode) == action.ModeServe
 	if !serving && action.Mode(*mode) != action.ModeGenerate {
-		return input.Errorf("--mode", "%q is neither generate nor serve", *mode)
+		return nil, input.Errorf("--mode", "%q is neither generate nor serve", *mode)
 	}
 	if *runs < 1 {
-		return input.Errorf("--runs", "%d is not a positive count", *runs)
+		return nil, input.Errorf("--runs", "%d is not a positive count", *runs)
 	}
 	if !(*slowdown > -100) || math.IsInf(*slowdown, 0) {
-		return input.Errorf("--slowdown", "%g is not a percentage above -100 (0 runs an A/A demo: head as fast as base)", *slowdown)
+		return nil, input.Errorf("--slowdown", "%g is not a percentage above -100 (0 runs an A/A demo: head as fast as base)", *slowdown)
 	}
 	self, err := e.Executable()
 	if err != nil {
-		return fmt.Errorf("demo: find this binary: %w", err)
+		return nil, fmt.Errorf("demo: find this binary: %w", err)
 	}
 	root := *dir
 	if root == "" {
 		if root, err = os.MkdirTemp("", "diffperf-demo-"); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	repo := filepath.Join(root, "repo")
@@ -67,36 +74,36 @@ func cmdDemo(ctx context.Context, args []string, e Env) (err error) {
 		extra = demoServeWorkload
 	}
 	if err := makeDemoRepo(ctx, repo, *slowdown, extra, e.Environ()); err != nil {
-		return fmt.Errorf("demo: make the repository: %w", err)
+		return nil, fmt.Errorf("demo: make the repository: %w", err)
 	}
 	fmt.Fprintf(e.Stderr, "demo: repository %s: base has a %g ms denoising step, head %.4g ms (+%g%%)\n", repo, demoStepMs, demoStepMs*(1+*slowdown/100), *slowdown)
 	tmpl, err := bench.ParseTemplate(bench.QuoteWords([]string{self}) + " fake-sglang generate --model-path {model} --prompt {prompt} --warmup --perf-dump-path {dump} {args}")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out := filepath.Join(root, "out")
 	if err := prepareOutTo(out, e.Stderr); err != nil {
-		return err
+		return nil, err
 	}
 	defer sealOutInto(&err, out)
 	spec := bench.Spec{
-		Repo: repo, BaseRef: "main~1", HeadRef: "main", Template: tmpl, Model: "demo/simulated-dit", Prompt: "A curious raccoon",
-		Args: []string{"--num-inference-steps", "12"}, PythonPath: "python", Timeout: time.Minute, OutDir: out,
+		Repo: repo, BaseRef: "main~1", HeadRef: "main", Template: tmpl, Model: "demo/simulated-dit", Prompt: action.DefaultPrompt,
+		Args: []string{"--num-inference-steps", "12"}, PythonPath: action.DefaultPythonPath, Timeout: time.Minute, OutDir: out,
 		WorktreeRoot: filepath.Join(root, "worktrees"), Env: e.Environ(), Progress: progressFor(e),
 	}
 	plan := protocol.Plan{Runs: *runs, MaxRuns: *runs, Confirm: true, Options: vf.opt}
 	if serving {
 		if spec.Serve, err = demoServe(self); err != nil {
-			return err
+			return nil, err
 		}
 		// The steps belong to each request, not to the server.
 		spec.Args, spec.Serve.Request = nil, map[string]json.RawMessage{"num_inference_steps": json.RawMessage("12")}
 		plan = protocol.ServePlan(2, 0, true, vf.opt)
 		fmt.Fprintln(e.Stderr, "demo: mode serve: each side's fake server loads for 0.2 s, then answers 1 warm-up and 5 measured requests a launch; launches differ by up to ±0.2 %")
 	}
-	err = measureAndReport(ctx, spec, plan, "diffperf demo --mode "+*mode, vf, e)
+	f, err = measureAndReport(ctx, spec, plan, "diffperf demo --mode "+*mode, vf, e)
 	fmt.Fprintf(e.Stderr, "demo: all of it is in %s (repository, out folder); remove it with: rm -rf %s\n", root, bench.Quote(root))
-	return err
+	return f, err
 }
 
 // demoStepMs is the base's denoising step: 12 steps make a 600 ms loop, so
@@ -116,7 +123,7 @@ func makeDemoRepo(ctx context.Context, dir string, slowdownPct float64, extra st
 			"GIT_COMMITTER_NAME=diffperf demo", "GIT_COMMITTER_EMAIL=demo@diffperf.invalid", "GIT_CONFIG_NOSYSTEM=1")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, out)
+			return fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, out)
 		}
 		return nil
 	}

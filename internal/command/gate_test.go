@@ -399,9 +399,9 @@ func TestGateTableMatchesTheExitCodes(t *testing.T) {
 				if merr != nil {
 					t.Fatal(merr)
 				}
-				err = mergedError(m, gate, nil)
+				err = exitError(m, gate, nil)
 			} else {
-				err = verdictError(&report.Result{Verdict: row.Verdict, Accepted: row.Accepted}, gate, nil)
+				err = exitError(&report.Result{Verdict: row.Verdict, Accepted: row.Accepted}, gate, nil)
 			}
 			want := row.Exit
 			if !gate {

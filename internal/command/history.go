@@ -94,7 +94,11 @@ func cmdHistoryAdd(ctx context.Context, args []string, e Env) error {
 	if len(warnings) > 0 {
 		// Unlike merge, where a matrix cell may have uploaded nothing,
 		// every name given to add is meant to hold a result.
-		return input.Errorf("history add", "%s", strings.Join(warnings, "; "))
+		msgs := make([]string, len(warnings))
+		for i, w := range warnings {
+			msgs[i] = w.Error()
+		}
+		return input.Errorf("history add", "%s", strings.Join(msgs, "; "))
 	}
 	var lines []history.Line
 	for _, c := range cases {

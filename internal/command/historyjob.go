@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -129,7 +128,7 @@ func (j *actionJob) history(ctx context.Context) (err error) {
 	}
 	j.addSummary(historySummary(results, all, st, j.cfg.HistoryBranch))
 	if len(j.cfg.Cases) == 0 {
-		j.setOutputs(results[0].r, filepath.Join(j.out, "report.md"), filepath.Join(j.out, "result.json"))
+		j.setOutputs(single(results[0].r), filepath.Join(j.out, "report.md"), filepath.Join(j.out, "result.json"))
 	}
 	if len(j.cfg.Cases) == 0 {
 		return errors.Join(werr, historyFailure(results[0].r, merr))
@@ -188,8 +187,7 @@ func (j *actionJob) historyMeasure(ctx context.Context, tmp string, cases []hist
 		if r == nil {
 			return nil, merr, nil
 		}
-		md := j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: math.MaxInt}))
-		_, _, werr := writeOutputs(j.out, r, md, j.redactions())
+		_, _, werr := j.save(single(r))
 		return []histResult{{cases[0], r}}, merr, werr
 	}
 	j.out = filepath.Join(tmp, "out", keyFolder(j.key))
@@ -342,8 +340,7 @@ func (j *actionJob) remeasure(ctx context.Context, tmp, base, head string, hc hi
 		if hc.c != nil {
 			r.Case = hc.c.Name
 		}
-		md := j.redact(report.Markdown(r, report.RenderOptions{Marker: j.key, MaxChars: math.MaxInt}))
-		_, _, werr := writeOutputs(j.out, r, md, j.redactions())
+		_, _, werr := j.save(single(r))
 		err = errors.Join(err, werr)
 		if r.Verdict == report.Failed {
 			return nil, fmt.Errorf("the measurement failed: %s", r.Reason)
@@ -560,7 +557,7 @@ func (j *actionJob) issueClient() (*ghcomment.Commenter, error) {
 func historySummary(results []histResult, all []history.MetricSeries, st history.State, branch string) string {
 	var b strings.Builder
 	r := results[0].r
-	fmt.Fprintf(&b, "## diffperf history: %s against %s\n\n", report.Code(shortSHA(r.Head.SHA)), report.Code(shortSHA(r.Base.SHA)))
+	b.WriteString(report.HistoryHeading(r.Head.SHA, r.Base.SHA))
 	for _, hr := range results {
 		if m := hr.r.Metric(report.MetricE2E); m != nil {
 			name := ""

@@ -1,16 +1,11 @@
 package command
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,15 +13,22 @@ import (
 	"syscall"
 
 	"github.com/diffperf/diffperf/internal/action"
-	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/report"
 )
 
+// mergeHelp is what `diffperf merge --help` prints above its flags.
+const mergeHelp = `usage: diffperf merge [flags] RESULT...
+
+Merges the result.json of several cases (files, folders holding them, or
+globs) into one report and one gate, with Holm's correction across the
+cases at --alpha. --expect-cases names the cases that must be there; one
+without a result is a missing row.`
+
 // cmdMerge is `diffperf merge [flags] RESULT...`: several cases' results
 // (result.json files, folders holding them, globs) judged together into
 // one report and one gate.
-func cmdMerge(args []string, e Env) error {
+func cmdMerge(args []string, e Env) (*finding, error) {
 	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
 	var vf verdictFlags
 	vf.register(fs)
@@ -37,10 +39,10 @@ func cmdMerge(args []string, e Env) error {
 	fs.StringVar(&expect, "expect-cases", "", "case names that must be there, comma separated: a missing one is a row of its own")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := vf.check(); err != nil {
-		return err
+		return nil, err
 	}
 	var rejudge error
 	fs.Visit(func(f *flag.Flag) {
@@ -50,15 +52,15 @@ func cmdMerge(args []string, e Env) error {
 		}
 	})
 	if rejudge != nil {
-		return rejudge
+		return nil, rejudge
 	}
 	if len(pos) == 0 {
-		return input.Errorf("merge", "need RESULT...: result.json files, or folders holding them")
+		return nil, input.Errorf("merge", "need RESULT...: result.json files, or folders holding them")
 	}
 	var names []string
 	for _, n := range strings.FieldsFunc(expect, func(r rune) bool { return r == ',' || r == ' ' }) {
 		if err := action.CheckCaseName(n); err != nil {
-			return input.Wrap("--expect-cases", err)
+			return nil, input.Wrap("--expect-cases", err)
 		}
 		names = append(names, n)
 	}
@@ -66,31 +68,27 @@ func cmdMerge(args []string, e Env) error {
 		// Named here, a result that is not there is a mistake; in the
 		// Action it is a matrix cell that uploaded nothing (a warning).
 		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) && !strings.ContainsAny(p, "*?[") {
-			return input.Errorf("merge", "%s: no such file or folder", p)
+			return nil, input.Errorf("merge", "%s: no such file or folder", p)
 		}
 	}
 	cases, warnings, err := loadResults(pos, "")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := onlyExpected(cases, names, "--expect-cases"); err != nil {
-		return err
+		return nil, err
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(e.Stderr, "diffperf: warning:", w)
 	}
 	if len(cases) == 0 && len(names) == 0 {
-		return input.Errorf("merge", "no result.json in %s", strings.Join(pos, ", "))
+		return nil, input.Errorf("merge", "no result.json in %s", strings.Join(pos, ", "))
 	}
 	m, err := report.Merge(cases, names, vf.opt.Alpha)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	md := report.MarkdownMerged(m, report.RenderOptions{})
-	if err := writeMergedResult(e.Stdout, m, md, vf.format); err != nil {
-		return err
-	}
-	return mergedError(m, vf.failOnRegression, nil)
+	return vf.emit(e, merged(m))
 }
 
 // loadResults reads the results that args name: a result.json file, a
@@ -114,7 +112,7 @@ func onlyExpected(cases []report.CaseResult, expect []string, name string) error
 	return nil
 }
 
-func loadResults(args []string, dir string) (cases []report.CaseResult, warnings []string, err error) {
+func loadResults(args []string, dir string) (cases []report.CaseResult, warnings []error, err error) {
 	seen := map[string]bool{}
 	add := func(path string) error {
 		abs, err := filepath.Abs(path)
@@ -150,7 +148,7 @@ func loadResults(args []string, dir string) (cases []report.CaseResult, warnings
 		matches := []string{pattern}
 		if strings.ContainsAny(arg, "*?[") {
 			if matches, err = filepath.Glob(pattern); err != nil {
-				return nil, nil, input.Errorf("results", "%q: %v", arg, err)
+				return nil, nil, input.Errorf("results", "%q: %w", arg, err)
 			}
 			slices.Sort(matches)
 		}
@@ -188,7 +186,7 @@ func loadResults(args []string, dir string) (cases []report.CaseResult, warnings
 			}
 		}
 		if found == 0 {
-			warnings = append(warnings, fmt.Sprintf("results: %q holds no result.json", arg))
+			warnings = append(warnings, input.Errorf("results", "%q holds no result.json", arg))
 		}
 	}
 	return cases, warnings, nil
@@ -218,153 +216,4 @@ func readResult(path string) (*report.Result, error) {
 		return nil, input.Errorf("result "+path, "larger than %d MiB; not a diffperf result", maxResultBytes>>20)
 	}
 	return report.ParseJSON(path, data)
-}
-
-// runMerged is the Action for several cases: input cases measured here one
-// after the other, or mode merge over other jobs' results. Either way one
-// merged report, one comment with its own key, one gate.
-func (j *actionJob) runMerged(ctx context.Context) error {
-	cfg, e := j.cfg, j.e
-	tmp, err := j.workFolder()
-	if err != nil {
-		return err
-	}
-	j.key = cfg.CommentKey
-	if j.key == "" {
-		j.key = action.MergedKey(e.Getenv("GITHUB_WORKFLOW"), e.Getenv("GITHUB_JOB"))
-	}
-	var cases []report.CaseResult
-	var merr error
-	if cfg.Mode == action.ModeMerge {
-		var warnings []string
-		var err error
-		cases, warnings, err = loadResults(cfg.Results, e.Getenv("GITHUB_WORKSPACE"))
-		if err == nil {
-			err = onlyExpected(cases, cfg.ExpectCases, "expect-cases")
-		}
-		for _, w := range warnings {
-			j.gha.Warningf("diffperf: %s", w)
-		}
-		if err == nil {
-			err = sameHead(cases, j.tgt.Head)
-		}
-		if err == nil && len(cases) == 0 && len(cfg.ExpectCases) == 0 {
-			err = input.Errorf("results", "no result.json in %s (name the cases in expect-cases to report them missing instead)", strings.Join(cfg.Results, " "))
-		}
-		if err != nil {
-			// Mode start posted pending for the matrix: it must not stay so.
-			if cerr := j.newCommenter(); cerr != nil {
-				return errors.Join(err, cerr)
-			}
-			return j.failedBeforeResult(ctx, err)
-		}
-	}
-	folder := keyFolder(j.key)
-	if len(cfg.Cases) > 0 {
-		// The cells of a matrix share the key (one workflow, one job) and,
-		// on one machine, perhaps RUNNER_TEMP: their cases tell them apart.
-		h := sha256.Sum256([]byte(strings.Join(caseNames(cfg.Cases), "\x00")))
-		folder += "-" + hex.EncodeToString(h[:4])
-	}
-	j.out = filepath.Join(tmp, "out", folder)
-	if err := prepareOut(j.out); err != nil {
-		return err
-	}
-	j.setOutput("out-dir", j.out)
-	expect := cfg.ExpectCases
-	if len(cfg.Cases) > 0 {
-		if err := j.confine(ctx); err != nil {
-			return err
-		}
-		spec, plan := j.benchSpec(tmp, j.secrets())
-		j.startMeasuring(ctx)
-		if cases, merr = measureCaseList(ctx, spec, plan, cfg.Cases, j.redactions(), e.Stderr); cases == nil {
-			return j.failedBeforeResult(ctx, merr)
-		}
-		expect = dedupe(append(caseNames(cfg.Cases), expect...))
-	}
-	m, err := report.Merge(cases, expect, cfg.Options.Alpha)
-	if err != nil {
-		return errors.Join(merr, err)
-	}
-	if err := j.newCommenter(); err != nil {
-		return errors.Join(merr, err)
-	}
-	if j.tgt.PR != 0 {
-		m.AcceptLabel = cfg.AcceptLabel // the headline says how to accept, or how to retry
-	}
-	if slices.ContainsFunc(m.Cases, func(c report.MergedCase) bool { return c.Verdict == report.Regression }) && j.hasAcceptLabel(ctx) {
-		m.Accepted, m.AcceptLabel = true, cfg.AcceptLabel
-	}
-	return j.publishMerged(ctx, m, merr)
-}
-
-func dedupe(names []string) []string {
-	var out []string
-	for _, n := range names {
-		if !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// publishMerged is publish for a merged report: files, step summary and
-// outputs first, then the one comment, then the exit status.
-func (j *actionJob) publishMerged(ctx context.Context, m *report.Merged, merr error) error {
-	render := func(max int) string {
-		return j.redact(report.MarkdownMerged(m, report.RenderOptions{Marker: j.key, MaxChars: max, State: true, Context: j.statusContext()}))
-	}
-	md := render(math.MaxInt)
-	mdPath, jsPath, werr := writeMerged(j.out, m, md, j.redactions())
-	merr = errors.Join(merr, werr)
-	j.addSummary(render(maxSummaryBytes / 4))
-	j.setOutput("verdict", string(m.Verdict))
-	j.setOutput("report-path", mdPath)
-	j.setOutput("result-path", jsPath)
-	counts, _ := json.Marshal(m.Counts())
-	j.setOutput("case-counts", string(counts))
-	bench.WriteUntrusted(j.e.Stdout, md)
-
-	url, ghErr := j.upsertComment(ctx, m.Verdict, render)
-	ghErr = errors.Join(ghErr, j.finalStatus(ctx, j.mergedHead(m), report.GateState(m.Verdict, !m.Gates()), report.MergedStatusDescription(m, j.cfg.AcceptLabel), url))
-	if m.Gates() && j.cfg.FailOnRegression {
-		j.gha.Errorf("diffperf: regression: %s", j.redact(m.Reason))
-	}
-	if err := mergedError(m, j.cfg.FailOnRegression, merr); err != nil {
-		return errors.Join(err, ghErr)
-	}
-	return ghErr
-}
-
-// sameHead refuses, by name, a cell whose result measured another head
-// than the event's (when both are full SHAs): a cell's result.json is
-// another job's artifact, and the status of the merge goes on the event's
-// head, never on a SHA that a cell wrote.
-func sameHead(cases []report.CaseResult, head string) error {
-	if !action.IsFullSHA(head) {
-		return nil
-	}
-	for _, c := range cases {
-		if sha := c.Result.Head.SHA; action.IsFullSHA(sha) && sha != head {
-			return input.Errorf("results", "case %q (%s) measured head %s, not the event's head %s; a cell of another commit is refused", c.Name, c.Source, sha, head)
-		}
-	}
-	return nil
-}
-
-// mergedHead is the SHA the merged status goes on: the event's head, and
-// in mode merge always that (sameHead refused a cell of another head);
-// cases measured here of an event without a full SHA (a branch name) give
-// the first case's full SHA.
-func (j *actionJob) mergedHead(m *report.Merged) string {
-	if action.IsFullSHA(j.tgt.Head) || j.cfg.Mode == action.ModeMerge {
-		return j.tgt.Head
-	}
-	for _, c := range m.Cases {
-		if c.Result != nil && action.IsFullSHA(c.Result.Head.SHA) {
-			return c.Result.Head.SHA
-		}
-	}
-	return j.tgt.Head
 }

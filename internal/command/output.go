@@ -1,6 +1,7 @@
 package command
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/diffperf/diffperf/internal/bench"
 	"github.com/diffperf/diffperf/internal/input"
-	"github.com/diffperf/diffperf/internal/report"
 )
 
 // outMarker is diffperf's manifest of an out folder: its presence marks a
@@ -139,28 +139,6 @@ func sealOutInto(err *error, dir string) {
 	}
 }
 
-// writeOutputs saves result.json and report.md in dir and returns their
-// paths. Each file appears whole or not at all, and without the secrets.
-func writeOutputs(dir string, r *report.Result, md string, secrets []string) (mdPath, jsPath string, err error) {
-	js, err := report.MarshalJSON(r)
-	if err != nil {
-		return "", "", err
-	}
-	return writePair(filepath.Join(dir, "report.md"), filepath.Join(dir, "result.json"), md, js, secrets)
-}
-
-// writePair writes a report's Markdown and JSON, JSON first (it is what
-// the tools read back), each atomically and without the secrets.
-func writePair(mdPath, jsPath, md string, js []byte, secrets []string) (string, string, error) {
-	if err := writeFileAtomic(jsPath, []byte(bench.Redact(string(js), secrets))); err != nil {
-		return "", "", err
-	}
-	if err := writeFileAtomic(mdPath, []byte(bench.Redact(md, secrets))); err != nil {
-		return "", jsPath, err
-	}
-	return mdPath, jsPath, nil
-}
-
 // writeFileAtomic writes data to a temporary file beside path and renames
 // it into place, so that a full disk or a crash never leaves a truncated
 // file where a whole one is expected.
@@ -186,4 +164,13 @@ func writeFileAtomic(path string, data []byte) (err error) {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }

@@ -168,22 +168,23 @@ func (j *actionJob) requestBase(ctx context.Context) error {
 	return nil
 }
 
-// describeRequest tells the report who asked, where, at which SHA, and
-// whether the pull request has moved on since. What GitHub cannot answer
-// is a warning: the measurement stands.
-func (j *actionJob) describeRequest(ctx context.Context, r *report.Result) {
+// request is, for the report, who asked for this run, where, at which
+// SHA, and whether the pull request has moved on since; nil for a run
+// that no /perf comment asked for. What GitHub cannot answer is a
+// warning and no request: the measurement stands.
+func (j *actionJob) request(ctx context.Context) *report.Request {
 	if j.cfg.RequestComment == 0 || j.commenter == nil {
-		return
+		return nil
 	}
 	q := &report.Request{SHA: j.tgt.Head}
 	cm, err := j.commenter.IssueComment(ctx, j.cfg.RequestComment)
 	switch {
 	case err != nil:
 		j.gha.Warningf("diffperf: could not read the request comment %d: %v", j.cfg.RequestComment, err)
-		return
+		return nil
 	case !strings.HasSuffix(cm.GetIssueURL(), fmt.Sprintf("/issues/%d", j.tgt.PR)):
 		j.gha.Warningf("diffperf: request-comment %d is not on pull request #%d; the report names no requester", j.cfg.RequestComment, j.tgt.PR)
-		return
+		return nil
 	}
 	q.By, q.URL = cm.GetUser().GetLogin(), cm.GetHTMLURL()
 	if pr, err := j.commenter.PullRequest(ctx, j.tgt.PR); err != nil {
@@ -192,7 +193,7 @@ func (j *actionJob) describeRequest(ctx context.Context, r *report.Result) {
 		q.CurrentHead = pr.GetHead().GetSHA()
 		q.Moved = q.CurrentHead != "" && q.CurrentHead != q.SHA
 	}
-	r.Request = q
+	return q
 }
 
 // githubMessage is what GitHub said, without the request's method and URL

@@ -5,14 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"slices"
 	"strings"
-	"time"
 
+	"github.com/diffperf/diffperf/internal/action"
 	"github.com/diffperf/diffperf/internal/bench"
-	"github.com/diffperf/diffperf/internal/dump"
 	"github.com/diffperf/diffperf/internal/git"
 	"github.com/diffperf/diffperf/internal/input"
 	"github.com/diffperf/diffperf/internal/proc"
@@ -20,60 +17,14 @@ import (
 	"github.com/diffperf/diffperf/internal/report"
 )
 
-// measureFlags are the flags of the commands that run a benchmark.
-type measureFlags struct {
-	model, prompt, command, args string
-	runs                         int
-	timeout                      time.Duration
-	out                          string
-	cases                        string // run --cases FILE (cases.go)
-	serve                        serveFlags
-	// sandbox, sandboxRW and runnerName are --sandbox, --sandbox-rw and
-	// --runner-name (sandbox.go).
-	sandbox, sandboxRW, runnerName string
-}
+// runHelp is what `diffperf run --help` prints above its flags.
+const runHelp = `usage: diffperf run --base REF --head REF [flags]
 
-func (f *measureFlags) register(fs *flag.FlagSet, withModel bool) {
-	if withModel {
-		fs.StringVar(&f.model, "model", "", "model to benchmark ({model} in the command)")
-	}
-	fs.StringVar(&f.prompt, "prompt", "A curious raccoon", "generation prompt ({prompt})")
-	fs.StringVar(&f.command, "command", bench.DefaultTemplate, "benchmark command template, split into words once, never run by a shell")
-	fs.IntVar(&f.runs, "runs", 5, "runs per side")
-	f.timeout = 30 * time.Minute
-	fs.Var(durationFlag{&f.timeout}, "timeout", "limit for one run, e.g. 30m")
-	fs.StringVar(&f.sandbox, "sandbox", "auto", "confine the benchmark: auto (bubblewrap when it works here), bwrap or none")
-	fs.StringVar(&f.sandboxRW, "sandbox-rw", "", "more absolute paths, comma-separated, that the sandboxed benchmark may change")
-	fs.StringVar(&f.runnerName, "runner-name", "", "name of this machine in the report (the host name is never shown)")
-	f.serve.register(fs, withModel)
-}
+Benchmarks the merge base of REF and HEAD against HEAD in worktrees of the
+checkout, interleaved, with the measurement protocol (extra pairs while
+unclear, a confirming batch for a regression), and prints the report.`
 
-func (f *measureFlags) template() (*bench.Template, []string, error) {
-	t, err := bench.ParseTemplate(f.command)
-	if err != nil {
-		return nil, nil, err
-	}
-	args, err := bench.SplitWords(f.args)
-	if err != nil {
-		return nil, nil, input.Wrap("args", err)
-	}
-	if f.model == "" && strings.Contains(f.serve.modelCommand(f.command), "{model}") && f.cases == "" {
-		return nil, nil, input.Errorf("--model", "required, since the command uses {model}")
-	}
-	if f.runs < 1 {
-		return nil, nil, input.Errorf("--runs", "%d is not a positive count", f.runs)
-	}
-	if f.timeout <= 0 {
-		return nil, nil, input.Errorf("--timeout", "%s is not positive", f.timeout)
-	}
-	return t, args, nil
-}
-
-func progressFor(e Env) bench.Progress {
-	return &bench.TextProgress{W: e.Stderr, Actions: e.Getenv("GITHUB_ACTIONS") == "true"}
-}
-
-func cmdRun(ctx context.Context, args []string, e Env) (err error) {
+func cmdRun(ctx context.Context, args []string, e Env) (f *finding, err error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var mf measureFlags
 	mf.register(fs, true)
@@ -87,7 +38,7 @@ func cmdRun(ctx context.Context, args []string, e Env) (err error) {
 	fs.StringVar(&head, "head", "", "head ref or SHA")
 	fs.StringVar(&repo, "repo", ".", "the git checkout")
 	fs.StringVar(&setup, "setup", "", "command run once in each worktree before its runs (by /bin/sh)")
-	fs.StringVar(&pythonPath, "python-path", "python", `folder of the worktree put first on PYTHONPATH ("" for none)`)
+	fs.StringVar(&pythonPath, "python-path", action.DefaultPythonPath, `folder of the worktree put first on PYTHONPATH ("" for none)`)
 	fs.StringVar(&mf.args, "args", "", "extra generate arguments ({args})")
 	fs.StringVar(&mf.out, "out", "diffperf-out", "folder for dumps, logs, report.md and result.json")
 	fs.StringVar(&worktrees, "worktrees", "", "folder for the worktrees, outside the checkout, yours alone (default: a fresh temporary folder)")
@@ -97,42 +48,42 @@ func cmdRun(ctx context.Context, args []string, e Env) (err error) {
 	fs.StringVar(&mf.cases, "cases", "", "YAML or JSON list of cases, run one after the other on the same worktrees (each field defaults to its flag)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(pos) > 0 {
-		return input.Errorf("run", "unexpected argument %q", pos[0])
+		return nil, input.Errorf("run", "unexpected argument %q", pos[0])
 	}
 	if base == "" || head == "" {
-		return input.Errorf("run", "--base and --head are required")
+		return nil, input.Errorf("run", "--base and --head are required")
 	}
 	if err := vf.check(); err != nil {
-		return err
+		return nil, err
 	}
 	if profileWhen, err = protocol.ParseProfile("--profile", profileWhen); err != nil {
-		return err
+		return nil, err
 	}
 	t, gargs, err := mf.template()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if maxRuns == 0 {
 		maxRuns = mf.runs
 	}
 	serve, err := mf.serve.serve(fs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Every input is checked before the out folder is made, so that a
 	// refused run leaves nothing behind.
 	if err := checkCheckout(ctx, repo, base, head, e); err != nil {
-		return err
+		return nil, err
 	}
 	sb, rw, err := mf.confine(ctx, e)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := prepareOutTo(mf.out, e.Stderr); err != nil {
-		return err
+		return nil, err
 	}
 	defer sealOutInto(&err, mf.out)
 	spec := bench.Spec{
@@ -145,7 +96,7 @@ func cmdRun(ctx context.Context, args []string, e Env) (err error) {
 	plan.Profile = profileWhen
 	if mf.cases != "" {
 		if mf.serve.serving() {
-			return input.Errorf("--cases", "not with --mode serve yet: give each case's mode in the file (only generate for now)")
+			return nil, input.Errorf("--cases", "not with --mode serve yet: give each case's mode in the file (only generate for now)")
 		}
 		return runCasesFile(ctx, spec, plan, mf, vf, e)
 	}
@@ -162,7 +113,7 @@ func checkCheckout(ctx context.Context, repo, base, head string, e Env) error {
 	}
 	g := git.Repo{Dir: repo, Env: proc.FilterEnv(e.Environ(), nil)}
 	if _, err := g.Toplevel(ctx); err != nil {
-		return input.Errorf("--repo", "%s is not a git checkout: %v", repo, err)
+		return input.Errorf("--repo", "%s is not a git checkout: %w", repo, err)
 	}
 	sha, err := g.ResolveCommit(ctx, head)
 	if err != nil {
@@ -217,139 +168,22 @@ func mustWords(s string) []string {
 }
 
 // measureAndReport runs the measurement, saves and prints the report, and
-// maps the verdict to an error.
-func measureAndReport(ctx context.Context, spec bench.Spec, plan protocol.Plan, reproduce string, vf verdictFlags, e Env) error {
+// returns what it found.
+func measureAndReport(ctx context.Context, spec bench.Spec, plan protocol.Plan, reproduce string, vf verdictFlags, e Env) (*finding, error) {
 	r, err := protocol.Measure(ctx, spec, plan)
 	if r == nil {
-		return err
+		return nil, err
 	}
 	r.Reproduce = reproduce
 	secrets := bench.SecretValues(spec.Env, spec.RedactNames)
-	md := report.Markdown(r, report.RenderOptions{})
-	mdPath, jsPath, werr := writeOutputs(spec.OutDir, r, md, secrets)
-	// The report reaches stdout even when the files could not be written.
-	var out strings.Builder
-	if err := writeResult(&out, r, vf.format); err != nil {
-		return errors.Join(err, werr)
-	}
-	if _, err := io.WriteString(e.Stdout, bench.Redact(out.String(), secrets)); err != nil {
-		return errors.Join(err, werr)
-	}
-	if werr != nil {
-		return errors.Join(verdictError(r, vf.failOnRegression, err), werr)
-	}
-	fmt.Fprintf(e.Stderr, "report: %s\nresult: %s\n", mdPath, jsPath)
-	return verdictError(r, vf.failOnRegression, err)
+	return &finding{r, vf.failOnRegression}, emit(e, single(r), spec.OutDir, vf.format, secrets, interrupted(r, err))
 }
 
-// verdictError maps a finished measurement to the exit status of docs/cli.md.
-func verdictError(r *report.Result, gate bool, err error) error {
-	switch {
-	case errors.Is(err, context.Canceled):
+// interrupted is err, told as an interruption when the measurement was
+// canceled before it could decide (the runs of r are kept).
+func interrupted(r *report.Result, err error) error {
+	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("interrupted: the measurement was canceled before it could decide (%d+%d runs measured; the dumps and logs are kept)", len(r.Base.Runs), len(r.Head.Runs))
-	case err != nil:
-		return err
-	case r.Verdict == report.Failed:
-		return fmt.Errorf("the measurement failed: %s", r.Reason)
-	case r.Verdict == report.Regression && gate && !r.Accepted:
-		return errRegression
 	}
-	return nil
-}
-
-func cmdBench(ctx context.Context, args []string, e Env) (err error) {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	var mf measureFlags
-	mf.register(fs, false)
-	var vf verdictFlags
-	vf.register(fs)
-	var baseline string
-	fs.StringVar(&baseline, "baseline", "", "dump file or folder to compare against")
-	fs.StringVar(&mf.out, "out", "", "folder for the dumps and logs (default: a new temporary folder, named at the end)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	// MODEL is the first argument when the command uses {model}; the rest
-	// are extra generate arguments.
-	if strings.Contains(mf.serve.modelCommand(mf.command), "{model}") {
-		if len(pos) == 0 {
-			return input.Errorf("MODEL", "needed, since the command uses {model}: diffperf bench MODEL [flags]")
-		}
-		mf.model, pos = pos[0], pos[1:]
-	}
-	mf.args = bench.QuoteWords(pos)
-	if err := vf.check(); err != nil {
-		return err
-	}
-	t, gargs, err := mf.template()
-	if err != nil {
-		return err
-	}
-	serve, err := mf.serve.serve(fs)
-	if err != nil {
-		return err
-	}
-	runs := mf.runs
-	if serve != nil {
-		runs = mf.serve.launches
-	}
-	var base []dump.Run
-	if baseline != "" {
-		if base, err = loadSide(baseline); err != nil {
-			return err
-		}
-	}
-	if mf.out == "" {
-		// Not in the checkout, where it would show as untracked files.
-		if mf.out, err = os.MkdirTemp("", "diffperf-bench-"); err != nil {
-			return err
-		}
-	}
-	if err := prepareOutTo(mf.out, e.Stderr); err != nil {
-		return err
-	}
-	defer sealOutInto(&err, mf.out)
-	dir, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	sb, rw, err := mf.confine(ctx, e)
-	if err != nil {
-		return err
-	}
-	measured, failure, err := bench.Repeat(ctx, bench.RepeatSpec{
-		Dir: dir, Template: t, Model: mf.model, Prompt: mf.prompt, Args: gargs, Runs: runs,
-		Timeout: mf.timeout, OutDir: mf.out, Env: e.Environ(), Progress: progressFor(e), Serve: serve,
-		Sandbox: sb, SandboxRW: rw,
-	})
-	if err != nil {
-		return err
-	}
-	if failure != nil {
-		if failure.LogTail != "" {
-			fmt.Fprintln(e.Stderr, "--- end of its log ---")
-			tail := untrustedOut(e, e.Stderr)
-			fmt.Fprintln(tail, failure.LogTail)
-			tail.Close()
-		}
-		return fmt.Errorf("%s", failure.Reason)
-	}
-	vals := make([]float64, len(measured))
-	for i, r := range measured {
-		vals[i] = r.Dump.TotalMs
-	}
-	fmt.Fprintf(e.Stderr, "dumps and logs: %s\n", mf.out)
-	fmt.Fprintf(e.Stdout, "median e2e: %.2f s over %d runs (min %.2f s, max %.2f s)\n", report.Median(vals)/1000, len(vals), slices.Min(vals)/1000, slices.Max(vals)/1000)
-	printLaunches(e.Stdout, measured)
-	if base == nil {
-		return nil
-	}
-	orderRuns(base, measured)
-	r := report.Compare(dump.Side{Label: "Baseline", Runs: base}, dump.Side{Label: "New", Runs: measured}, vf.opt)
-	fmt.Fprintln(e.Stdout)
-	if err := writeResult(e.Stdout, r, vf.format); err != nil {
-		return err
-	}
-	return verdictError(r, vf.failOnRegression, nil)
+	return err
 }

@@ -19,7 +19,7 @@ func Build(dir string) (string, error) {
 	out := filepath.Join(dir, "sglang")
 	cmd := exec.Command(goBin, "build", "-o", out, "github.com/diffperf/diffperf/internal/fakesglang/cmd/sglang")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build the fake sglang: %v\n%s", err, b)
+		return "", fmt.Errorf("build the fake sglang: %w\n%s", err, b)
 	}
 	return out, nil
 }

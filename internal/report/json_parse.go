@@ -80,7 +80,7 @@ func fromJSON(j *JSON, at string) (*Result, error) {
 	o := Options{ThresholdPct: j.Options.ThresholdPct, MinDeltaMs: j.Options.MinDeltaMs,
 		MemoryThresholdPct: j.Options.MemoryThresholdPct, Alpha: j.Options.Alpha}
 	if err := o.Validate(); err != nil {
-		return nil, fmt.Errorf("field %soptions: %v", at, err)
+		return nil, fmt.Errorf("field %soptions: %w", at, err)
 	}
 	r := &Result{
 		Case: j.Case, Verdict: j.Verdict, Reason: j.Reason, Options: o, Accepted: j.Accepted, AcceptLabel: j.AcceptLabel,

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/diffperf/diffperf/internal/ghcomment"
 	"github.com/diffperf/diffperf/internal/ghcomment/fakegithub"
 )
 
@@ -33,7 +34,7 @@ func main() {
 	flag.Parse()
 
 	owner, name, _ := strings.Cut(*repo, "/")
-	s := fakegithub.New(owner, name, map[string]string{*token: "github-actions[bot]"}, *pr)
+	s := fakegithub.New(owner, name, map[string]string{*token: ghcomment.DefaultBot}, *pr)
 	if *labels != "" {
 		s.SetLabels(*pr, strings.Split(*labels, ",")...)
 	}

@@ -72,7 +72,7 @@ func TestRunProfile(t *testing.T) {
 				if top := p.Rows[0]; top.Name != "triton_poi_fused_planted_op" || top.Class != "added" || top.ChangeUs < 2500 {
 					t.Errorf("top row %+v, want the planted op, added", top)
 				}
-				if !strings.Contains(md, "Added in head: triton_poi_fused_planted_op (3.00 ms, 1 calls a step)") {
+				if !strings.Contains(md, "Added in head: triton_poi_fused_planted_op (3.00 ms, 1 call a step)") {
 					t.Errorf("report.md does not list the added kernel:\n%s", md)
 				}
 			}},

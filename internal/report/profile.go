@@ -160,7 +160,11 @@ func profileNames(rows []ProfileRow, count int, added bool) string {
 		if !added {
 			us, calls = row.BaseUs, row.BaseCalls
 		}
-		parts = append(parts, fmt.Sprintf("%s (%s ms, %s calls a step)", Escape(row.Name), FormatMs(us/1000), FormatNum(round2(calls))))
+		unit := "calls"
+		if round2(calls) == 1 {
+			unit = "call"
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s ms, %s %s a step)", Escape(row.Name), FormatMs(us/1000), FormatNum(round2(calls)), unit))
 	}
 	if count > len(rows) {
 		parts = append(parts, fmt.Sprintf("and %d more", count-len(rows)))

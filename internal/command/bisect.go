@@ -119,8 +119,14 @@ func cmdBisect(ctx context.Context, args []string, e Env) (err error) {
 // spec.OutDir, and returns the result with both renderings. The result
 // is there whenever something was measured, also with an error.
 func runBisect(ctx context.Context, spec bench.Spec, plan protocol.Plan, rng bisect.Range, reproduce, marker string, e Env) (*bisect.Result, string, []byte, error) {
-	m := &sessionMeasurer{spec: spec}
+	m, err := newCheckoutMeasurer(ctx, spec)
+	if err != nil {
+		return nil, "", nil, err
+	}
 	res, err := bisect.Run(ctx, m, rng, bisect.Options{Plan: plan, Progress: func(line string) { fmt.Fprintln(e.Stderr, line) }})
+	if cerr := m.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("bisect: remove the worktrees: %w", cerr))
+	}
 	if res == nil {
 		return nil, "", nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -76,9 +77,23 @@ func TestBisectEndToEnd(t *testing.T) {
 		shas = append(shas, commitAs(t, repo, w, msg, env...))
 	}
 	out, worktrees := filepath.Join(t.TempDir(), "out"), privateDir(t)
-	code, stdout, stderr := runCLIEnv(t, nil, fakeEnviron(), bisectArgs(repo, out, worktrees, shas[0], "main", "--format", "json")...)
+	setups := filepath.Join(t.TempDir(), "setups")
+	code, stdout, stderr := runCLIEnv(t, nil, fakeEnviron(), bisectArgs(repo, out, worktrees, shas[0], "main", "--format", "json", "--setup", "git rev-parse HEAD >> "+setups)...)
 	if code != 0 {
 		t.Fatalf("exit %d, want 0\nstderr:\n%s", code, stderr)
+	}
+	// One worktree and one setup per commit measured (0, 8, 4, 6, 7, 5;
+	// the culprit's parent is 4), however many comparisons it was in.
+	ran, err := os.ReadFile(setups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Fields(string(ran))
+	slices.Sort(got)
+	want := []string{shas[0], shas[4], shas[5], shas[6], shas[7], shas[8]}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("setups (-want +got), one per measured commit:\n%s", diff)
 	}
 	var j bisect.JSON
 	if err := json.Unmarshal([]byte(stdout), &j); err != nil {
@@ -103,7 +118,7 @@ func TestBisectEndToEnd(t *testing.T) {
 	if j.Confirmation == nil || j.Confirmation.Confirmation == nil {
 		t.Errorf("the confirmation has no second batch: %+v", j.Confirmation)
 	}
-	for _, want := range []string{"bisect: step 1 of about 3: " + shas[4][:12] + " (commit 4 of 8)", "bisect: step 2 of about 3:", "runs so far, ETA ", "run 1/8 base"} {
+	for _, want := range []string{"bisect: step 1 of about 3: " + shas[4][:12] + " (commit 4 of 8)", "bisect: step 2 of about 3:", "runs so far, ETA ", "run 1/8 c" + shas[0][:12]} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
@@ -218,8 +233,13 @@ func TestBisectCannotMeasure(t *testing.T) {
 	if code != ExitRuntime || !strings.Contains(stderr, "could not measure the good commit "+shas[0][:12]) {
 		t.Fatalf("exit %d, want %d naming the good commit\nstderr:\n%s", code, ExitRuntime, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(out, "01-"+shas[0][:7]+"-"+shas[8][:7], "base-01.log")); err != nil {
+	// The runs of one commit are its Checkout's, named by it, in the out
+	// folder; the comparison's own folder has its report.
+	if _, err := os.Stat(filepath.Join(out, "c"+shas[0][:12]+"-01.log")); err != nil {
 		t.Errorf("the failed run's log is not kept: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "01-"+shas[0][:7]+"-"+shas[8][:7], "result.json")); err != nil {
+		t.Errorf("the failed comparison has no result.json: %v", err)
 	}
 }
 

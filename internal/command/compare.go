@@ -1,6 +1,7 @@
 package command
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"io"
@@ -64,6 +65,9 @@ func cmdCompare(args []string, e Env) (*finding, error) {
 			out = out.countedIn(prev)
 		}
 		r, both := out.result(vf.opt)
+		if both && measured {
+			keepContext(r, prev)
+		}
 		if ok && measured && prev.Failure != nil {
 			if !both {
 				r = prev
@@ -192,5 +196,22 @@ func orderRuns(base, head []dump.Run) {
 	slices.SortStableFunc(all, func(a, b stamp) int { return a.t.Compare(b.t) })
 	for i, s := range all {
 		s.run.Order = i + 1
+	}
+}
+
+// keepContext gives r, judged again from a run's dumps, what the run knew
+// of its measurement and the dumps do not say: the sides' refs and SHAs,
+// the case, model, prompt, command, GPU environment, merge base, the
+// request that asked for it, the profile and the run's notes, in the
+// confirming batch too.
+func keepContext(r, prev *report.Result) {
+	for r != nil && prev != nil {
+		for _, s := range [][2]*dump.Side{{&r.Base, &prev.Base}, {&r.Head, &prev.Head}} {
+			s[0].Label, s[0].Ref, s[0].SHA = s[1].Label, s[1].Ref, s[1].SHA
+		}
+		r.Case, r.Command, r.Reproduce, r.Env, r.MergeBase, r.Request, r.Profile = prev.Case, prev.Command, prev.Reproduce, prev.Env, prev.MergeBase, prev.Request, prev.Profile
+		r.Model, r.Prompt = cmp.Or(r.Model, prev.Model), cmp.Or(r.Prompt, prev.Prompt)
+		r.Notes = append(slices.Clone(prev.Notes), r.Notes...)
+		r, prev = r.Confirmation, prev.Confirmation
 	}
 }

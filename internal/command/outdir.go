@@ -48,16 +48,16 @@ func readOutFolder(dir string) (out outFolder, ok bool, err error) {
 	return out, true, nil
 }
 
-// countedIn keeps the dumps that r, the folder's result.json, counted; a
-// result that names none (written before results named their dumps)
-// keeps them all.
+// countedIn keeps the dumps that r, the folder's result.json, counted,
+// each with the launch and request r places it in; a result that names
+// none (written before results named their dumps) keeps them all.
 func (o outFolder) countedIn(r *report.Result) outFolder {
-	names := map[string]bool{}
+	names := map[string]dump.Run{}
 	for c := r; c != nil; c = c.Confirmation {
 		for _, s := range []dump.Side{c.Base, c.Head} {
 			for _, run := range s.Runs {
 				if run.Dump != nil && run.Dump.Name != "" {
-					names[filepath.Base(run.Dump.Name)] = true
+					names[filepath.Base(run.Dump.Name)] = run
 				}
 			}
 		}
@@ -69,7 +69,10 @@ func (o outFolder) countedIn(r *report.Result) outFolder {
 	for batch, sides := range o {
 		for side, runs := range sides {
 			for _, run := range runs {
-				if names[run.Dump.Name] {
+				if was, ok := names[run.Dump.Name]; ok {
+					// Where the run took it: a warm server's requests are
+					// judged by launch, as the run judged them.
+					run.Launch, run.Request = was.Launch, was.Request
 					if kept[batch] == nil {
 						kept[batch] = map[string][]dump.Run{}
 					}

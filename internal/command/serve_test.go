@@ -165,3 +165,52 @@ func TestActionServe(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareServeOutAgain: `compare OUT` with other thresholds judges a
+// serve run's dumps again the way the run judged them (over launch
+// medians, since its launches are known from result.json), and keeps what
+// the run knew and the dumps do not: the sides' commits and the command.
+func TestCompareServeOutAgain(t *testing.T) {
+	t.Parallel()
+	const base = "step_ms=20\nsteps=10\ntext_ms=2\ndecode_ms=5\njitter=0.005\nsleep_scale=0\n"
+	repo := repoWith(t, base, strings.Replace(base, "step_ms=20", "step_ms=23", 1))
+	out := filepath.Join(t.TempDir(), "out")
+	code, _, stderr := runCLIEnv(t, nil, fakeEnviron(), "run", "--mode", "serve", "--repo", repo, "--base", "main~1", "--head", "main", "--model", "m",
+		"--launches", "2", "--requests", "4", "--together", "no", "--min-delta-ms", "5", "--confirm=false", "--out", out,
+		"--worktrees", filepath.Join(t.TempDir(), "wt"), "--format", "json")
+	if code != ExitOK {
+		t.Fatalf("run: exit %d\n%s", code, stderr)
+	}
+	var ran struct{ Launches []struct{ Side string } }
+	if b, err := os.ReadFile(filepath.Join(out, "result.json")); err != nil || json.Unmarshal(b, &ran) != nil || len(ran.Launches) < 4 {
+		t.Fatalf("the run's result.json: %v, %d launches", err, len(ran.Launches))
+	}
+	code, stdout, stderr := runCLIEnv(t, nil, fakeEnviron(), "compare", "--threshold", "4%", "--format", "json", out)
+	if code != ExitOK {
+		t.Fatalf("compare: exit %d\n%s", code, stderr)
+	}
+	var res struct {
+		Verdict  string
+		Command  string
+		Base     struct{ SHA string }
+		Launches []struct{ Side string }
+		Metrics  []struct {
+			ID      string
+			Samples string
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Launches) != len(ran.Launches) {
+		t.Errorf("judged again with %d launches, want the run's %d", len(res.Launches), len(ran.Launches))
+	}
+	for _, m := range res.Metrics {
+		if m.ID == "e2e" && m.Samples != "launches" {
+			t.Errorf("E2E judged again over %q, want launches, as the run judged it", m.Samples)
+		}
+	}
+	if len(res.Base.SHA) != 40 || !strings.Contains(res.Command, "serve") {
+		t.Errorf("the run's context is lost: base SHA %q, command %q", res.Base.SHA, res.Command)
+	}
+}

@@ -45,6 +45,9 @@ func NewWorkspace(ctx context.Context, s Spec) (*Workspace, error) {
 	if s.Progress == nil {
 		s.Progress = nopProgress{}
 	}
+	if tp, ok := s.Progress.(*TextProgress); ok && s.Serve != nil && tp.Unit == "" {
+		tp.Unit = "request" // a warm server's samples are requests
+	}
 	r := newRunner(s.Template, s.Model, s.Prompt, s.Args, s.PythonPath, s.Timeout, s.OutDir, s.Env, s.Secrets, s.Progress)
 	w := &Workspace{r: &r, setupCmd: s.Setup, git: git.Repo{Dir: s.Repo, Env: r.env}, given: s.WorktreeRoot}
 	if s.Serve != nil {

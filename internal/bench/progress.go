@@ -45,6 +45,10 @@ type TextProgress struct {
 	// Heartbeat is the delay before the first heartbeat line of a run;
 	// 0 means 30 s.
 	Heartbeat time.Duration
+	// Unit names what is counted: "run" ("" too), or "request" in mode
+	// serve, where the estimate of the time left counts the requests and
+	// not the server starts still to come.
+	Unit string
 
 	mu   sync.Mutex
 	stop chan struct{} // ends the running run's heartbeat
@@ -67,14 +71,14 @@ func (p *TextProgress) RunStart(n, total int, side string, run int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.Actions {
-		fmt.Fprintf(p.W, "::group::run %d/%d %s\n", n, total, side)
+		fmt.Fprintf(p.W, "::group::%s %d/%d %s\n", p.unit(), n, total, side)
 	} else {
-		fmt.Fprintf(p.W, "run %d/%d %-4s  started%s\n", n, total, side, p.eta(n, total, 0))
+		fmt.Fprintf(p.W, "%s %d/%d %-4s  started%s\n", p.unit(), n, total, side, p.eta(n, total, 0))
 	}
 	p.stopHeartbeat()
 	p.stop = make(chan struct{})
 	go p.heartbeat(p.stop, time.Now(), func(elapsed time.Duration) string {
-		return fmt.Sprintf("run %d/%d %-4s  still running after %s%s", n, total, side, elapsed.Round(time.Second), p.eta(n, total, elapsed))
+		return fmt.Sprintf("%s %d/%d %-4s  still running after %s%s", p.unit(), n, total, side, elapsed.Round(time.Second), p.eta(n, total, elapsed))
 	})
 }
 
@@ -139,7 +143,17 @@ func (p *TextProgress) eta(n, total int, elapsed time.Duration) string {
 	slices.Sort(d)
 	per := d[len(d)/2]
 	left := max(per-elapsed, 0) + time.Duration(total-n)*per
+	if p.Unit == "request" {
+		return fmt.Sprintf(", about %s of requests left", left.Round(time.Second))
+	}
 	return fmt.Sprintf(", about %s left", left.Round(time.Second))
+}
+
+func (p *TextProgress) unit() string {
+	if p.Unit == "" {
+		return "run"
+	}
+	return p.Unit
 }
 
 func (p *TextProgress) stopHeartbeat() {
@@ -163,10 +177,10 @@ func (p *TextProgress) RunEnd(n, total int, side string, run int, e2eMs float64,
 	}
 	if p.Actions {
 		WriteUntrusted(p.W, lastLines(res.Tail, 40))
-		fmt.Fprintf(p.W, "run %d/%d %s  %s  (log: %s)\n::endgroup::\n", n, total, side, status, filepath.Base(log))
+		fmt.Fprintf(p.W, "%s %d/%d %s  %s  (log: %s)\n::endgroup::\n", p.unit(), n, total, side, status, filepath.Base(log))
 		return
 	}
-	fmt.Fprintf(p.W, "run %d/%d %-4s  %s\n", n, total, side, status)
+	fmt.Fprintf(p.W, "%s %d/%d %-4s  %s\n", p.unit(), n, total, side, status)
 }
 
 // WriteUntrusted writes text that may contain workflow commands (a

@@ -53,6 +53,21 @@ func TestProgressStartLineAndETA(t *testing.T) {
 	}
 }
 
+// TestProgressCountsRequests: in mode serve the lines count requests, and
+// the estimate says that it counts the requests alone.
+func TestProgressCountsRequests(t *testing.T) {
+	t.Parallel()
+	var out syncBuffer
+	p := &TextProgress{W: &out, Heartbeat: time.Hour, Unit: "request"}
+	p.RunStart(1, 8, "base", 1)
+	p.RunEnd(1, 8, "base", 1, 700, proc.Result{Elapsed: 2 * time.Second}, "base-launch1.log", "")
+	p.RunStart(2, 8, "base", 2)
+	want := "request 1/8 base  started\nrequest 1/8 base  0.70 s\nrequest 2/8 base  started, about 14s of requests left\n"
+	if got := out.String(); got != want {
+		t.Errorf("progress:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 // TestProgressHeartbeat runs a slow fake (about a second) with a heartbeat
 // after 100 ms: lines come while it runs, none after it ended. (That the
 // waits double is TestHeartbeatWaits: counting lines would time a sleep.)

@@ -80,6 +80,7 @@ func (m *runner) request(ctx context.Context, srv *server, measured bool) (*dump
 	}
 	dumpPath := filepath.Join(m.sideDir(sd), name+".json")
 	_ = os.Remove(dumpPath)
+	started := time.Now()
 	if measured {
 		m.order++
 		m.progress.RunStart(m.order, m.total, sd.name, idx)
@@ -124,7 +125,7 @@ func (m *runner) request(ctx context.Context, srv *server, measured bool) (*dump
 	}
 	m.keep(dumpPath)
 	sd.runs[srv.batch] = append(sd.runs[srv.batch], dump.Run{Index: idx, Order: m.order, Dump: d, Launch: srv.launch, Request: n})
-	m.progress.RunEnd(m.order, m.total, sd.name, idx, d.TotalMs, proc.Result{}, srv.log, "")
+	m.progress.RunEnd(m.order, m.total, sd.name, idx, d.TotalMs, proc.Result{Elapsed: time.Since(started)}, srv.log, "")
 	return d, nil
 }
 

@@ -350,6 +350,9 @@ func Repeat(ctx context.Context, s RepeatSpec) ([]dump.Run, *dump.Failure, error
 		return nil, nil, err
 	}
 	if s.Serve != nil {
+		if tp, ok := s.Progress.(*TextProgress); ok && tp.Unit == "" {
+			tp.Unit = "request"
+		}
 		return m.repeatServe(ctx, s, sd)
 	}
 	m.probeWarmup(ctx, sd)

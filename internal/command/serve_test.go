@@ -181,6 +181,9 @@ func TestCompareServeOutAgain(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("run: exit %d\n%s", code, stderr)
 	}
+	if !strings.Contains(stderr, "request 1/") || !strings.Contains(stderr, "of requests left") || strings.Contains(stderr, "run 1/") {
+		t.Errorf("a serve run's progress counts its requests, with an estimate of the time left:\n%s", stderr)
+	}
 	var ran struct{ Launches []struct{ Side string } }
 	if b, err := os.ReadFile(filepath.Join(out, "result.json")); err != nil || json.Unmarshal(b, &ran) != nil || len(ran.Launches) < 4 {
 		t.Fatalf("the run's result.json: %v, %d launches", err, len(ran.Launches))

@@ -117,7 +117,11 @@ func Decide(ctx context.Context, s Sampler, p Plan) *report.Result {
 		for r.NeedsMoreRuns() && pairs < p.MaxRuns {
 			// Two pairs keep the order balanced: base head head base.
 			add := min(2, p.MaxRuns-pairs)
-			s.Step(fmt.Sprintf("past the thresholds but not significant: %d more pairs (up to %d %s a side)", add, p.MaxRuns, unit))
+			judged := ""
+			if m := r.Metric(report.MetricE2E); m != nil && m.Samples == report.SamplesLaunches {
+				judged = ", the batch judged on each launch's median, since its launches differ"
+			}
+			s.Step(fmt.Sprintf("past the thresholds but not significant: %d more pairs (up to %d %s a side%s)", add, p.MaxRuns, unit, judged))
 			if f := batch(name, add); f != nil {
 				return nil, f
 			}
@@ -137,7 +141,11 @@ func Decide(ctx context.Context, s Sampler, p Plan) *report.Result {
 	s.Step(fmt.Sprintf("apparent regression (%s): confirming with an independent batch of %d pairs", r.Reason, p.Runs))
 	second, f := measure(Confirm)
 	if f != nil {
-		return failed(First, f)
+		// Said as what it was: the confirmation of an apparent regression
+		// that could not finish, not a failure of the first batch.
+		g := *f
+		g.Reason = fmt.Sprintf("while confirming an apparent regression (%s) with an independent batch: %s", r.Reason, f.Reason)
+		return failed(First, &g)
 	}
 	report.Confirm(r, second)
 	return r

@@ -99,7 +99,7 @@ func TestDecide(t *testing.T) {
 		{"unclear, extra pairs settle it", unclear, slow, plan(3, 7, false), 0, report.Regression, "", 7, 0, 2},
 		{"unclear, no room for extra pairs", unclear, nil2(), plan(3, 3, false), 0, report.Inconclusive, "", 3, 0, 0},
 		{"a failed run keeps what ran", slow, nil2(), plan(5, 5, true), 4, report.Failed, "run failed", 1, 0, 0},
-		{"a failed confirming run", slow, slow, plan(5, 5, true), 13, report.Failed, "run failed", 5, 0, 1},
+		{"a failed confirming run", slow, slow, plan(5, 5, true), 13, report.Failed, "while confirming an apparent regression (E2E Latency +10.0%", 5, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -124,7 +124,7 @@ func (m *runner) request(ctx context.Context, srv *server, measured bool) (*dump
 		return nil, fail("answered, but %v", err)
 	}
 	m.keep(dumpPath)
-	sd.runs[srv.batch] = append(sd.runs[srv.batch], dump.Run{Index: idx, Order: m.order, Dump: d, Launch: srv.launch, Request: n})
+	sd.runs[srv.batch] = append(sd.runs[srv.batch], dump.Run{Index: idx, Order: m.order, Dump: d, Launch: srv.launch, Request: n, LoadMs: srv.loadMs})
 	m.progress.RunEnd(m.order, m.total, sd.name, idx, d.TotalMs, proc.Result{Elapsed: time.Since(started)}, srv.log, "")
 	return d, nil
 }

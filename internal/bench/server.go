@@ -29,6 +29,7 @@ type server struct {
 	// sent counts the requests sent, warm-ups included: request n of a
 	// launch is the server's n-th.
 	sent    int
+	loadMs  float64 // from the start to the first healthy answer
 	stopped bool
 	ended   proc.Result // how the server ended, once stopped
 }
@@ -77,7 +78,8 @@ func (m *runner) launch(ctx context.Context, sd *side, batch string) (*server, *
 		why, exited := m.waitHealthy(ctx, srv)
 		done()
 		if why == "" {
-			m.progress.Step(fmt.Sprintf("launch %d of %s: healthy after %.1f s", n, sd.name, time.Since(start).Seconds()))
+			srv.loadMs = float64(time.Since(start)) / float64(time.Millisecond)
+			m.progress.Step(fmt.Sprintf("launch %d of %s: healthy after %.1f s", n, sd.name, srv.loadMs/1000))
 			return srv, nil
 		}
 		res := m.redact(srv.proc.Stop(), logPath)

@@ -184,9 +184,19 @@ func TestCompareServeOutAgain(t *testing.T) {
 	if !strings.Contains(stderr, "request 1/") || !strings.Contains(stderr, "of requests left") || strings.Contains(stderr, "run 1/") {
 		t.Errorf("a serve run's progress counts its requests, with an estimate of the time left:\n%s", stderr)
 	}
-	var ran struct{ Launches []struct{ Side string } }
+	var ran struct {
+		Launches []struct {
+			Side   string
+			LoadMs float64 `json:"load_ms"`
+		}
+	}
 	if b, err := os.ReadFile(filepath.Join(out, "result.json")); err != nil || json.Unmarshal(b, &ran) != nil || len(ran.Launches) < 4 {
 		t.Fatalf("the run's result.json: %v, %d launches", err, len(ran.Launches))
+	}
+	for _, l := range ran.Launches {
+		if l.LoadMs <= 0 {
+			t.Errorf("launch %+v: no load time in result.json", l)
+		}
 	}
 	code, stdout, stderr := runCLIEnv(t, nil, fakeEnviron(), "compare", "--threshold", "4%", "--format", "json", out)
 	if code != ExitOK {

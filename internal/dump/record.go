@@ -12,6 +12,10 @@ type Run struct {
 	// of the side's server and the measured request within it. Launch is 0
 	// for a run that was a process of its own.
 	Launch, Request int
+	// LoadMs is how long the request's server took from its start to its
+	// first healthy answer (its model load), in ms; 0 for a run that was
+	// a process of its own, or when unknown.
+	LoadMs float64
 }
 
 // Side is one side of a comparison: its name for people, where its code came

@@ -136,6 +136,33 @@ func TestFromResultServe(t *testing.T) {
 	}
 }
 
+// TestFromResultServeLoadFromTheRun: the launches' load times that the run
+// measured reach the lines through result.json, with no Meta.LoadMs.
+func TestFromResultServeLoadFromTheRun(t *testing.T) {
+	t.Parallel()
+	side := func(sha, name string, load float64) dumpfmt.Side {
+		s := dumpfmt.Side{SHA: sha}
+		for i := 1; i <= 4; i++ {
+			launch := (i + 1) / 2
+			s.Runs = append(s.Runs, dumpfmt.Run{Index: i, Order: i, Launch: launch, Request: 2 - i%2, LoadMs: load * float64(launch),
+				Dump: dump(t, name, "", t0.Format(time.RFC3339Nano), 1000+float64(i))})
+		}
+		return s
+	}
+	r := roundTrip(t, report.Compare(side(sha(1), "b.json", 2000), side(sha(2), "h.json", 3000), report.DefaultOptions()))
+	ls, err := FromResult(r, Meta{Key: "serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1, l2, l3 := 3000.0, 6000.0, 2000.0
+	if d := cmp.Diff([]Launch{{Launch: 1, LoadMs: &l1}, {Launch: 2, LoadMs: &l2}}, ls[1].Launches); d != "" {
+		t.Errorf("head's launches (-want +got):\n%s", d)
+	}
+	if len(ls[0].Launches) != 2 || ls[0].Launches[0].LoadMs == nil || *ls[0].Launches[0].LoadMs != l3 {
+		t.Errorf("base's launches %+v, want launch 1 loaded in 2000 ms", ls[0].Launches)
+	}
+}
+
 func TestFromResultErrors(t *testing.T) {
 	t.Parallel()
 	noSHA := genResult(t, "", sha(2), 1000, 1000, 3, t0)

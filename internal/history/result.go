@@ -21,7 +21,8 @@ type Meta struct {
 	// known; a commit missing here has an empty commit_time.
 	CommitTimes map[string]time.Time
 	// LoadMs are the warm servers' load times in ms, by side (SideBase,
-	// SideHead) and 1-based launch, where known (mode serve).
+	// SideHead) and 1-based launch, where known (mode serve); the result's
+	// own launches give them otherwise.
 	LoadMs map[string]map[int]float64
 	// Version is diffperf's version, for the lines' diffperf field.
 	Version string
@@ -168,6 +169,9 @@ func (b *lineBuilder) line(r *report.Result, side string, batch int, parent stri
 	for _, n := range launches {
 		ln := Launch{Launch: n}
 		if ms, ok := b.meta.LoadMs[side][n]; ok {
+			ln.LoadMs = &ms
+		} else if i := slices.IndexFunc(r.Launches, func(l report.Launch) bool { return l.Side == side && l.Launch == n && l.LoadMs > 0 }); i >= 0 {
+			ms := r.Launches[i].LoadMs // as the run measured it
 			ln.LoadMs = &ms
 		}
 		l.Launches = append(l.Launches, ln)

@@ -51,6 +51,9 @@ type JSONLaunch struct {
 	MedianMs float64 `json:"e2e_median_ms"`
 	MinMs    float64 `json:"e2e_min_ms"`
 	MaxMs    float64 `json:"e2e_max_ms"`
+	// LoadMs is how long the server took to load (start to healthy), in
+	// ms; absent when unknown.
+	LoadMs float64 `json:"load_ms,omitempty"`
 }
 
 // JSONOptions are the thresholds the verdict used.
@@ -185,7 +188,7 @@ func ToJSON(r *Result) *JSON {
 		j.Metrics = append(j.Metrics, jm)
 	}
 	for _, l := range r.Launches {
-		j.Launches = append(j.Launches, JSONLaunch{l.Side, l.Launch, l.Requests, l.MedianMs, l.MinMs, l.MaxMs})
+		j.Launches = append(j.Launches, JSONLaunch{l.Side, l.Launch, l.Requests, l.MedianMs, l.MinMs, l.MaxMs, l.LoadMs})
 	}
 	if r.Confirmation != nil {
 		j.Confirmation = ToJSON(r.Confirmation)

@@ -89,7 +89,7 @@ func fromJSON(j *JSON, at string) (*Result, error) {
 		Base: sideFromJSON(j.Base), Head: sideFromJSON(j.Head), Profile: j.Profile,
 	}
 	for _, l := range j.Launches {
-		r.Launches = append(r.Launches, Launch{Side: l.Side, Launch: l.Launch, Requests: l.Requests, MedianMs: l.MedianMs, MinMs: l.MinMs, MaxMs: l.MaxMs})
+		r.Launches = append(r.Launches, Launch{Side: l.Side, Launch: l.Launch, Requests: l.Requests, MedianMs: l.MedianMs, MinMs: l.MinMs, MaxMs: l.MaxMs, LoadMs: l.LoadMs})
 	}
 	if r.Verdict == Failed && r.Failure == nil {
 		r.Failure = &dump.Failure{Reason: r.Reason}

@@ -67,6 +67,9 @@ type Launch struct {
 	// MaxMs summarise their e2e latency in ms.
 	Requests               int
 	MedianMs, MinMs, MaxMs float64
+	// LoadMs is how long the launch's server took to load, in ms; 0 when
+	// unknown.
+	LoadMs float64
 }
 
 // served reports whether any run came from a warm server.
@@ -273,10 +276,12 @@ func (r *Result) summariseLaunches() {
 	}{{"base", r.Base.Runs}, {"head", r.Head.Runs}} {
 		byLaunch := map[int][]float64{}
 		var order []int
+		load := map[int]float64{}
 		for _, run := range s.runs {
 			if run.Dump == nil || run.Launch <= 0 {
 				continue
 			}
+			load[run.Launch] = max(load[run.Launch], run.LoadMs)
 			if _, seen := byLaunch[run.Launch]; !seen {
 				order = append(order, run.Launch)
 			}
@@ -286,7 +291,7 @@ func (r *Result) summariseLaunches() {
 		for _, l := range order {
 			v := byLaunch[l]
 			r.Launches = append(r.Launches, Launch{Side: s.name, Launch: l, Requests: len(v),
-				MedianMs: Median(v), MinMs: slices.Min(v), MaxMs: slices.Max(v)})
+				MedianMs: Median(v), MinMs: slices.Min(v), MaxMs: slices.Max(v), LoadMs: load[l]})
 		}
 	}
 }
